@@ -1,0 +1,5 @@
+"""``python -m pixembed`` runs the CLI."""
+
+from pixembed.cli import main
+
+main()

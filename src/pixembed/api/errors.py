@@ -1,0 +1,87 @@
+"""Map pixembed's error tree to HTTP statuses and one JSON error body: {"error", "message", "status"}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pixembed import errors
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
+    (errors.InvalidRequest, 400),
+    (errors.Unauthorized, 401),
+    (errors.NotFound, 404),
+    (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.UndecodableImage, 422),
+    (errors.FetchFailed, 422),
+    (errors.RateLimited, 429),
+    (errors.Unavailable, 503),
+]
+
+
+def status_for(error: errors.PixembedError) -> int:
+    """The HTTP status of a pixembed error."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def error_body(error: errors.PixembedError) -> dict[str, object]:
+    """The JSON body every error response carries, also used for per-item errors in batches."""
+    return {"error": error.code, "message": error.message, "status": status_for(error)}
+
+
+def error_response(error: errors.PixembedError) -> JSONResponse:
+    """A JSON response for an error, with Retry-After where the client should come back later."""
+    headers = {}
+    if isinstance(error, errors.RateLimited) and error.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+    elif isinstance(error, errors.Unavailable):
+        headers["Retry-After"] = "5"
+    return JSONResponse(error_body(error), status_code=status_for(error), headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every failure the same JSON shape."""
+
+    async def on_pixembed_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.PixembedError)
+        return error_response(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg')}"
+            for err in exc.errors()
+        ]
+        body = {
+            "error": "invalid_request",
+            "message": "; ".join(problems) or "invalid request",
+            "status": 400,
+        }
+        return JSONResponse(body, status_code=400)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": code, "message": str(exc.detail), "status": exc.status_code}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        body = {"error": "internal", "message": "internal server error; see the server log", "status": 500}
+        return JSONResponse(body, status_code=500)
+
+    app.add_exception_handler(errors.PixembedError, on_pixembed_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

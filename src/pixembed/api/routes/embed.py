@@ -1,0 +1,110 @@
+"""POST /v1/embed (images, multipart or JSON) and POST /v1/embed/text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from pixembed.api.bodies import is_multipart, read_form, read_json
+from pixembed.api.errors import error_body
+from pixembed.api.requests import form_image_sources, parse_body
+from pixembed.api.schemas import (
+    EmbeddingItem,
+    EmbedRequest,
+    EmbedResponse,
+    ErrorBody,
+    TextEmbedRequest,
+    TextEmbedResponse,
+    TextItem,
+    to_source,
+)
+from pixembed.api.state import get_model, get_settings
+from pixembed.config import Settings
+from pixembed.errors import InvalidRequest
+from pixembed.runtime.model import ClipModel
+from pixembed.services.embedding import embed_image_sources, embed_texts
+from pixembed.services.inputs import ImageSource
+
+router = APIRouter(prefix="/v1", tags=["embed"])
+
+MULTIPART_OR_JSON: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "image": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                    "required": ["image"],
+                }
+            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/EmbedRequest"}},
+        },
+    }
+}
+
+
+async def _image_sources(request: Request, settings: Settings) -> list[ImageSource]:
+    if is_multipart(request):
+        form = await read_form(
+            request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
+        )
+        return await form_image_sources(form, field=None)
+    body = parse_body(EmbedRequest, await read_json(request))
+    refs = ([body.image] if body.image is not None else []) + (body.images or [])
+    if not refs:
+        raise InvalidRequest('no image given: send "image" (one) or "images" (a list)')
+    return [to_source(ref) for ref in refs]
+
+
+@router.post(
+    "/embed",
+    response_model=EmbedResponse,
+    response_model_exclude_none=True,
+    openapi_extra=MULTIPART_OR_JSON,
+    summary="Embed one or many images",
+)
+async def embed_images_route(
+    request: Request,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> EmbedResponse:
+    """Multipart ``image`` files, or JSON ``image``/``images`` as URLs, base64 or data URIs."""
+    sources = await _image_sources(request, settings)
+    results = await embed_image_sources(model, sources, settings)
+    items = [
+        EmbeddingItem(
+            index=r.index,
+            filename=r.name,
+            embedding=r.vector.tolist() if r.vector is not None else None,
+            error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
+        )
+        for r in results
+    ]
+    # A lone image that failed is the request's failure, not a batch with one bad item.
+    if len(results) == 1 and results[0].error is not None:
+        raise results[0].error
+    vector = items[0].embedding if len(items) == 1 else None
+    return EmbedResponse(model=model.info.name, dimensions=model.info.dimensions, vector=vector, data=items)
+
+
+@router.post("/embed/text", response_model=TextEmbedResponse, response_model_exclude_none=True)
+async def embed_text_route(
+    body: TextEmbedRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> TextEmbedResponse:
+    """Embed a string or a list of strings."""
+    texts = [body.text] if isinstance(body.text, str) else body.text
+    vectors = await embed_texts(model, texts, settings)
+    items = [
+        TextItem(index=i, text=t, embedding=v.tolist())
+        for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
+    ]
+    vector = items[0].embedding if isinstance(body.text, str) else None
+    return TextEmbedResponse(
+        model=model.info.name, dimensions=model.info.dimensions, vector=vector, data=items
+    )

@@ -1,0 +1,43 @@
+"""GET /v1/models, /healthz and /readyz."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from pixembed.api.schemas import ModelEntry, ModelFields, ModelsResponse
+from pixembed.runtime.model import ClipModel
+from pixembed.runtime.registry import known_models
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/v1/models", response_model=ModelsResponse)
+async def list_models_route(request: Request) -> ModelsResponse:
+    """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
+    model: ClipModel | None = request.app.state.model
+    loaded = ModelFields(model=model.info.name, dimensions=model.info.dimensions) if model else None
+    entries = [
+        ModelEntry(
+            id=k.id, model=k.model, pretrained=k.pretrained, loaded=bool(model and model.info.name == k.id)
+        )
+        for k in known_models()
+    ]
+    return ModelsResponse(loaded=loaded, data=entries)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 once the model is loaded, 503 before (or if loading failed)."""
+    model: ClipModel | None = request.app.state.model
+    if model is None:
+        error: str | None = request.app.state.load_error
+        body = {"status": "failed" if error else "loading", "message": error or "model is loading"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready", "model": model.info.name, "dimensions": model.info.dimensions})

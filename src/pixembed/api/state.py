@@ -1,0 +1,26 @@
+"""What routes read from ``app.state``: the settings and the loaded model."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from pixembed.config import Settings
+from pixembed.errors import Unavailable
+from pixembed.runtime.model import ClipModel
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_model(request: Request) -> ClipModel:
+    """The loaded model, or 503 while it is still loading or failed to load."""
+    model: ClipModel | None = request.app.state.model
+    if model is None:
+        error: str | None = request.app.state.load_error
+        raise Unavailable(
+            f"model failed to load: {error}" if error else "model is still loading; retry shortly"
+        )
+    return model

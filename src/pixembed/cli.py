@@ -1,0 +1,214 @@
+"""The ``pixembed`` command line. Thin: parse arguments, call services, turn errors into messages."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pixembed.config import DEFAULT_MODEL, Settings
+from pixembed.errors import InvalidRequest, PixembedError
+from pixembed.runtime.model import ClipModel
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Self-hosted CLIP embeddings, comparison and visual search.",
+)
+models_app = typer.Typer(
+    no_args_is_help=True, pretty_exceptions_enable=False, help="Models pixembed can load."
+)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True)
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="open_clip model name, hf-hub:ORG/REPO, or pixembed-tiny")
+]
+PretrainedOpt = Annotated[str | None, typer.Option(help="pretrained tag, e.g. openai or laion2b_s34b_b79k")]
+WeightsOpt = Annotated[Path | None, typer.Option(help="a local checkpoint file or open_clip model folder")]
+
+
+class CliError(Exception):
+    """A usage problem found by the CLI itself, reported like a pixembed error."""
+
+
+def _settings(model: str, pretrained: str | None, weights: Path | None, **extra: object) -> Settings:
+    return Settings(model=model, pretrained=pretrained, weights=weights, **extra)  # type: ignore[arg-type]
+
+
+def _load(settings: Settings) -> ClipModel:
+    from pixembed.api.app import load_model_from_settings
+
+    with err.status(f"loading {settings.model} ..."):
+        return load_model_from_settings(settings)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (fp16 on CUDA only)")] = "fp32",
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="allow a non-loopback address without API keys")
+    ] = False,
+) -> None:
+    """Run the HTTP server. The model loads before the port opens, so a bad model fails fast."""
+    import uvicorn
+
+    from pixembed.api.app import create_app
+
+    if not _is_loopback(host) and not insecure_no_auth:
+        raise CliError(
+            f"refusing to listen on {host} without API keys; pixembed has no key store yet, so pass "
+            "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
+        )
+    settings = _settings(model, pretrained, weights, host=host, port=port, precision=precision, device=device)
+    loaded = _load(settings)
+    err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
+    uvicorn.run(create_app(settings, loaded), host=host, port=port, log_level="info")
+
+
+@app.command()
+def embed(
+    files: Annotated[list[Path], typer.Argument(help="image files")],
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+    out: Annotated[Path | None, typer.Option(help="write a .npy matrix here instead of JSON lines")] = None,
+) -> None:
+    """Embed image files: one JSON line per file on stdout, or a .npy matrix with --out."""
+    from pixembed.services.embedding import embed_image_sources
+    from pixembed.services.inputs import ImageSource
+
+    settings = _settings(model, pretrained, weights)
+    sources = [ImageSource("bytes", _read(path), str(path)) for path in files]
+    loaded = _load(settings)
+    settings = settings.model_copy(update={"max_batch_items": max(len(sources), 1)})
+    results = anyio.run(embed_image_sources, loaded, sources, settings)
+    failed = [r for r in results if r.error is not None]
+    for r in failed:
+        assert r.error is not None
+        err.print(f"[red]{r.name}[/]: {r.error.message}")
+    if out is not None:
+        vectors = np.stack([r.vector for r in results if r.vector is not None])
+        np.save(out, vectors)
+        err.print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {out}")
+    else:
+        for r in results:
+            if r.vector is not None:
+                line = {
+                    "file": r.name,
+                    "model": loaded.info.name,
+                    "dimensions": loaded.info.dimensions,
+                    "embedding": [round(float(x), 7) for x in r.vector],
+                }
+                typer.echo(json.dumps(line))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("embed-text")
+def embed_text(
+    texts: Annotated[list[str], typer.Argument(help="texts to embed")],
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+) -> None:
+    """Embed texts: one JSON line per text on stdout."""
+    from pixembed.services.embedding import embed_texts
+
+    settings = _settings(model, pretrained, weights)
+    loaded = _load(settings)
+    vectors = anyio.run(embed_texts, loaded, texts, settings)
+    for text, vector in zip(texts, vectors, strict=True):
+        line = {
+            "text": text,
+            "model": loaded.info.name,
+            "dimensions": loaded.info.dimensions,
+            "embedding": [round(float(x), 7) for x in vector],
+        }
+        typer.echo(json.dumps(line))
+
+
+@app.command()
+def compare(
+    image: Annotated[Path, typer.Argument(help="the image to classify")],
+    labels: Annotated[list[str], typer.Option("--labels", "-l", help="a label; repeat for more")],
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Zero-shot: compare an image with text labels, best first."""
+    from pixembed.services.compare import compare as compare_service
+    from pixembed.services.inputs import ImageSource
+
+    settings = _settings(model, pretrained, weights)
+    source = ImageSource("bytes", _read(image), str(image))
+    loaded = _load(settings)
+    result = anyio.run(compare_service, loaded, source, labels, settings)
+    ranked = sorted(zip(labels, result.similarities, result.probabilities, strict=True), key=lambda r: -r[1])
+    if as_json:
+        rows = [{"label": lab, "similarity": s, "probability": p} for lab, s, p in ranked]
+        typer.echo(json.dumps({"model": loaded.info.name, "image": str(image), "ranking": rows}))
+        return
+    table = Table(title=f"{image} ({loaded.info.name})")
+    for column in ("label", "similarity", "probability"):
+        table.add_column(column)
+    for lab, s, p in ranked:
+        table.add_row(lab, f"{s:.4f}", f"{p:.1%}")
+    Console().print(table)
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
+) -> None:
+    """List the bundled models and every open_clip model/pretrained pair."""
+    from pixembed.runtime.registry import known_models
+
+    for known in known_models():
+        if as_json:
+            typer.echo(json.dumps({"id": known.id, "model": known.model, "pretrained": known.pretrained}))
+        else:
+            typer.echo(f"{known.model:40} {known.pretrained or '(bundled)'}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def main() -> None:
+    """Entry point: run the app and turn pixembed errors into a message and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except (PixembedError, CliError) as exc:
+        message = exc.message if isinstance(exc, PixembedError) else str(exc)
+        err.print(f"[red]error:[/] {message}")
+        sys.exit(2)

@@ -1,0 +1,53 @@
+"""pixembed's one Settings object; every field can be set as a ``PIXEMBED_<FIELD>`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "openai"
+
+
+class Settings(BaseSettings):
+    """Server, model and limit settings (``PIXEMBED_`` prefix, nested fields with ``__``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PIXEMBED_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    model: str = DEFAULT_MODEL
+    pretrained: str | None = None
+    weights: Path | None = None
+    device: str = "cpu"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    threads: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    download_timeout_s: float = Field(default=20.0, gt=0)
+
+    max_upload_mb: float = Field(default=25.0, gt=0)
+    max_request_mb: float = Field(default=1024.0, gt=0)
+    max_image_pixels: int = Field(default=100_000_000, ge=1)
+    max_batch_items: int = Field(default=256, ge=1)
+    max_dataset_items: int = Field(default=10_000, ge=1)
+    max_texts: int = Field(default=1024, ge=1)
+    max_text_chars: int = Field(default=2000, ge=1)
+
+    fetch_connect_timeout_s: float = Field(default=5.0, gt=0)
+    fetch_total_timeout_s: float = Field(default=20.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    allow_private_urls: bool = False
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The whole-request body limit in bytes (posted-set searches carry many files)."""
+        return int(self.max_request_mb * 1024 * 1024)

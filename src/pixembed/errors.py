@@ -1,0 +1,114 @@
+"""pixembed's one error tree.
+
+Every failure that a user can cause or act on is one of these. The API layer maps each class to one HTTP
+status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothing here knows HTTP.
+
+    PixembedError
+    ├── InvalidRequest            malformed request or arguments (400)
+    │   ├── UrlRefused            a URL that is not http(s), or that resolves to a private address
+    │   └── TooManyItems          a batch or dataset over its limit
+    ├── Unauthorized              missing or invalid API key (401)
+    ├── NotFound                  unknown model, collection, item or route target (404)
+    ├── PayloadTooLarge           bytes over the upload limit (413)
+    │   └── ImageTooLarge         pixel count over the decompression-bomb limit
+    ├── UnsupportedMediaType      data that is not an image format pixembed decodes (415)
+    ├── UndecodableImage          a known image format that cannot be decoded (422)
+    ├── FetchFailed               an image URL that could not be fetched (422)
+    ├── RateLimited               rate or quota exceeded (429)
+    └── Unavailable               overloaded, or the model is not ready (503)
+        └── WeightsUnavailable    weights cannot be found or downloaded
+"""
+
+from __future__ import annotations
+
+
+class PixembedError(Exception):
+    """Root of every error pixembed raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(PixembedError):
+    """The request or its arguments are malformed."""
+
+    code = "invalid_request"
+
+
+class UrlRefused(InvalidRequest):
+    """A URL is not allowed: wrong scheme, or it resolves to a private, loopback or reserved address."""
+
+    code = "url_refused"
+
+
+class TooManyItems(InvalidRequest):
+    """A batch or posted dataset holds more items than allowed."""
+
+    code = "too_many_items"
+
+
+class Unauthorized(PixembedError):
+    """No API key, or one that is not valid."""
+
+    code = "unauthorized"
+
+
+class NotFound(PixembedError):
+    """The named model, collection or item does not exist."""
+
+    code = "not_found"
+
+
+class PayloadTooLarge(PixembedError):
+    """The upload is larger than the byte limit."""
+
+    code = "payload_too_large"
+
+
+class ImageTooLarge(PayloadTooLarge):
+    """The image declares more pixels than the decompression-bomb limit."""
+
+    code = "image_too_large"
+
+
+class UnsupportedMediaType(PixembedError):
+    """The data is not in an image format pixembed decodes."""
+
+    code = "unsupported_media_type"
+
+
+class UndecodableImage(PixembedError):
+    """The data looks like a supported format but cannot be decoded (truncated or corrupt)."""
+
+    code = "undecodable_image"
+
+
+class FetchFailed(PixembedError):
+    """An image URL could not be fetched: connection error, timeout or an HTTP error status."""
+
+    code = "fetch_failed"
+
+
+class RateLimited(PixembedError):
+    """A rate limit or quota is exceeded."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(PixembedError):
+    """The server is overloaded or the model is not ready."""
+
+    code = "unavailable"
+
+
+class WeightsUnavailable(Unavailable):
+    """Model weights are neither on disk nor downloadable."""
+
+    code = "weights_unavailable"

@@ -1,0 +1,1 @@
+"""Model runtime: weight resolution, loading through open_clip, and the loaded ``ClipModel``."""

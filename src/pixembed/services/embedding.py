@@ -1,0 +1,66 @@
+"""Embed images and texts, with per-item errors for batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+
+from pixembed.config import Settings
+from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
+from pixembed.runtime.model import ClipModel, Vectors
+from pixembed.services.inputs import ImageSource, load_images, partition
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One batch item: its vector, or the error that stopped it."""
+
+    index: int
+    name: str | None
+    vector: npt.NDArray[np.float32] | None
+    error: PixembedError | None = None
+
+
+async def embed_image_sources(
+    model: ClipModel, sources: Sequence[ImageSource], settings: Settings
+) -> list[ItemResult]:
+    """Embed a batch of images; a bad item fails alone, the others still get vectors."""
+    if not sources:
+        raise InvalidRequest("no image given: send at least one image")
+    if len(sources) > settings.max_batch_items:
+        raise TooManyItems(
+            f"{len(sources)} images in one request; the limit is {settings.max_batch_items} "
+            "(PIXEMBED_MAX_BATCH_ITEMS)"
+        )
+    good, images, failures = partition(await load_images(sources, settings))
+    vectors = await anyio.to_thread.run_sync(model.embed_images, images)
+    by_index = dict(zip(good, vectors, strict=True))
+    return [
+        ItemResult(index, source.name, by_index.get(index), failures.get(index))
+        for index, source in enumerate(sources)
+    ]
+
+
+def check_texts(texts: Sequence[str], settings: Settings) -> None:
+    """Refuse empty, too many or too long texts with a message that says which."""
+    if not texts:
+        raise InvalidRequest("no text given: send a string or a non-empty list of strings")
+    if len(texts) > settings.max_texts:
+        raise TooManyItems(f"{len(texts)} texts in one request; the limit is {settings.max_texts}")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidRequest(f"text {index} is not a string")
+        if len(text) > settings.max_text_chars:
+            raise InvalidRequest(
+                f"text {index} has {len(text)} characters; the limit is {settings.max_text_chars}"
+            )
+
+
+async def embed_texts(model: ClipModel, texts: Sequence[str], settings: Settings) -> Vectors:
+    """Embed texts (each truncated to the model's context length by its tokenizer)."""
+    check_texts(texts, settings)
+    return await anyio.to_thread.run_sync(model.embed_texts, list(texts))

@@ -1,0 +1,91 @@
+"""Turn what a caller sent (file bytes, a URL, base64 or a data URI) into decoded RGB images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+from PIL import Image
+
+from pixembed.config import Settings
+from pixembed.errors import PixembedError
+from pixembed.imaging import decode_base64_image, decode_image, fetch_url
+
+SourceKind = Literal["bytes", "url", "base64"]
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One image as the caller gave it; ``name`` is the upload's filename or the URL, for reports."""
+
+    kind: SourceKind
+    data: bytes | str
+    name: str | None = None
+
+    @classmethod
+    def from_text(cls, text: str, name: str | None = None) -> ImageSource:
+        """A string that is an http(s) URL, a data URI, or bare base64."""
+        stripped = text.strip()
+        if (
+            stripped.lower().startswith(("http://", "https://", "ftp://", "file://"))
+            or "://" in stripped[:16]
+        ):
+            return cls("url", stripped, name or stripped[:200])
+        return cls("base64", stripped, name)
+
+
+async def load_image(source: ImageSource, settings: Settings) -> Image.Image:
+    """Fetch (for URLs) and decode one image, off the event loop, within the configured limits."""
+    if source.kind == "url":
+        assert isinstance(source.data, str)
+        data = await fetch_url(
+            source.data,
+            max_bytes=settings.max_upload_bytes,
+            connect_timeout_s=settings.fetch_connect_timeout_s,
+            total_timeout_s=settings.fetch_total_timeout_s,
+            max_redirects=settings.fetch_max_redirects,
+            allow_private=settings.allow_private_urls,
+        )
+    elif source.kind == "base64":
+        assert isinstance(source.data, str)
+        data = decode_base64_image(source.data, max_bytes=settings.max_upload_bytes)
+    else:
+        assert isinstance(source.data, bytes)
+        data = source.data
+    return await anyio.to_thread.run_sync(lambda: decode_image(data, max_pixels=settings.max_image_pixels))
+
+
+async def load_images(
+    sources: Sequence[ImageSource], settings: Settings
+) -> list[Image.Image | PixembedError]:
+    """Load several images concurrently; each slot holds the image or the error that item raised."""
+    results: list[Image.Image | PixembedError] = [PixembedError("not loaded")] * len(sources)
+
+    async def one(index: int, source: ImageSource) -> None:
+        try:
+            results[index] = await load_image(source, settings)
+        except PixembedError as exc:
+            results[index] = exc
+
+    async with anyio.create_task_group() as group:
+        for index, source in enumerate(sources):
+            group.start_soon(one, index, source)
+    return results
+
+
+def partition(
+    loaded: Sequence[Image.Image | PixembedError],
+) -> tuple[list[int], list[Image.Image], dict[int, PixembedError]]:
+    """Split ``load_images`` results into (indices of good images, the images, errors by index)."""
+    indices: list[int] = []
+    images: list[Image.Image] = []
+    failures: dict[int, PixembedError] = {}
+    for index, item in enumerate(loaded):
+        if isinstance(item, PixembedError):
+            failures[index] = item
+        else:
+            indices.append(index)
+            images.append(item)
+    return indices, images, failures

@@ -1,0 +1,47 @@
+"""Shared fixtures: the bundled tiny model, loaded once, and the app built around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from pixembed.api import create_app
+from pixembed.config import Settings
+from pixembed.runtime.loading import load_model
+from pixembed.runtime.model import ClipModel
+from pixembed.synthetic.shapes import caption, render_shape
+from tests.helpers import encode
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> ClipModel:
+    """The committed pixembed-tiny model, through the same loader as real weights."""
+    return load_model("pixembed-tiny")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Default settings, independent of the environment the tests run in."""
+    return Settings(_env_file=None, model="pixembed-tiny")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def client(tiny_model: ClipModel, settings: Settings) -> Iterator[TestClient]:
+    """A client for the real app, in process, with the tiny model."""
+    with TestClient(create_app(settings, tiny_model)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def shape_images() -> dict[str, list[bytes]]:
+    """Three PNGs for each of a few shape/colour captions, drawn by the repo's generator."""
+    rng = np.random.default_rng(2024)
+    captions: dict[str, list[bytes]] = {}
+    for shape, colour in [("circle", "red"), ("square", "blue"), ("triangle", "green"), ("star", "yellow")]:
+        captions[caption(shape, colour)] = [
+            encode(render_shape(shape, colour, size=160, rng=rng)) for _ in range(3)
+        ]
+    return captions
