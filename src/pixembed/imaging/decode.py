@@ -1,0 +1,166 @@
+"""Turn untrusted bytes into one upright RGB image for CLIP, refusing bombs, truncation and non-images."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import io
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from pixembed.errors import ImageTooLarge, PixembedError, UndecodableImage, UnsupportedMediaType
+from pixembed.imaging.formats import (
+    AVIF_AVAILABLE,
+    describe_unsupported,
+    display_name,
+    sniff_format,
+    supported_formats_text,
+    webp_canvas_size,
+)
+
+_WHITE = (255, 255, 255, 255)
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_ROTATING_ORIENTATIONS = frozenset(range(2, 9))
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decode ``data`` (first frame) into an upright RGB image, or raise the error that says why not.
+
+    The pixel count is checked from the header before any pixel is decoded. Raises
+    ``UnsupportedMediaType`` for data in no format we decode, ``ImageTooLarge`` over ``max_pixels``,
+    ``UndecodableImage`` for a known format that is truncated or corrupt.
+    """
+    fmt = _supported_format(data)
+    with _pillow_errors_mapped(fmt, "decode"):
+        image = _open_header(data, fmt, max_pixels)
+        # Decoding is lazy in Pillow; load here so a truncated or corrupt body fails inside this block.
+        image.load()
+        rgb = _to_rgb(_upright(image))
+    return rgb
+
+
+def image_size_from_header(data: bytes) -> tuple[int, int]:
+    """Width and height as the image's header declares them, without decoding any pixel."""
+    fmt = _supported_format(data)
+    with _pillow_errors_mapped(fmt, "read the header of"):
+        size = _open_header(data, fmt, max_pixels=None).size
+    return size
+
+
+@contextlib.contextmanager
+def _pillow_errors_mapped(fmt: str, doing: str) -> Iterator[None]:
+    """Turn whatever Pillow raises on bad input into ``ImageTooLarge`` or ``UndecodableImage``."""
+    name = display_name(fmt)
+    try:
+        yield
+    except PixembedError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own limit (global, not ours) is a second net; whatever it catches is too large.
+        raise ImageTooLarge(f"the {name} image has too many pixels: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise UndecodableImage(f"the data starts like a {name} image but its header is not valid") from exc
+    except Exception as exc:
+        # Pillow's plugins raise a long tail of types (OSError, SyntaxError, struct.error, EOFError,
+        # ValueError, zlib.error, ...) for bad input; every one of them means the same thing here.
+        raise UndecodableImage(f"could not {doing} the {name} image: {exc}") from exc
+
+
+def _supported_format(data: bytes) -> str:
+    """The sniffed format, provided this install can decode it; else ``UnsupportedMediaType``."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedMediaType(
+            f"not a supported image: got {describe_unsupported(data)}; "
+            f"supported formats are {supported_formats_text()}"
+        )
+    if (fmt == "HEIF" and not _heif_opener_registered()) or (fmt == "AVIF" and not AVIF_AVAILABLE):
+        extra = "install pillow-heif" if fmt == "HEIF" else "this Pillow build has no AVIF support"
+        raise UnsupportedMediaType(
+            f"{display_name(fmt)} images are not decodable here ({extra}); "
+            f"supported formats are {supported_formats_text()}"
+        )
+    return fmt
+
+
+@functools.cache
+def _heif_opener_registered() -> bool:
+    """Register pillow-heif's opener once, on the first HEIC seen, so a missing package costs nothing."""
+    try:
+        module = importlib.import_module("pillow_heif")
+    except ImportError:
+        return False
+    module.register_heif_opener()
+    return True
+
+
+def _open_header(data: bytes, fmt: str, max_pixels: int | None) -> Image.Image:
+    """Parse only the header, with Pillow limited to the sniffed format's plugin, and check its size."""
+    if fmt == "WEBP" and (declared := webp_canvas_size(data)) is not None:
+        # libwebp allocates its whole canvas when the decoder is created, i.e. inside Image.open,
+        # so the declared size is checked from the bytes first.
+        _check_size(declared, max_pixels)
+    image = Image.open(io.BytesIO(data), formats=[fmt])
+    _check_size(image.size, max_pixels)
+    return image
+
+
+def _check_size(size: tuple[int, int], max_pixels: int | None) -> None:
+    """Refuse a degenerate size, or one over the pixel limit when there is one."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise UndecodableImage(f"the image is empty ({width}x{height} pixels)")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}"
+        )
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; broken EXIF means the image is used as stored rather than refused."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        if orientation in _ROTATING_ORIENTATIONS:
+            return ImageOps.exif_transpose(image)
+    except Exception:
+        pass
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB with transparency flattened onto white and high-bit-depth greys scaled, not clipped."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+        image = _scale_to_8bit(image)
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE)
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode == "RGB":
+        return image
+    return image.convert("RGB")
+
+
+def _scale_to_8bit(image: Image.Image) -> Image.Image:
+    """Map 16-bit, 32-bit int and float greys onto 0-255; Pillow's own convert clips them to white."""
+    values = np.asarray(image)
+    if image.mode in _SIXTEEN_BIT_MODES:
+        scaled = (values.astype(np.uint32) * 255 + 32767) // 65535
+        return Image.fromarray(scaled.astype(np.uint8))
+    floats = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(floats.min()), float(floats.max())
+    # "I" and "F" carry no declared range, so the data's own range decides: unit floats, 8-bit and
+    # 16-bit integer data keep their meaning; anything else is stretched to fill 0-255.
+    if image.mode == "F" and low >= 0.0 and high <= 1.0:
+        floats *= 255.0
+    elif low >= 0.0 and high <= 255.0:
+        pass
+    elif image.mode == "I" and low >= 0.0 and high <= 65535.0:
+        floats /= 257.0
+    elif high > low:
+        floats = (floats - low) * (255.0 / (high - low))
+    else:
+        floats = np.zeros_like(floats)
+    return Image.fromarray(np.clip(np.rint(floats), 0, 255).astype(np.uint8))
