@@ -9,6 +9,7 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     │   └── TooManyItems          a batch or dataset over its limit
     ├── Unauthorized              missing or invalid API key (401)
     ├── NotFound                  unknown model, collection, item or route target (404)
+    ├── Conflict                  a collection that already exists, or another model's collection (409)
     ├── PayloadTooLarge           bytes over the upload limit (413)
     │   └── ImageTooLarge         pixel count over the decompression-bomb limit
     ├── UnsupportedMediaType      data that is not an image format pixembed decodes (415)
@@ -60,6 +61,12 @@ class NotFound(PixembedError):
     """The named model, collection or item does not exist."""
 
     code = "not_found"
+
+
+class Conflict(PixembedError):
+    """The request clashes with what exists: a taken name, or a collection of another model."""
+
+    code = "conflict"
 
 
 class PayloadTooLarge(PixembedError):

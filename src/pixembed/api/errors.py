@@ -18,6 +18,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
     (errors.InvalidRequest, 400),
     (errors.Unauthorized, 401),
     (errors.NotFound, 404),
+    (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.UndecodableImage, 422),

@@ -1,0 +1,25 @@
+"""Vector stores behind one interface, chosen by a location string (see ``open_store``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixembed.errors import InvalidRequest
+from pixembed.store.base import CollectionInfo, Match, Record, VectorStore
+from pixembed.store.filters import Filter, parse_filter
+
+__all__ = ["CollectionInfo", "Filter", "Match", "Record", "VectorStore", "open_store", "parse_filter"]
+
+
+def open_store(location: str | Path) -> VectorStore:
+    """A store from its location: ``:memory:``, a folder, ``qdrant://host:port`` or ``qdrant+local:PATH``."""
+    text = str(location)
+    if text.startswith(("qdrant://", "qdrant+local:", "qdrants://")):
+        from pixembed.store.qdrant import QdrantStore
+
+        return QdrantStore.from_location(text)
+    if "://" in text:
+        raise InvalidRequest(f"unknown store location {text!r}: use a folder, :memory: or qdrant://host:port")
+    from pixembed.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(text)

@@ -1,0 +1,234 @@
+"""The embedded default store: SQLite (WAL, synchronous=FULL) holds every record durably; FAISS indexes them.
+
+SQLite is the source of truth: a write is acknowledged only after its transaction commits, and the
+in-memory indexes are rebuilt from it when the store opens, so a kill -9 can lose nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pixembed.errors import Conflict, InvalidRequest, NotFound
+from pixembed.store.base import (
+    CollectionInfo,
+    Match,
+    Record,
+    Vector,
+    VectorStore,
+    check_collection_name,
+    check_item_id,
+    check_vectors,
+)
+from pixembed.store.filters import Filter
+from pixembed.store.index import CollectionIndex
+from pixembed.store.sql import SCHEMA, where_sql
+
+DEFAULT_EXACT_MAX = 200_000
+DB_FILENAME = "pixembed.sqlite3"
+
+
+class EmbeddedStore(VectorStore):
+    """Collections in one SQLite file under ``path`` (or in memory for ``":memory:"``)."""
+
+    def __init__(self, path: str | Path, *, exact_max: int = DEFAULT_EXACT_MAX) -> None:
+        if str(path) == ":memory:":
+            target = ":memory:"
+        else:
+            folder = Path(path)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = str(folder / DB_FILENAME)
+        self.exact_max = exact_max
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._indexes: dict[str, CollectionIndex] = {}
+        for info in self.list_collections():
+            self._indexes[info.name] = self._load_index(info)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _load_index(self, info: CollectionInfo) -> CollectionIndex:
+        index = CollectionIndex(info.dimensions, self.exact_max)
+        cursor = self._db.execute(
+            "SELECT seq, vector FROM items WHERE collection = ? ORDER BY seq", (info.name,)
+        )
+        while rows := cursor.fetchmany(10_000):
+            seqs = np.array([r[0] for r in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            index.add(seqs, vectors)
+        return index
+
+    def _index(self, name: str) -> CollectionIndex:
+        index = self._indexes.get(name)
+        if index is None:
+            raise NotFound(f"no collection named {name!r}")
+        return index
+
+    def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
+        """Create an empty collection for vectors of ``model``."""
+        check_collection_name(name)
+        if dimensions < 1:
+            raise InvalidRequest("dimensions must be positive")
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
+                raise Conflict(f"collection {name!r} already exists")
+            db.execute(
+                "INSERT INTO collections (name, model, dimensions, created_at) VALUES (?, ?, ?, ?)",
+                (name, model, dimensions, time.time()),
+            )
+            self._indexes[name] = CollectionIndex(dimensions, self.exact_max)
+        return CollectionInfo(name, model, dimensions, 0)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        """Every collection with its count."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.name, c.model, c.dimensions, COUNT(i.seq) FROM collections c "
+                "LEFT JOIN items i ON i.collection = c.name GROUP BY c.name ORDER BY c.name"
+            ).fetchall()
+        return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        """One collection with its count."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT model, dimensions FROM collections WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no collection named {name!r}")
+            count = self._db.execute("SELECT COUNT(*) FROM items WHERE collection = ?", (name,)).fetchone()[0]
+        return CollectionInfo(name, row[0], int(row[1]), int(count))
+
+    def delete_collection(self, name: str) -> None:
+        """Drop a collection and its items."""
+        with self._transaction() as db:
+            self._index(name)
+            db.execute("DELETE FROM items WHERE collection = ?", (name,))
+            db.execute("DELETE FROM collections WHERE name = ?", (name,))
+            del self._indexes[name]
+
+    def upsert(self, name: str, records: Sequence[Record]) -> int:
+        """Insert or replace records by id in one transaction, committed before returning."""
+        info = self.get_collection(name)
+        if not records:
+            return 0
+        ids = [check_item_id(r.id) for r in records]
+        if len(set(ids)) != len(ids):
+            raise InvalidRequest("the same id appears twice in one batch")
+        vectors = check_vectors(info, np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]))
+        metadata = [_dump_metadata(r.metadata) for r in records]
+        with self._transaction() as db:
+            index = self._index(name)
+            replaced = _seqs_of(db, name, ids)
+            if replaced:
+                db.executemany("DELETE FROM items WHERE seq = ?", [(s,) for s in replaced])
+            seqs = [
+                db.execute(
+                    "INSERT INTO items (collection, id, vector, metadata) VALUES (?, ?, ?, ?) RETURNING seq",
+                    (name, item_id, vector.tobytes(), meta),
+                ).fetchone()[0]
+                for item_id, vector, meta in zip(ids, vectors, metadata, strict=True)
+            ]
+        # The index follows the committed rows; a crash here loses nothing, since opening rebuilds it.
+        if replaced:
+            index.remove(np.array(replaced, dtype=np.int64))
+        index.add(np.array(seqs, dtype=np.int64), vectors)
+        return len(seqs)
+
+    def get(self, name: str, item_id: str) -> Record:
+        """One stored record."""
+        self._index(name)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT vector, metadata FROM items WHERE collection = ? AND id = ?", (name, item_id)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"collection {name!r} has no item {item_id!r}")
+        return Record(item_id, np.frombuffer(row[0], dtype=np.float32).copy(), json.loads(row[1]))
+
+    def delete(self, name: str, item_ids: Sequence[str]) -> int:
+        """Delete records by id; returns how many existed."""
+        with self._transaction() as db:
+            index = self._index(name)
+            seqs = _seqs_of(db, name, list(item_ids))
+            db.executemany("DELETE FROM items WHERE seq = ?", [(s,) for s in seqs])
+        if seqs:
+            index.remove(np.array(seqs, dtype=np.int64))
+        return len(seqs)
+
+    def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
+        """Best ``top_k`` matches by cosine similarity, among the items that pass ``where``."""
+        info = self.get_collection(name)
+        query = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        if top_k < 1:
+            raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
+        candidates = None
+        if where is not None:
+            sql, params = where_sql(where)
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT seq FROM items WHERE collection = ? AND {sql}", [name, *params]
+                ).fetchall()
+            candidates = np.array([r[0] for r in rows], dtype=np.int64)
+        seqs, scores = self._index(name).search(query, top_k, candidates)
+        return self._matches(seqs, scores)
+
+    def _matches(self, seqs: npt.NDArray[np.int64], scores: Vector) -> list[Match]:
+        if len(seqs) == 0:
+            return []
+        marks = ",".join("?" * len(seqs))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT seq, id, metadata FROM items WHERE seq IN ({marks})", [int(s) for s in seqs]
+            ).fetchall()
+        by_seq = {r[0]: (r[1], r[2]) for r in rows}
+        return [
+            Match(by_seq[int(s)][0], float(score), json.loads(by_seq[int(s)][1]))
+            for s, score in zip(seqs, scores, strict=True)
+            if int(s) in by_seq
+        ]
+
+    def close(self) -> None:
+        """Close the database (every write is already committed)."""
+        with self._lock:
+            self._db.close()
+
+
+def _seqs_of(db: sqlite3.Connection, name: str, ids: list[str]) -> list[int]:
+    seqs: list[int] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT seq FROM items WHERE collection = ? AND id IN ({marks})", [name, *chunk])
+        seqs.extend(int(r[0]) for r in rows)
+    return seqs
+
+
+def _dump_metadata(metadata: object) -> str:
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("metadata must be a JSON object")
+    try:
+        return json.dumps(metadata, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"metadata is not valid JSON: {exc}") from exc
