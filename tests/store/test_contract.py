@@ -158,3 +158,10 @@ def test_bad_filters_are_refused() -> None:
     for raw in ([1], {"a": {"near": 3}}, {"a": {"in": []}}, {"a": {"gt": "x"}}, {"a": {}}, {'q"': 1}):
         with pytest.raises(InvalidRequest):
             parse_filter(raw)
+
+
+def test_existing_reports_stored_ids_with_metadata(store: VectorStore) -> None:
+    _fill(store, 5)
+    found = store.existing("items", ["id-1", "id-4", "nope"])
+    assert set(found) == {"id-1", "id-4"}
+    assert found["id-4"]["n"] == 4

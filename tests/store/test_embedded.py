@@ -53,3 +53,18 @@ def test_hnsw_recall_and_tombstones(tmp_path: Path) -> None:
         or store.search("big", vectors[150], 1)[0].score < 0.99
     )
     assert store.search("big", vectors[7], 2)[0].score > 0.999
+
+
+def test_a_second_process_sees_writes_and_deletes_of_the_first(tmp_path: Path) -> None:
+    vectors = _unit(20, 8, 4)
+    writer, reader = EmbeddedStore(tmp_path), EmbeddedStore(tmp_path)
+    writer.create_collection("c", "m", 8)
+    writer.upsert("c", [Record(str(i), vectors[i], {}) for i in range(10)])
+    assert reader.search("c", vectors[3], 1)[0].id == "3"
+    writer.upsert("c", [Record(str(i), vectors[i], {}) for i in range(10, 20)])
+    writer.delete("c", ["3"])
+    assert reader.get_collection("c").count == 19
+    assert reader.search("c", vectors[15], 1)[0].id == "15"
+    assert "3" not in {m.id for m in reader.search("c", vectors[3], 3)}
+    writer.delete_collection("c")
+    assert reader.list_collections() == []

@@ -100,6 +100,10 @@ class VectorStore(ABC):
         """Drop a collection and its items; ``NotFound`` if absent."""
 
     @abstractmethod
+    def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of those of ``item_ids`` that are stored (absent ids are left out)."""
+
+    @abstractmethod
     def upsert(self, name: str, records: Sequence[Record]) -> int:
         """Insert or replace items by id, durably before returning; returns how many were written."""
 

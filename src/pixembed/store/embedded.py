@@ -2,6 +2,8 @@
 
 SQLite is the source of truth: a write is acknowledged only after its transaction commits, and the
 in-memory indexes are rebuilt from it when the store opens, so a kill -9 can lose nothing acknowledged.
+Several processes may share one data directory (the server, and ``pixembed index`` beside it): SQLite's
+``data_version`` tells when another process committed, and the indexes then catch up before answering.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,8 +57,30 @@ class EmbeddedStore(VectorStore):
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         self._indexes: dict[str, CollectionIndex] = {}
-        for info in self.list_collections():
-            self._indexes[info.name] = self._load_index(info)
+        self._data_version = -1
+        self._sync()
+
+    def _sync(self) -> None:
+        """Bring the in-memory indexes up to what other processes committed since we last looked."""
+        with self._lock:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+            if version == self._data_version:
+                return
+            self._data_version = version
+            stored = {r[0]: r for r in self._db.execute("SELECT name, model, dimensions FROM collections")}
+            for name in set(self._indexes) - set(stored):
+                del self._indexes[name]
+            for name, row in stored.items():
+                index = self._indexes.get(name)
+                if index is None or index.dimensions != row[2]:
+                    self._indexes[name] = self._load_index(name, int(row[2]))
+                    continue
+                self._load_rows(index, name, after=index.max_seq)
+                count = self._db.execute(
+                    "SELECT COUNT(*) FROM items WHERE collection = ?", (name,)
+                ).fetchone()[0]
+                if count != index.live_count:  # another process deleted or replaced items
+                    self._indexes[name] = self._load_index(name, int(row[2]))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -68,18 +93,22 @@ class EmbeddedStore(VectorStore):
                 raise
             self._db.execute("COMMIT")
 
-    def _load_index(self, info: CollectionInfo) -> CollectionIndex:
-        index = CollectionIndex(info.dimensions, self.exact_max)
+    def _load_index(self, name: str, dimensions: int) -> CollectionIndex:
+        index = CollectionIndex(dimensions, self.exact_max)
+        self._load_rows(index, name, after=0)
+        return index
+
+    def _load_rows(self, index: CollectionIndex, name: str, after: int) -> None:
         cursor = self._db.execute(
-            "SELECT seq, vector FROM items WHERE collection = ? ORDER BY seq", (info.name,)
+            "SELECT seq, vector FROM items WHERE collection = ? AND seq > ? ORDER BY seq", (name, after)
         )
         while rows := cursor.fetchmany(10_000):
             seqs = np.array([r[0] for r in rows], dtype=np.int64)
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             index.add(seqs, vectors)
-        return index
 
     def _index(self, name: str) -> CollectionIndex:
+        self._sync()
         index = self._indexes.get(name)
         if index is None:
             raise NotFound(f"no collection named {name!r}")
@@ -102,6 +131,7 @@ class EmbeddedStore(VectorStore):
 
     def list_collections(self) -> list[CollectionInfo]:
         """Every collection with its count."""
+        self._sync()
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.name, c.model, c.dimensions, COUNT(i.seq) FROM collections c "
@@ -127,6 +157,20 @@ class EmbeddedStore(VectorStore):
             db.execute("DELETE FROM items WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
             del self._indexes[name]
+
+    def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Metadata of those of ``item_ids`` that are stored."""
+        self._index(name)
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for start in range(0, len(item_ids), 500):
+                chunk = list(item_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT id, metadata FROM items WHERE collection = ? AND id IN ({marks})", [name, *chunk]
+                )
+                found.update((r[0], json.loads(r[1])) for r in rows)
+        return found
 
     def upsert(self, name: str, records: Sequence[Record]) -> int:
         """Insert or replace records by id in one transaction, committed before returning."""

@@ -35,6 +35,7 @@ class CollectionIndex:
         self._lock = threading.RLock()
         self._tombstones: set[int] = set()
         self._index = self._empty(approximate=False)
+        self.max_seq = 0
 
     @property
     def approximate(self) -> bool:
@@ -59,6 +60,8 @@ class CollectionIndex:
         """Add vectors under new rowids (callers remove a rowid before re-adding it)."""
         with self._lock:
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rowids.astype(np.int64))
+            if len(rowids):
+                self.max_seq = max(self.max_seq, int(rowids.max()))
             if not self.approximate and self._index.ntotal > self.exact_max:
                 self._rebuild(approximate=True)
 

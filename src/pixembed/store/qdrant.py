@@ -99,6 +99,12 @@ class QdrantStore(VectorStore):
             CATALOGUE, points_selector=models.PointIdsList(points=[_point_id(name)]), wait=True
         )
 
+    def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Metadata of the stored ones among ``item_ids``."""
+        self.get_collection(name)
+        points = self.client.retrieve(name, ids=[_point_id(i) for i in item_ids], with_payload=True)
+        return {str((p.payload or {})[ID_KEY]): dict((p.payload or {}).get(META_KEY, {})) for p in points}
+
     def upsert(self, name: str, records: Sequence[Record]) -> int:
         """Upsert points and wait until Qdrant has applied them."""
         info = self.get_collection(name)
