@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +24,9 @@ def tiny_model() -> ClipModel:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    """Default settings, independent of the environment the tests run in."""
-    return Settings(_env_file=None, model="pixembed-tiny")  # type: ignore[call-arg]
+def settings(tmp_path: Path) -> Settings:
+    """Default settings for the tiny model, with collections in a fresh folder."""
+    return Settings(model="pixembed-tiny", data_dir=tmp_path / "data")
 
 
 @pytest.fixture

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "openai"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/pixembed``, else ``~/.local/share/pixembed``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pixembed"
 
 
 class Settings(BaseSettings):
@@ -29,6 +37,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=1024)
     download_timeout_s: float = Field(default=20.0, gt=0)
 
+    data_dir: Path = Field(default_factory=default_data_dir)
+    store: str | None = Field(
+        default=None,
+        description="store location: a folder, :memory:, or qdrant://host:port; default data_dir",
+    )
+
     max_upload_mb: float = Field(default=25.0, gt=0)
     max_request_mb: float = Field(default=1024.0, gt=0)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
@@ -41,6 +55,27 @@ class Settings(BaseSettings):
     fetch_total_timeout_s: float = Field(default=20.0, gt=0)
     fetch_max_redirects: int = Field(default=5, ge=0)
     allow_private_urls: bool = False
+
+    # Empty means auth is off (the loopback default). NoDecode: the env var may be a plain comma list.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """Accept ``PIXEMBED_API_KEYS`` as a JSON list or as comma-separated keys."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            # A trailing comma or "a, b" spacing must not create an empty or padded key.
+            stripped = [k.strip() if isinstance(k, str) else k for k in value]
+            return [k for k in stripped if k != ""]
+        return value
+
+    @property
+    def store_location(self) -> str:
+        """Where collections live: ``store`` if set, else the data directory."""
+        return self.store or str(self.data_dir)
 
     @property
     def max_upload_bytes(self) -> int:

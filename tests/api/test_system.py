@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from pixembed.api import create_app
@@ -28,8 +32,8 @@ def test_openapi_lists_every_route(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_model_that_cannot_load_gives_503_with_the_reason(monkeypatch: object) -> None:
-    settings = Settings(model="ViT-B-32", weights="/nonexistent/weights.pt")  # type: ignore[arg-type]
+def test_model_that_cannot_load_gives_503_with_the_reason(tmp_path: Path) -> None:
+    settings = Settings(model="ViT-B-32", weights=Path("/nonexistent/weights.pt"), store=":memory:")
     with TestClient(create_app(settings)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -38,3 +42,15 @@ def test_model_that_cannot_load_gives_503_with_the_reason(monkeypatch: object) -
         assert response.status_code == 503
         assert response.json()["error"] == "unavailable"
         assert response.headers["retry-after"]
+
+
+def test_every_schema_reference_in_openapi_resolves(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    text = json.dumps(document)
+    names = set(document["components"]["schemas"])
+    refs = {ref.split("/")[-1] for ref in re.findall(r'"#/components/schemas/([^"]+)"', text)}
+    assert refs <= names, refs - names
+    assert (
+        "multipart/form-data"
+        in document["paths"]["/v1/collections/{name}/items"]["post"]["requestBody"]["content"]
+    )

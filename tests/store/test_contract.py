@@ -165,3 +165,12 @@ def test_existing_reports_stored_ids_with_metadata(store: VectorStore) -> None:
     found = store.existing("items", ["id-1", "id-4", "nope"])
     assert set(found) == {"id-1", "id-4"}
     assert found["id-4"]["n"] == 4
+
+
+def test_scan_returns_every_record_once(store: VectorStore) -> None:
+    vectors = _fill(store, 25)
+    seen = [r for batch in store.scan("items", batch_size=7) for r in batch]
+    assert sorted(r.id for r in seen) == sorted(f"id-{i}" for i in range(25))
+    by_id = {r.id: r for r in seen}
+    np.testing.assert_allclose(by_id["id-3"].vector, vectors[3], atol=1e-6)
+    assert by_id["id-3"].metadata["n"] == 3

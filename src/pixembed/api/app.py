@@ -7,16 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from pixembed import __version__
+from pixembed.api import compat
 from pixembed.api.bodies import BodyLimitMiddleware
+from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.errors import install_error_handlers
-from pixembed.api.routes import compare, embed, search, system
+from pixembed.api.openapi import document_models
+from pixembed.api.routes import collections, compare, embed, search, system
+from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
+from pixembed.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,10 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
             except PixembedError as exc:
                 app.state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
-        yield
+        try:
+            yield
+        finally:
+            app.state.store.close()
 
     app = FastAPI(
         title="pixembed",
@@ -58,8 +66,15 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     app.state.settings = settings
     app.state.model = model
     app.state.load_error = None
+    # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
+    app.state.store = open_store(settings.store_location)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
-    for router in (embed.router, compare.router, search.router, system.router):
+    # mSightFlow clients call the native embed and search routes with their Bearer key.
+    for router in (embed.router, search.router):
+        app.include_router(router, dependencies=[Depends(compat.msightflow.require_key)])
+    for router in (compare.router, collections.router, system.router, *compat.ROUTERS):
         app.include_router(router)
+    compat.msightflow.tag_routes(app)
+    document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])
     return app

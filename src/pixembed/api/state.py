@@ -7,6 +7,7 @@ from fastapi import Request
 from pixembed.config import Settings
 from pixembed.errors import Unavailable
 from pixembed.runtime.model import ClipModel
+from pixembed.store import VectorStore
 
 
 def get_settings(request: Request) -> Settings:
@@ -24,3 +25,9 @@ def get_model(request: Request) -> ClipModel:
             f"model failed to load: {error}" if error else "model is still loading; retry shortly"
         )
     return model
+
+
+def get_store(request: Request) -> VectorStore:
+    """The collection store, opened when the app started."""
+    store: VectorStore = request.app.state.store
+    return store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,10 @@ class VectorStore(ABC):
     @abstractmethod
     def delete_collection(self, name: str) -> None:
         """Drop a collection and its items; ``NotFound`` if absent."""
+
+    @abstractmethod
+    def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Every record of a collection, in batches (for export)."""
 
     @abstractmethod
     def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -158,6 +158,22 @@ class EmbeddedStore(VectorStore):
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
             del self._indexes[name]
 
+    def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Records in insertion order, ``batch_size`` at a time."""
+        self._index(name)
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, id, vector, metadata FROM items WHERE collection = ? AND seq > ? "
+                    "ORDER BY seq LIMIT ?",
+                    (name, after, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [Record(r[1], np.frombuffer(r[2], dtype=np.float32).copy(), json.loads(r[3])) for r in rows]
+
     def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Metadata of those of ``item_ids`` that are stored."""
         self._index(name)

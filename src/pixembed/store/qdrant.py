@@ -8,7 +8,7 @@ Qdrant point ids must be integers or UUIDs, so an item's id is mapped to a UUID5
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -98,6 +98,26 @@ class QdrantStore(VectorStore):
         self.client.delete(
             CATALOGUE, points_selector=models.PointIdsList(points=[_point_id(name)]), wait=True
         )
+
+    def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Records page by page through Qdrant's scroll API."""
+        self.get_collection(name)
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                name, limit=batch_size, offset=offset, with_payload=True, with_vectors=True
+            )
+            if points:
+                yield [
+                    Record(
+                        str((p.payload or {})[ID_KEY]),
+                        np.asarray(p.vector, dtype=np.float32),
+                        dict((p.payload or {}).get(META_KEY, {})),
+                    )
+                    for p in points
+                ]
+            if offset is None:
+                return
 
     def existing(self, name: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Metadata of the stored ones among ``item_ids``."""

@@ -35,17 +35,27 @@ ModelOpt = Annotated[
 ]
 PretrainedOpt = Annotated[str | None, typer.Option(help="pretrained tag, e.g. openai or laion2b_s34b_b79k")]
 WeightsOpt = Annotated[Path | None, typer.Option(help="a local checkpoint file or open_clip model folder")]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="where collections live (PIXEMBED_DATA_DIR; default ~/.local/share/pixembed)"),
+]
+StoreOpt = Annotated[
+    str | None, typer.Option(help="store location instead: qdrant://host:6333, qdrant+local:PATH")
+]
 
 
 class CliError(Exception):
     """A usage problem found by the CLI itself, reported like a pixembed error."""
 
 
-def _settings(model: str, pretrained: str | None, weights: Path | None, **extra: object) -> Settings:
-    return Settings(model=model, pretrained=pretrained, weights=weights, **extra)  # type: ignore[arg-type]
+def make_settings(model: str, pretrained: str | None, weights: Path | None, **extra: object) -> Settings:
+    """Settings from the environment, overridden by the options given (None means not given)."""
+    given = {k: v for k, v in extra.items() if v is not None}
+    return Settings(model=model, pretrained=pretrained, weights=weights, **given)  # type: ignore[arg-type]
 
 
-def _load(settings: Settings) -> ClipModel:
+def load_cli_model(settings: Settings) -> ClipModel:
+    """Load the model the settings name, with a spinner on stderr."""
     from pixembed.api.app import load_model_from_settings
 
     with err.status(f"loading {settings.model} ..."):
@@ -70,6 +80,8 @@ def serve(
     weights: WeightsOpt = None,
     precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (fp16 on CUDA only)")] = "fp32",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="allow a non-loopback address without API keys")
     ] = False,
@@ -84,8 +96,18 @@ def serve(
             f"refusing to listen on {host} without API keys; pixembed has no key store yet, so pass "
             "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
         )
-    settings = _settings(model, pretrained, weights, host=host, port=port, precision=precision, device=device)
-    loaded = _load(settings)
+    settings = make_settings(
+        model,
+        pretrained,
+        weights,
+        host=host,
+        port=port,
+        precision=precision,
+        device=device,
+        data_dir=data_dir,
+        store=store,
+    )
+    loaded = load_cli_model(settings)
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
     uvicorn.run(create_app(settings, loaded), host=host, port=port, log_level="info")
 
@@ -102,9 +124,9 @@ def embed(
     from pixembed.services.embedding import embed_image_sources
     from pixembed.services.inputs import ImageSource
 
-    settings = _settings(model, pretrained, weights)
+    settings = make_settings(model, pretrained, weights)
     sources = [ImageSource("bytes", _read(path), str(path)) for path in files]
-    loaded = _load(settings)
+    loaded = load_cli_model(settings)
     settings = settings.model_copy(update={"max_batch_items": max(len(sources), 1)})
     results = anyio.run(embed_image_sources, loaded, sources, settings)
     failed = [r for r in results if r.error is not None]
@@ -139,8 +161,8 @@ def embed_text(
     """Embed texts: one JSON line per text on stdout."""
     from pixembed.services.embedding import embed_texts
 
-    settings = _settings(model, pretrained, weights)
-    loaded = _load(settings)
+    settings = make_settings(model, pretrained, weights)
+    loaded = load_cli_model(settings)
     vectors = anyio.run(embed_texts, loaded, texts, settings)
     for text, vector in zip(texts, vectors, strict=True):
         line = {
@@ -165,9 +187,9 @@ def compare(
     from pixembed.services.compare import compare as compare_service
     from pixembed.services.inputs import ImageSource
 
-    settings = _settings(model, pretrained, weights)
+    settings = make_settings(model, pretrained, weights)
     source = ImageSource("bytes", _read(image), str(image))
-    loaded = _load(settings)
+    loaded = load_cli_model(settings)
     result = anyio.run(compare_service, loaded, source, labels, settings)
     ranked = sorted(zip(labels, result.similarities, result.probabilities, strict=True), key=lambda r: -r[1])
     if as_json:

@@ -1,0 +1,111 @@
+"""Request and response bodies of the /v1/collections routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixembed.api.schemas import ErrorBody, ImageRef
+
+
+class CreateCollection(BaseModel):
+    """POST /v1/collections: the name; the model and dimension are the server's loaded model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    model: str | None = Field(default=None, description="must name the loaded model if given")
+
+
+class CollectionOut(BaseModel):
+    """A collection: its model, dimensions and item count."""
+
+    name: str
+    model: str
+    dimensions: int
+    count: int
+
+
+class CollectionList(BaseModel):
+    """Every collection."""
+
+    data: list[CollectionOut]
+
+
+class ItemIn(BaseModel):
+    """One item to add: ``image`` (URL, base64, data URI) or ``vector``, with optional id and metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    image: ImageRef | None = None
+    vector: list[float] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AddItems(BaseModel):
+    """POST /v1/collections/{name}/items as JSON; ``model`` (if given) must match the collection's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemIn]
+    model: str | None = None
+
+
+class AddedOut(BaseModel):
+    """The id an item was stored under, or its error."""
+
+    index: int
+    id: str | None = None
+    error: ErrorBody | None = None
+
+
+class AddItemsOut(BaseModel):
+    """How many items were written, and each item's outcome."""
+
+    collection: str
+    model: str
+    dimensions: int
+    written: int
+    data: list[AddedOut]
+
+
+class ItemOut(BaseModel):
+    """A stored item."""
+
+    id: str
+    metadata: dict[str, Any]
+    vector: list[float] | None = None
+
+
+class SearchCollection(BaseModel):
+    """POST /v1/collections/{name}/search: one of text, image, vector or id, with top_k and a filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    image: ImageRef | None = None
+    vector: list[float] | None = None
+    id: str | None = Field(default=None, description="a stored item's id: more like this")
+    top_k: int = Field(default=10, ge=1, le=1000)
+    filter: dict[str, Any] | None = Field(
+        default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'
+    )
+
+
+class MatchOut(BaseModel):
+    """A search hit."""
+
+    id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+class SearchCollectionOut(BaseModel):
+    """Hits, best first."""
+
+    collection: str
+    model: str
+    dimensions: int
+    results: list[MatchOut]

@@ -1,0 +1,173 @@
+"""APIClaw: ``/openapi/v2/model/image-embedding`` and ``image-detection``, in ``{success, data, meta}``.
+
+The key comes as ``Authorization: Bearer``. Embedding given ``boundingBoxes`` crops, embeds, tags (the ten
+fashion categories, zero-shot) and scores texts. Finding boxes needs a detector pixembed does not have yet,
+so those requests answer ``success: false`` with 501 rather than invent a box.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pixembed.api.auth import bearer_key
+from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.state import get_model, get_settings
+from pixembed.config import Settings
+from pixembed.errors import PixembedError
+from pixembed.runtime.model import ClipModel
+from pixembed.services.inputs import ImageSource
+from pixembed.services.labelsets import FASHION
+from pixembed.services.regions import embed_regions
+
+SERVICE = "APIClaw"
+NO_DETECTOR = (
+    "automatic fashion-item detection is not available in this pixembed version yet: "
+    "send boundingBoxes [[x1, y1, x2, y2], ...] to /openapi/v2/model/image-embedding"
+)
+
+
+class CamelModel(BaseModel):
+    """APIClaw spells fields in camelCase."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ApiClawMeta(CamelModel):
+    """Per-call metadata. pixembed sells no credits: nothing is consumed and no balance is reported."""
+
+    request_id: str
+    timestamp: str
+    credits_remaining: int | None = None
+    credits_consumed: int = 0
+
+
+class ApiClawErrorDetail(BaseModel):
+    """What went wrong, as a code and a message."""
+
+    code: str
+    message: str
+
+
+class ApiClawError(CamelModel):
+    """The failure envelope."""
+
+    success: bool = False
+    data: None = None
+    error: ApiClawErrorDetail
+    meta: ApiClawMeta
+
+
+Coordinates = Annotated[list[int], Field(min_length=4, max_length=4)]
+
+
+class ApiClawEmbeddingRequest(CamelModel):
+    """The image-embedding request; ``image`` may also be a data URI or base64."""
+
+    image: str = Field(min_length=1)
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    bounding_boxes: list[Coordinates] | None = None
+    text: str | list[str] | None = None
+    with_tag: bool = False
+    with_embedding: bool = True
+
+
+class ApiClawEmbeddingData(CamelModel):
+    """Per item, in box order: the box, its tag ``[label, score]``, vector, and cosine with each text."""
+
+    bounding_boxes: list[list[int]]
+    tags: list[tuple[str, float]] | None
+    embeddings: list[list[float]] | None
+    text_relevance_scores: list[float] | list[list[float]] | None
+
+
+class ApiClawEmbeddingResponse(CamelModel):
+    """The success envelope of image-embedding."""
+
+    success: bool = True
+    data: ApiClawEmbeddingData
+    meta: ApiClawMeta
+
+
+class ApiClawDetectionRequest(CamelModel):
+    """The image-detection request; validated so that a malformed one says so before the 501."""
+
+    image: str = Field(min_length=1)
+    top_k: int = Field(ge=1, le=50)
+    classes: list[int] | None = None
+    return_image: bool = False
+
+
+def new_meta() -> ApiClawMeta:
+    """A fresh request id and the current UTC time in APIClaw's format."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ApiClawMeta(request_id=f"req_{secrets.token_hex(8)}", timestamp=now)
+
+
+def failure(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The failure envelope with ``status``."""
+    body = ApiClawError(error=ApiClawErrorDetail(code=code, message=message), meta=new_meta())
+    return JSONResponse(body.model_dump(by_alias=True), status_code=status, headers=headers)
+
+
+def render_error(error: PixembedError) -> JSONResponse:
+    """A pixembed error as an APIClaw failure envelope."""
+    return failure(status_of(error), error.code.upper(), error.message, retry_headers(error))
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ApiClawError} for status in (400, 401, 413, 415, 422, 501, 503)
+}
+router = APIRouter(
+    prefix="/openapi/v2/model",
+    tags=[SERVICE],
+    route_class=shaped_route(render_error),
+    dependencies=[Depends(bearer_key(SERVICE))],
+    responses=ERROR_RESPONSES,
+)
+
+
+@router.post("/image-embedding", response_model=ApiClawEmbeddingResponse, response_model_by_alias=True)
+async def apiclaw_image_embedding(
+    body: ApiClawEmbeddingRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> ApiClawEmbeddingResponse | JSONResponse:
+    """Embed the given boxes of an image; tag them and score texts on request."""
+    if not body.bounding_boxes:
+        return failure(501, "DETECTION_NOT_AVAILABLE", NO_DETECTOR)
+    texts = [body.text] if isinstance(body.text, str) else (body.text or [])
+    regions = await embed_regions(
+        model,
+        ImageSource.from_text(body.image),
+        body.bounding_boxes,
+        settings,
+        labels=FASHION if body.with_tag else None,
+        texts=texts,
+    )
+    scores: list[float] | list[list[float]] | None = None
+    if len(texts) == 1:
+        # One text: one score per item, as the documented example shows ("text": ["red dress"] -> [0.847]).
+        scores = [region.text_scores[0] for region in regions]
+    elif texts:
+        scores = [region.text_scores for region in regions]
+    data = ApiClawEmbeddingData(
+        bounding_boxes=[list(region.box) for region in regions],
+        tags=[(r.tag.label.name, r.tag.score) for r in regions if r.tag] if body.with_tag else None,
+        embeddings=[region.vector.tolist() for region in regions] if body.with_embedding else None,
+        text_relevance_scores=scores,
+    )
+    return ApiClawEmbeddingResponse(data=data, meta=new_meta())
+
+
+@router.post("/image-detection")
+async def apiclaw_image_detection(body: ApiClawDetectionRequest) -> JSONResponse:
+    """Not available yet: pixembed has no fashion detector, and it never answers with made-up boxes."""
+    FASHION.subset(body.classes or [])
+    return failure(501, "DETECTION_NOT_AVAILABLE", NO_DETECTOR)

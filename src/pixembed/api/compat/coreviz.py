@@ -1,0 +1,85 @@
+"""CoreViz: ``POST /api/ai/embeddings`` with an ``x-api-key`` header, errors as ``{"error", "message"}``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixembed.api.auth import header_key
+from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.state import get_model, get_settings
+from pixembed.config import Settings
+from pixembed.errors import FetchFailed, InvalidRequest, PixembedError, UnsupportedMediaType
+from pixembed.runtime.model import ClipModel
+from pixembed.services.embedding import embed_image_sources
+from pixembed.services.inputs import ImageSource
+
+SERVICE = "CoreViz"
+DEFAULT_MODEL = "default"
+
+# CoreViz documents 422 for "image could not be processed": bytes that are not an image, or a URL
+# that could not be fetched, are that case rather than pixembed's 415.
+STATUS_OVERRIDES: dict[type[PixembedError], int] = {UnsupportedMediaType: 422, FetchFailed: 422}
+
+
+class CoreVizError(BaseModel):
+    """CoreViz's error body: the HTTP reason phrase and a message."""
+
+    error: str
+    message: str
+
+
+class CoreVizEmbeddingRequest(BaseModel):
+    """An image URL (a data URI or bare base64 also works) and the model alias."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    image: str = Field(min_length=1, description="URL of the image; a data URI or base64 is also accepted")
+    model: str = Field(default=DEFAULT_MODEL, description="'default', or the name of the served model")
+
+
+class CoreVizEmbeddingResponse(BaseModel):
+    """The vector, its length, and the model alias the caller asked for."""
+
+    embedding: list[float]
+    dimensions: int
+    model: str
+
+
+def render_error(error: PixembedError) -> JSONResponse:
+    """A pixembed error as CoreViz answers it."""
+    status = status_of(error, STATUS_OVERRIDES)
+    body = CoreVizError(error=HTTPStatus(status).phrase, message=error.message)
+    return JSONResponse(body.model_dump(), status_code=status, headers=retry_headers(error))
+
+
+router = APIRouter(
+    tags=[SERVICE],
+    route_class=shaped_route(render_error),
+    dependencies=[Depends(header_key(SERVICE, "x-api-key"))],
+    responses={status: {"model": CoreVizError} for status in (400, 401, 413, 422, 503)},
+)
+
+
+@router.post("/api/ai/embeddings", response_model=CoreVizEmbeddingResponse)
+async def coreviz_embeddings(
+    body: CoreVizEmbeddingRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> CoreVizEmbeddingResponse:
+    """Embed one image given by URL, the CoreViz way."""
+    if body.model not in (DEFAULT_MODEL, model.info.name):
+        served = model.info.name
+        raise InvalidRequest(
+            f"model {body.model!r} is not served here: use {DEFAULT_MODEL!r} (it is {served})"
+        )
+    [result] = await embed_image_sources(model, [ImageSource.from_text(body.image)], settings)
+    if result.error is not None:
+        raise result.error
+    assert result.vector is not None
+    return CoreVizEmbeddingResponse(
+        embedding=result.vector.tolist(), dimensions=model.info.dimensions, model=body.model
+    )

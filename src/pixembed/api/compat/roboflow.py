@@ -1,0 +1,181 @@
+"""Roboflow Inference's CLIP routes (``/clip/embed_image``, ``embed_text``, ``compare``) for inference-sdk.
+
+Images arrive as ``{"type": "base64" | "url", "value": ...}``; the key as ``api_key`` in the body or query;
+errors as ``{"message": ...}``, which the SDK quotes in its exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixembed.api.auth import body_or_query_key
+from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.state import get_model, get_settings
+from pixembed.config import Settings
+from pixembed.errors import InvalidRequest, PixembedError
+from pixembed.runtime.model import ClipModel
+from pixembed.services.compare import compare
+from pixembed.services.embedding import embed_image_sources, embed_texts
+from pixembed.services.inputs import ImageSource
+
+SERVICE = "Roboflow"
+
+
+class RoboflowError(BaseModel):
+    """Roboflow's error body."""
+
+    message: str
+
+
+class RoboflowImage(BaseModel):
+    """Roboflow's image reference; pixembed takes the ``base64`` and ``url`` types."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(description="'base64' or 'url' ('numpy' and 'pil' are pickles, refused)")
+    value: str
+
+    def to_source(self) -> ImageSource:
+        """The service-layer source, or a 400 for types that would unpickle client data."""
+        if self.type == "url":
+            return ImageSource("url", self.value, self.value)
+        if self.type == "base64":
+            return ImageSource("base64", self.value)
+        raise InvalidRequest(f"image type {self.type!r} is not accepted here: send 'base64' or 'url'")
+
+
+class RoboflowClipRequest(BaseModel):
+    """Fields every Roboflow CLIP request may carry; one model is served, so the version is not checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_key: str | None = None
+    clip_version_id: str | None = None
+
+
+class RoboflowEmbedImageRequest(RoboflowClipRequest):
+    """One image or a list."""
+
+    image: RoboflowImage | list[RoboflowImage]
+
+
+class RoboflowEmbedTextRequest(RoboflowClipRequest):
+    """One string or a list."""
+
+    text: str | list[str]
+
+
+PromptItem = RoboflowImage | str
+
+
+class RoboflowCompareRequest(RoboflowClipRequest):
+    """A subject against prompts; a dict of prompts answers a dict of similarities under the same keys."""
+
+    subject: RoboflowImage | str
+    subject_type: Literal["image", "text"] = "image"
+    prompt: PromptItem | list[PromptItem] | dict[str, PromptItem]
+    prompt_type: Literal["image", "text"] = "text"
+
+
+class RoboflowEmbeddingResponse(BaseModel):
+    """One vector per input, and the seconds the call took."""
+
+    frame_id: int | None = None
+    time: float
+    embeddings: list[list[float]]
+
+
+class RoboflowCompareResponse(BaseModel):
+    """Cosine similarity per prompt, in prompt order, or keyed like the prompts dict."""
+
+    frame_id: int | None = None
+    time: float
+    similarity: list[float] | dict[str, float]
+
+
+def render_error(error: PixembedError) -> JSONResponse:
+    """A pixembed error as Roboflow's inference server answers it."""
+    status = status_of(error)
+    return JSONResponse({"message": error.message}, status_code=status, headers=retry_headers(error))
+
+
+router = APIRouter(
+    prefix="/clip",
+    tags=[SERVICE],
+    route_class=shaped_route(render_error),
+    dependencies=[Depends(body_or_query_key(SERVICE, "api_key"))],
+    responses={status: {"model": RoboflowError} for status in (400, 401, 413, 415, 422, 503)},
+)
+
+
+def _image(item: PromptItem) -> ImageSource:
+    return item.to_source() if isinstance(item, RoboflowImage) else ImageSource.from_text(item)
+
+
+def _text(item: PromptItem, what: str) -> str:
+    if not isinstance(item, str):
+        raise InvalidRequest(f"{what} is an image object, but its type says text")
+    return item
+
+
+@router.post("/embed_image", response_model=RoboflowEmbeddingResponse)
+async def roboflow_embed_image(
+    body: RoboflowEmbedImageRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> RoboflowEmbeddingResponse:
+    """CLIP vectors for one or more images."""
+    started = time.perf_counter()
+    images = body.image if isinstance(body.image, list) else [body.image]
+    results = await embed_image_sources(model, [image.to_source() for image in images], settings)
+    vectors = []
+    for result in results:
+        if result.error is not None:
+            raise type(result.error)(f"image {result.index}: {result.error.message}")
+        assert result.vector is not None
+        vectors.append(result.vector.tolist())
+    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors)
+
+
+@router.post("/embed_text", response_model=RoboflowEmbeddingResponse)
+async def roboflow_embed_text(
+    body: RoboflowEmbedTextRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> RoboflowEmbeddingResponse:
+    """CLIP vectors for one or more strings."""
+    started = time.perf_counter()
+    texts = [body.text] if isinstance(body.text, str) else body.text
+    vectors = await embed_texts(model, texts, settings)
+    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+
+
+@router.post("/compare", response_model=RoboflowCompareResponse)
+async def roboflow_compare(
+    body: RoboflowCompareRequest,
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+) -> RoboflowCompareResponse:
+    """Cosine similarity of the subject with each prompt."""
+    started = time.perf_counter()
+    subject = _image(body.subject) if body.subject_type == "image" else _text(body.subject, "subject")
+    if isinstance(body.prompt, dict):
+        keys: list[str] | None = list(body.prompt)
+        items = list(body.prompt.values())
+    else:
+        keys = None
+        items = body.prompt if isinstance(body.prompt, list) else [body.prompt]
+    if body.prompt_type == "image":
+        result = await compare(model, subject, [_image(p) for p in items], settings)
+    else:
+        prompts = [_text(p, f"prompt {i}") for i, p in enumerate(items)]
+        result = await compare(model, subject, prompts, settings)
+    similarity: list[float] | dict[str, float] = result.similarities
+    if keys is not None:
+        similarity = dict(zip(keys, result.similarities, strict=True))
+    return RoboflowCompareResponse(time=time.perf_counter() - started, similarity=similarity)

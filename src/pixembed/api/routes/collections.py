@@ -1,0 +1,229 @@
+"""/v1/collections: create, list, get, delete; add, get and delete items; search."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+from fastapi import APIRouter, Depends, Request, Response
+
+from pixembed.api.bodies import is_multipart, read_form, read_json
+from pixembed.api.collection_schemas import (
+    AddedOut,
+    AddItems,
+    AddItemsOut,
+    CollectionList,
+    CollectionOut,
+    CreateCollection,
+    ItemOut,
+    MatchOut,
+    SearchCollection,
+    SearchCollectionOut,
+)
+from pixembed.api.errors import error_body
+from pixembed.api.openapi import body_doc
+from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
+from pixembed.api.schemas import ErrorBody, to_source
+from pixembed.api.state import get_model, get_settings, get_store
+from pixembed.config import Settings
+from pixembed.errors import Conflict, InvalidRequest
+from pixembed.runtime.model import ClipModel
+from pixembed.services.collections import NewItem, Query, add_items, create_collection, search_collection
+from pixembed.store import CollectionInfo, VectorStore, parse_filter
+
+router = APIRouter(prefix="/v1/collections", tags=["collections"])
+
+
+def _out(info: CollectionInfo) -> CollectionOut:
+    return CollectionOut(name=info.name, model=info.model, dimensions=info.dimensions, count=info.count)
+
+
+def _json_field(raw: str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _vector(values: list[float]) -> npt.NDArray[np.float32]:
+    return np.asarray(values, dtype=np.float32)
+
+
+@router.post("", response_model=CollectionOut, status_code=201)
+async def create_route(
+    body: CreateCollection,
+    model: ClipModel = Depends(get_model),
+    store: VectorStore = Depends(get_store),
+) -> CollectionOut:
+    """Create a collection for the loaded model's vectors."""
+    if body.model is not None and body.model != model.info.name:
+        raise Conflict(f"this server runs {model.info.name}, not {body.model}; collections take its vectors")
+    return _out(await anyio.to_thread.run_sync(create_collection, store, model, body.name))
+
+
+@router.get("", response_model=CollectionList)
+async def list_route(store: VectorStore = Depends(get_store)) -> CollectionList:
+    """Every collection with its count."""
+    return CollectionList(data=[_out(c) for c in await anyio.to_thread.run_sync(store.list_collections)])
+
+
+@router.get("/{name}", response_model=CollectionOut)
+async def get_route(name: str, store: VectorStore = Depends(get_store)) -> CollectionOut:
+    """One collection: model, dimensions, count."""
+    return _out(await anyio.to_thread.run_sync(store.get_collection, name))
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_route(name: str, store: VectorStore = Depends(get_store)) -> Response:
+    """Drop a collection and all its items."""
+    await anyio.to_thread.run_sync(store.delete_collection, name)
+    return Response(status_code=204)
+
+
+async def _items_from_form(request: Request, settings: Settings) -> list[NewItem]:
+    form = await read_form(
+        request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
+    )
+    images = await form_image_sources(form, "image")
+    ids = form_texts(form, "id")
+    metadata = [_json_field(m, "metadata") for m in form_texts(form, "metadata")]
+    if ids and len(ids) != len(images):
+        raise InvalidRequest(f"{len(ids)} 'id' fields for {len(images)} images: send one per image, in order")
+    if len(metadata) not in (0, 1, len(images)):
+        raise InvalidRequest("send one 'metadata' JSON field per image, in order, or one for all")
+    items = []
+    for i, image in enumerate(images):
+        meta = metadata[i] if len(metadata) == len(images) else (metadata[0] if metadata else {})
+        if not isinstance(meta, dict):
+            raise InvalidRequest("metadata must be a JSON object")
+        items.append(NewItem(image=image, id=ids[i] if ids else None, metadata=meta))
+    return items
+
+
+def _items_from_json(body: AddItems, info: CollectionInfo) -> list[NewItem]:
+    if body.model is not None and body.model != info.model:
+        raise Conflict(f"collection {info.name!r} holds vectors from {info.model}, not {body.model}")
+    items = []
+    for i, item in enumerate(body.items):
+        if (item.image is None) == (item.vector is None):
+            raise InvalidRequest(f"item {i}: give exactly one of image or vector")
+        vector = _vector(item.vector) if item.vector is not None else None
+        image = to_source(item.image) if item.image is not None else None
+        items.append(NewItem(image=image, vector=vector, id=item.id, metadata=item.metadata))
+    return items
+
+
+ADD_ITEMS_BODY = body_doc(
+    AddItems,
+    {
+        "image": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "id": {"type": "array", "items": {"type": "string"}},
+        "metadata": {"type": "array", "items": {"type": "string", "description": "a JSON object per image"}},
+    },
+)
+SEARCH_BODY = body_doc(
+    SearchCollection,
+    {
+        "image": {"type": "string", "format": "binary"},
+        "text": {"type": "string"},
+        "top_k": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "filter": {"type": "string", "description": "a JSON filter object"},
+    },
+)
+
+
+@router.post(
+    "/{name}/items",
+    response_model=AddItemsOut,
+    response_model_exclude_none=True,
+    openapi_extra=ADD_ITEMS_BODY,
+)
+async def add_items_route(
+    name: str,
+    request: Request,
+    model: ClipModel = Depends(get_model),
+    store: VectorStore = Depends(get_store),
+    settings: Settings = Depends(get_settings),
+) -> AddItemsOut:
+    """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
+    info = await anyio.to_thread.run_sync(store.get_collection, name)
+    if is_multipart(request):
+        items = await _items_from_form(request, settings)
+    else:
+        items = _items_from_json(parse_body(AddItems, await read_json(request)), info)
+    results = await add_items(store, model, name, items, settings)
+    data = [
+        AddedOut(
+            index=r.index,
+            id=r.id,
+            error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
+        )
+        for r in results
+    ]
+    written = sum(r.error is None for r in results)
+    return AddItemsOut(
+        collection=name, model=info.model, dimensions=info.dimensions, written=written, data=data
+    )
+
+
+@router.get("/{name}/items/{item_id}", response_model=ItemOut, response_model_exclude_none=True)
+async def get_item_route(
+    name: str, item_id: str, include_vector: bool = False, store: VectorStore = Depends(get_store)
+) -> ItemOut:
+    """One stored item's metadata (and vector with ``?include_vector=true``)."""
+    record = await anyio.to_thread.run_sync(store.get, name, item_id)
+    vector = record.vector.tolist() if include_vector else None
+    return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
+
+
+@router.delete("/{name}/items/{item_id}", status_code=204)
+async def delete_item_route(name: str, item_id: str, store: VectorStore = Depends(get_store)) -> Response:
+    """Delete one item; 404 if it does not exist."""
+    if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
+        await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
+    return Response(status_code=204)
+
+
+async def _query_from_form(request: Request, settings: Settings) -> tuple[Query, int, Any]:
+    form = await read_form(request, max_files=1, max_file_bytes=settings.max_upload_bytes)
+    images = await form_image_sources(form, "image")
+    texts = form_texts(form, "text")
+    raw_filter = form_texts(form, "filter")
+    where = _json_field(raw_filter[0], "filter") if raw_filter else None
+    query = Query(text=texts[0] if texts else None, image=images[0] if images else None)
+    return query, form_int(form, "top_k", 10), where
+
+
+@router.post("/{name}/search", response_model=SearchCollectionOut, openapi_extra=SEARCH_BODY)
+async def search_route(
+    name: str,
+    request: Request,
+    model: ClipModel = Depends(get_model),
+    store: VectorStore = Depends(get_store),
+    settings: Settings = Depends(get_settings),
+) -> SearchCollectionOut:
+    """Search by text, image, vector or a stored id, with top_k and a metadata filter."""
+    if is_multipart(request):
+        query, top_k, raw_filter = await _query_from_form(request, settings)
+    else:
+        body = parse_body(SearchCollection, await read_json(request))
+        query = Query(
+            text=body.text,
+            image=to_source(body.image) if body.image is not None else None,
+            vector=_vector(body.vector) if body.vector is not None else None,
+            item_id=body.id,
+        )
+        top_k, raw_filter = body.top_k, body.filter
+    if not 1 <= top_k <= 1000:
+        raise InvalidRequest(f"top_k must be between 1 and 1000, got {top_k}")
+    matches = await search_collection(store, model, name, query, top_k, parse_filter(raw_filter), settings)
+    info = await anyio.to_thread.run_sync(store.get_collection, name)
+    return SearchCollectionOut(
+        collection=name,
+        model=info.model,
+        dimensions=info.dimensions,
+        results=[MatchOut(id=m.id, score=m.score, metadata=m.metadata) for m in matches],
+    )

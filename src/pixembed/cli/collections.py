@@ -1,0 +1,206 @@
+"""``pixembed index``, ``pixembed search`` and ``pixembed collections ...``: collections from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pixembed.cli.app import (
+    CliError,
+    DataDirOpt,
+    ModelOpt,
+    PretrainedOpt,
+    StoreOpt,
+    WeightsOpt,
+    app,
+    err,
+    load_cli_model,
+    make_settings,
+)
+from pixembed.config import DEFAULT_MODEL, Settings
+from pixembed.errors import NotFound
+from pixembed.services.collections import Query, create_collection, search_collection
+from pixembed.services.indexing import IndexReport, find_images, index_paths
+from pixembed.services.inputs import ImageSource
+from pixembed.store import VectorStore, open_store, parse_filter
+
+collections_app = typer.Typer(
+    no_args_is_help=True, pretty_exceptions_enable=False, help="Stored collections."
+)
+app.add_typer(collections_app, name="collections")
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
+
+
+def _store(data_dir: Path | None, store: str | None) -> tuple[Settings, VectorStore]:
+    settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store)
+    return settings, open_store(settings.store_location)
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="folder of images, searched recursively")],
+    collection: CollectionOpt,
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Embed every image under FOLDER into a collection; re-runs skip files already indexed."""
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a folder")
+    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
+    opened = open_store(settings.store_location)
+    loaded = load_cli_model(settings)
+    try:
+        opened.get_collection(collection)
+    except NotFound:
+        create_collection(opened, loaded, collection)
+        err.print(f"created collection {collection!r} for {loaded.info.name}")
+    paths = find_images(folder)
+    columns = (
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.1f} img/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("index", total=len(paths), rate=0.0)
+
+        def update(report: IndexReport) -> None:
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            progress.update(task, completed=report.done, rate=report.indexed / elapsed)
+
+        report = anyio.run(index_paths, opened, loaded, collection, folder, paths, settings, update)
+    opened.close()
+    for path, reason in sorted(report.failed.items()):
+        err.print(f"[yellow]skipped[/] {path}: {reason}")
+    typer.echo(
+        json.dumps(
+            {
+                "collection": collection,
+                "indexed": report.indexed,
+                "unchanged": report.unchanged,
+                "failed": len(report.failed),
+            }
+        )
+    )
+
+
+@app.command()
+def search(
+    collection: CollectionOpt,
+    text: Annotated[str | None, typer.Option(help="search by words")] = None,
+    image: Annotated[Path | None, typer.Option(help="search by an image file")] = None,
+    top_k: Annotated[int, typer.Option(help="how many results")] = 10,
+    where: Annotated[
+        str | None, typer.Option("--filter", help='metadata filter as JSON, e.g. {"colour": "red"}')
+    ] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    pretrained: PretrainedOpt = None,
+    weights: WeightsOpt = None,
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Search a collection by text or by image: JSON lines, best first."""
+    if (text is None) == (image is None):
+        raise CliError("give exactly one of --text or --image")
+    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
+    opened = open_store(settings.store_location)
+    opened.get_collection(collection)
+    raw_filter = _parse_json(where, "--filter") if where else None
+    loaded = load_cli_model(settings)
+    query = Query(text=text, image=ImageSource("bytes", image.read_bytes(), str(image)) if image else None)
+    matches = anyio.run(
+        search_collection, opened, loaded, collection, query, top_k, parse_filter(raw_filter), settings
+    )
+    for match in matches:
+        typer.echo(json.dumps({"id": match.id, "score": round(match.score, 6), "metadata": match.metadata}))
+
+
+@collections_app.command("list")
+def list_collections(data_dir: DataDirOpt = None, store: StoreOpt = None) -> None:
+    """Every collection, with its model, dimensions and count."""
+    for info in _store(data_dir, store)[1].list_collections():
+        typer.echo(
+            json.dumps(
+                {"name": info.name, "model": info.model, "dimensions": info.dimensions, "count": info.count}
+            )
+        )
+
+
+@collections_app.command("info")
+def info(name: str, data_dir: DataDirOpt = None, store: StoreOpt = None) -> None:
+    """One collection's model, dimensions and count."""
+    found = _store(data_dir, store)[1].get_collection(name)
+    typer.echo(
+        json.dumps(
+            {"name": found.name, "model": found.model, "dimensions": found.dimensions, "count": found.count}
+        )
+    )
+
+
+@collections_app.command("delete")
+def delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do it without asking")] = False,
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Delete a collection and all its items."""
+    opened = _store(data_dir, store)[1]
+    count = opened.get_collection(name).count
+    if not yes and not typer.confirm(f"delete {name!r} and its {count} items?"):
+        raise typer.Exit(1)
+    opened.delete_collection(name)
+    err.print(f"deleted {name!r} ({count} items)")
+
+
+@collections_app.command("export")
+def export(
+    name: str,
+    out: Annotated[Path, typer.Option(help="a .npy file (vectors; ids beside it) or a .parquet file")],
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Export vectors, ids and metadata to .npy (+ .ids.json) or .parquet."""
+    opened = _store(data_dir, store)[1]
+    info_ = opened.get_collection(name)
+    records = [r for batch in opened.scan(name) for r in batch]
+    vectors = (
+        np.stack([r.vector for r in records]) if records else np.zeros((0, info_.dimensions), np.float32)
+    )
+    if out.suffix == ".npy":
+        np.save(out, vectors)
+        sidecar = out.with_suffix(".ids.json")
+        sidecar.write_text(json.dumps([{"id": r.id, "metadata": r.metadata} for r in records]))
+        err.print(f"wrote {vectors.shape[0]} x {info_.dimensions} to {out} and ids to {sidecar}")
+    elif out.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "id": [r.id for r in records],
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), info_.dimensions),
+                "metadata": [json.dumps(r.metadata) for r in records],
+            }
+        )
+        pq.write_table(table, out)
+        err.print(f"wrote {len(records)} rows to {out}")
+    else:
+        raise CliError("--out must end in .npy or .parquet")
+
+
+def _parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{what} is not valid JSON: {exc}") from exc

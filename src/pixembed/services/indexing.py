@@ -1,0 +1,91 @@
+"""Index a folder of images into a collection: resumable by content hash, bad files skipped and reported."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from pixembed.config import Settings
+from pixembed.errors import PixembedError
+from pixembed.runtime.model import ClipModel
+from pixembed.services.collections import check_model
+from pixembed.services.embedding import embed_image_sources
+from pixembed.services.inputs import ImageSource
+from pixembed.store import Record, VectorStore
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did: files written, skipped as already indexed, and failures by path."""
+
+    indexed: int = 0
+    unchanged: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        """Files accounted for, whatever happened to them."""
+        return self.indexed + self.unchanged + len(self.failed)
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Image files under ``folder``, recursively, by suffix, in a stable order."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+    return found
+
+
+def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(paths), size):
+        yield paths[start : start + size]
+
+
+async def index_paths(
+    store: VectorStore,
+    model: ClipModel,
+    name: str,
+    folder: Path,
+    paths: list[Path],
+    settings: Settings,
+    on_progress: Callable[[IndexReport], None] = lambda _: None,
+) -> IndexReport:
+    """Embed and store ``paths`` under ids relative to ``folder``, skipping files whose hash is stored."""
+    check_model(store.get_collection(name), model)
+    report = IndexReport()
+    for batch in _batches(paths, settings.batch_size):
+        ids = [p.relative_to(folder).as_posix() for p in batch]
+        contents: dict[str, bytes] = {}
+        for item_id, path in zip(ids, batch, strict=True):
+            try:
+                contents[item_id] = await anyio.Path(path).read_bytes()
+            except OSError as exc:
+                report.failed[item_id] = f"cannot read: {exc.strerror}"
+        hashes = {item_id: hashlib.sha256(data).hexdigest() for item_id, data in contents.items()}
+        known = store.existing(name, list(hashes))
+        todo = [i for i in hashes if known.get(i, {}).get("sha256") != hashes[i]]
+        report.unchanged += len(hashes) - len(todo)
+        sources = [ImageSource("bytes", contents[i], i) for i in todo]
+        results = await embed_image_sources(model, sources, settings) if sources else []
+        records = []
+        for item_id, result in zip(todo, results, strict=True):
+            if result.vector is None:
+                assert isinstance(result.error, PixembedError)
+                report.failed[item_id] = result.error.message
+                continue
+            records.append(Record(item_id, result.vector, {"path": item_id, "sha256": hashes[item_id]}))
+        if records:
+            await anyio.to_thread.run_sync(store.upsert, name, records)
+        report.indexed += len(records)
+        on_progress(report)
+    return report

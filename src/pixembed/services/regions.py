@@ -1,0 +1,88 @@
+"""Embed given regions of one image: crop each box, embed the crops, tag them, score them against texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+import numpy as np
+from PIL import Image
+
+from pixembed.config import Settings
+from pixembed.errors import InvalidRequest, TooManyItems
+from pixembed.runtime.model import ClipModel, Vectors
+from pixembed.services.compare import softmax_at_scale
+from pixembed.services.embedding import embed_texts
+from pixembed.services.inputs import ImageSource, load_image
+from pixembed.services.labelsets import Label, LabelSet
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Tag:
+    """The zero-shot label of a region and its softmax probability among the label set."""
+
+    label: Label
+    score: float
+
+
+@dataclass(frozen=True)
+class Region:
+    """One embedded box: its vector, its tag if asked for, and its cosine similarity with each text."""
+
+    box: Box
+    vector: Vectors
+    tag: Tag | None
+    text_scores: list[float]
+
+
+def check_boxes(boxes: Sequence[Sequence[int]], width: int, height: int) -> list[Box]:
+    """The boxes as ``(x1, y1, x2, y2)`` inside a ``width`` x ``height`` image; a 400 names a bad one."""
+    checked = []
+    for index, box in enumerate(boxes):
+        name = f"box {index} {list(box)}"
+        if len(box) != 4:
+            raise InvalidRequest(f"{name}: give four pixel coordinates [x1, y1, x2, y2]")
+        x1, y1, x2, y2 = (int(v) for v in box)
+        if x2 <= x1 or y2 <= y1:
+            raise InvalidRequest(f"{name} is empty: x2 must be greater than x1, and y2 greater than y1")
+        if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+            raise InvalidRequest(f"{name} lies outside the {width}x{height} image")
+        checked.append((x1, y1, x2, y2))
+    return checked
+
+
+async def embed_regions(
+    model: ClipModel,
+    source: ImageSource,
+    boxes: Sequence[Sequence[int]],
+    settings: Settings,
+    *,
+    labels: LabelSet | None = None,
+    texts: Sequence[str] = (),
+) -> list[Region]:
+    """Crop every box from the image and embed the crops in one batch; tag and score them on request."""
+    if not boxes:
+        raise InvalidRequest("no regions given: send at least one box [x1, y1, x2, y2]")
+    if len(boxes) > settings.max_batch_items:
+        raise TooManyItems(f"{len(boxes)} regions in one request; the limit is {settings.max_batch_items}")
+    # Texts first: a bad one is refused before any image is fetched or decoded.
+    text_vectors = await embed_texts(model, texts, settings) if texts else None
+    image = await load_image(source, settings)
+    checked = check_boxes(boxes, image.width, image.height)
+    crops: list[Image.Image] = [image.crop(box) for box in checked]
+    vectors = await anyio.to_thread.run_sync(model.embed_images, crops)
+    tags: list[Tag | None] = [None] * len(checked)
+    if labels is not None:
+        prompt_vectors = await embed_texts(model, labels.prompts, settings)
+        for row, similarities in enumerate(vectors @ prompt_vectors.T):
+            probabilities = softmax_at_scale(similarities, model.info.logit_scale)
+            best = int(np.argmax(probabilities))
+            tags[row] = Tag(labels.labels[best], float(probabilities[best]))
+    scores = (vectors @ text_vectors.T).tolist() if text_vectors is not None else [[] for _ in checked]
+    return [
+        Region(box, vector, tag, [float(s) for s in row])
+        for box, vector, tag, row in zip(checked, vectors, tags, scores, strict=True)
+    ]

@@ -1,0 +1,131 @@
+"""/v1/collections through the real app: create, add, get, delete, search by text, image, vector and id."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+
+def _create_with_shapes(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    assert client.post("/v1/collections", json={"name": "shapes"}).status_code == 201
+    files, ids, metadata = [], [], []
+    for caption, images in shape_images.items():
+        for i, png in enumerate(images):
+            files.append(("image", (f"{caption}-{i}.png", png, "image/png")))
+            ids.append(f"{caption.replace(' ', '-')}-{i}")
+            metadata.append(json.dumps({"caption": caption, "n": i}))
+    response = client.post(
+        "/v1/collections/shapes/items", files=files, data={"id": ids, "metadata": metadata}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["written"] == len(files)
+
+
+def test_lifecycle_and_model_info(client: TestClient) -> None:
+    created = client.post("/v1/collections", json={"name": "shoes"})
+    assert created.status_code == 201
+    assert created.json() == {
+        "name": "shoes",
+        "model": "pixembed-tiny",
+        "dimensions": created.json()["dimensions"],
+        "count": 0,
+    }
+    assert client.post("/v1/collections", json={"name": "shoes"}).status_code == 409
+    assert [c["name"] for c in client.get("/v1/collections").json()["data"]] == ["shoes"]
+    assert client.get("/v1/collections/shoes").json()["count"] == 0
+    assert client.delete("/v1/collections/shoes").status_code == 204
+    missing = client.get("/v1/collections/shoes")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    assert client.post("/v1/collections", json={"name": "../../etc"}).status_code == 400
+    other = client.post("/v1/collections", json={"name": "x", "model": "ViT-B-32/openai"})
+    assert other.status_code == 409
+
+
+def test_text_search_finds_the_right_shapes_with_metadata(
+    client: TestClient, shape_images: dict[str, list[bytes]]
+) -> None:
+    _create_with_shapes(client, shape_images)
+    response = client.post("/v1/collections/shapes/search", json={"text": "a yellow star", "top_k": 3})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["metadata"]["caption"] for r in results] == ["a yellow star"] * 3
+    filtered = client.post(
+        "/v1/collections/shapes/search",
+        json={"text": "a yellow star", "top_k": 2, "filter": {"caption": "a red circle", "n": {"gte": 1}}},
+    ).json()["results"]
+    assert [r["id"] for r in filtered] in (
+        ["a-red-circle-1", "a-red-circle-2"],
+        ["a-red-circle-2", "a-red-circle-1"],
+    )
+
+
+def test_image_vector_and_more_like_this(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    _create_with_shapes(client, shape_images)
+    png = shape_images["a blue square"][1]
+    by_image = client.post(
+        "/v1/collections/shapes/search", files={"image": ("q.png", png)}, data={"top_k": "1"}
+    )
+    assert by_image.json()["results"][0]["id"] == "a-blue-square-1"
+    assert by_image.json()["results"][0]["score"] > 0.999
+    stored = client.get(
+        "/v1/collections/shapes/items/a-blue-square-1", params={"include_vector": True}
+    ).json()
+    by_vector = client.post("/v1/collections/shapes/search", json={"vector": stored["vector"], "top_k": 1})
+    assert by_vector.json()["results"][0]["id"] == "a-blue-square-1"
+    like = client.post("/v1/collections/shapes/search", json={"id": "a-blue-square-1", "top_k": 2}).json()
+    assert "a-blue-square-1" not in [r["id"] for r in like["results"]]
+    assert all(r["metadata"]["caption"] == "a blue square" for r in like["results"])
+
+
+def test_upsert_by_id_vectors_and_deletes(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    client.post("/v1/collections", json={"name": "v"})
+    dims = client.get("/v1/collections/v").json()["dimensions"]
+    vector = np.ones(dims).tolist()
+    body = {
+        "items": [
+            {"id": "a", "vector": vector, "metadata": {"k": 1}},
+            {"id": "b", "image": base64.b64encode(shape_images["a red circle"][0]).decode()},
+        ]
+    }
+    assert client.post("/v1/collections/v/items", json=body).json()["written"] == 2
+    body = {"items": [{"id": "a", "vector": vector, "metadata": {"k": 2}}]}
+    client.post("/v1/collections/v/items", json=body)
+    assert client.get("/v1/collections/v").json()["count"] == 2
+    assert client.get("/v1/collections/v/items/a").json()["metadata"] == {"k": 2}
+    assert client.delete("/v1/collections/v/items/a").status_code == 204
+    assert client.delete("/v1/collections/v/items/a").status_code == 404
+    assert client.get("/v1/collections/v/items/a").status_code == 404
+
+
+def test_wrong_dimension_bad_items_and_filters_are_4xx(
+    client: TestClient, shape_images: dict[str, list[bytes]]
+) -> None:
+    client.post("/v1/collections", json={"name": "v"})
+    wrong = client.post("/v1/collections/v/items", json={"items": [{"vector": [1.0, 2.0]}]})
+    assert wrong.status_code == 400
+    assert "-d" in wrong.json()["message"]
+    mixed = client.post(
+        "/v1/collections/v/items",
+        files=[("image", ("ok.png", shape_images["a red circle"][0])), ("image", ("bad.png", b"nope"))],
+    )
+    assert mixed.status_code == 200
+    data = mixed.json()["data"]
+    assert data[0]["id"] and data[1]["error"]["status"] == 415
+    assert (
+        client.post("/v1/collections/v/search", json={"text": "x", "filter": {"a": {"near": 1}}}).status_code
+        == 400
+    )
+    assert client.post("/v1/collections/v/search", json={"text": "x", "id": "y"}).status_code == 400
+    assert client.post("/v1/collections/v/search", json={"vector": [1.0]}).status_code == 400
+    assert client.post("/v1/collections/v/items", json={"items": [{"id": "z"}]}).status_code == 400
+    assert client.post("/v1/collections/nope/search", json={"text": "x"}).status_code == 404
+    assert (
+        client.post(
+            "/v1/collections/v/items", json={"model": "other", "items": [{"vector": [1.0]}]}
+        ).status_code
+        == 409
+    )

@@ -1,0 +1,134 @@
+"""``pixembed index``, ``search`` and ``collections``: resumable indexing, bad files skipped, exports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pixembed.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def catalogue(tmp_path: Path, shape_images: dict[str, list[bytes]]) -> Path:
+    folder = tmp_path / "photos"
+    for caption, images in shape_images.items():
+        sub = folder / caption.split()[-1]
+        sub.mkdir(parents=True)
+        for i, png in enumerate(images):
+            (sub / f"{caption.replace(' ', '_')}_{i}.png").write_bytes(png)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (folder / "notes.txt").write_text("not an image, not even looked at")
+    return folder
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_index_is_resumable_and_reports_bad_files(catalogue: Path, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    code, out, errors = _run(
+        "index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", data
+    )
+    assert code == 0, errors
+    assert json.loads(out) == {"collection": "shapes", "indexed": 12, "unchanged": 0, "failed": 1}
+    assert "broken.jpg" in errors
+    (catalogue / "circle" / "a_red_circle_0.png").write_bytes(
+        (catalogue / "star" / "a_yellow_star_0.png").read_bytes()
+    )
+    code, out, _ = _run(
+        "index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", data
+    )
+    assert json.loads(out) == {"collection": "shapes", "indexed": 1, "unchanged": 11, "failed": 1}
+    code, out, _ = _run("collections", "info", "shapes", "--data-dir", data)
+    assert json.loads(out)["count"] == 12
+
+
+def test_search_by_text_and_image(catalogue: Path, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    _run("index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", data)
+    code, out, errors = _run(
+        "search",
+        "-c",
+        "shapes",
+        "--text",
+        "a green triangle",
+        "--top-k",
+        "3",
+        "--model",
+        "pixembed-tiny",
+        "--data-dir",
+        data,
+    )
+    assert code == 0, errors
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert [h["id"].split("/")[0] for h in hits] == ["triangle"] * 3
+    image = catalogue / "square" / "a_blue_square_2.png"
+    code, out, _ = _run(
+        "search",
+        "-c",
+        "shapes",
+        "--image",
+        str(image),
+        "--top-k",
+        "1",
+        "--model",
+        "pixembed-tiny",
+        "--data-dir",
+        data,
+    )
+    assert json.loads(out.splitlines()[0])["id"] == "square/a_blue_square_2.png"
+    code, out, _ = _run(
+        "search",
+        "-c",
+        "shapes",
+        "--text",
+        "x",
+        "--filter",
+        '{"path": "star/a_yellow_star_1.png"}',
+        "--model",
+        "pixembed-tiny",
+        "--data-dir",
+        data,
+    )
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["star/a_yellow_star_1.png"]
+
+
+def test_list_export_and_delete(catalogue: Path, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    _run("index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", data)
+    code, out, _ = _run("collections", "list", "--data-dir", data)
+    assert code == 0
+    assert [json.loads(line)["name"] for line in out.splitlines()] == ["shapes"]
+    npy = tmp_path / "shapes.npy"
+    assert _run("collections", "export", "shapes", "--out", str(npy), "--data-dir", data)[0] == 0
+    vectors = np.load(npy)
+    ids = json.loads(npy.with_suffix(".ids.json").read_text())
+    assert vectors.shape[0] == len(ids) == 12
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "shapes.parquet"
+    assert _run("collections", "export", "shapes", "--out", str(parquet), "--data-dir", data)[0] == 0
+    table = pq.read_table(parquet)
+    assert table.num_rows == 12
+    assert json.loads(table.column("metadata")[0].as_py())["sha256"]
+    assert _run("collections", "delete", "shapes", "--yes", "--data-dir", data)[0] == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "pixembed", "collections", "info", "shapes", "--data-dir", data],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "no collection named 'shapes'" in done.stderr

@@ -1,0 +1,168 @@
+"""APIClaw's image-embedding and image-detection, replayed from its blog's requests and recipes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from pixembed.runtime.model import ClipModel
+from pixembed.services.compare import softmax_at_scale
+from pixembed.services.labelsets import FASHION
+from tests.compat.conftest import KEY
+from tests.helpers import encode
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+EMBED = "/openapi/v2/model/image-embedding"
+DETECT = "/openapi/v2/model/image-detection"
+BOXES = [[0, 0, 160, 160], [160, 0, 320, 160]]
+
+
+def assert_meta(meta: dict[str, Any]) -> None:
+    assert re.fullmatch(r"req_[0-9a-f]{16}", meta["requestId"])
+    assert datetime.strptime(meta["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert meta["creditsConsumed"] == 0
+    assert "creditsRemaining" in meta
+
+
+def native_vectors(client: TestClient, images: list[Image.Image]) -> np.ndarray:
+    files = [("image", (f"{i}.png", encode(image), "image/png")) for i, image in enumerate(images)]
+    data = client.post("/v1/embed", files=files, headers=AUTH).json()["data"]
+    return np.array([item["embedding"] for item in data])
+
+
+def test_embedding_with_boxes_crops_tags_and_scores(
+    keyed_client: TestClient, image_server: str, two_shapes: Image.Image, tiny_model: ClipModel
+) -> None:
+    body = {
+        "image": f"{image_server}/outfit.png",
+        "boundingBoxes": BOXES,
+        "withTag": True,
+        "withEmbedding": True,
+        "text": ["red dress"],
+    }
+    response = keyed_client.post(EMBED, headers=AUTH, json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["success"] is True
+    assert_meta(result["meta"])
+    data = result["data"]
+    assert data["boundingBoxes"] == BOXES
+    crops = native_vectors(keyed_client, [two_shapes.crop(tuple(box)) for box in BOXES])
+    assert np.allclose(data["embeddings"], crops, atol=1e-5)
+    # Each tag is the best of the ten fashion prompts by zero-shot softmax, as /v1/embed/text would give.
+    prompts = keyed_client.post("/v1/embed/text", headers=AUTH, json={"text": FASHION.prompts}).json()["data"]
+    prompt_vectors = np.array([p["embedding"] for p in prompts])
+    for (label, score), crop in zip(data["tags"], crops, strict=True):
+        probabilities = softmax_at_scale(
+            (prompt_vectors @ crop).astype(np.float32), tiny_model.info.logit_scale
+        )
+        assert label == FASHION.labels[int(np.argmax(probabilities))].name
+        assert score == pytest.approx(float(probabilities.max()), abs=1e-4)
+    text = np.array(
+        keyed_client.post("/v1/embed/text", headers=AUTH, json={"text": "red dress"}).json()["vector"]
+    )
+    assert np.allclose(data["textRelevanceScores"], crops @ text, atol=1e-4)
+
+
+def test_defaults_several_texts_and_no_embeddings(keyed_client: TestClient, image_server: str) -> None:
+    body = {"image": f"{image_server}/outfit.jpg", "boundingBoxes": BOXES, "text": ["a", "b", "c"]}
+    data = keyed_client.post(EMBED, headers=AUTH, json={**body, "withEmbedding": False}).json()["data"]
+    assert data["tags"] is None
+    assert data["embeddings"] is None
+    assert np.array(data["textRelevanceScores"]).shape == (2, 3)
+    plain = keyed_client.post(EMBED, headers=AUTH, json={"image": body["image"], "boundingBoxes": BOXES})
+    assert len(plain.json()["data"]["embeddings"]) == 2
+    assert plain.json()["data"]["textRelevanceScores"] is None
+
+
+def test_typescript_recipe_reads_tags_and_embeddings_from_a_real_server(
+    live_server: str, image_server: str
+) -> None:
+    body = {"image": f"{image_server}/outfit.webp", "boundingBoxes": BOXES, "withEmbedding": True}
+    response = httpx.post(
+        f"{live_server}{EMBED}", headers=AUTH, json={**body, "withTag": True, "text": "shoes"}
+    )
+    data = response.json()
+    assert data["success"] is True
+    labels = {label.name for label in FASHION.labels}
+    assert all(tag[0] in labels and 0 < tag[1] <= 1 for tag in data["data"]["tags"])
+    assert len(data["data"]["textRelevanceScores"]) == 2
+
+
+def test_python_recipe_without_boxes_gets_a_clear_failure(live_server: str, image_server: str) -> None:
+    resp = httpx.post(
+        f"{live_server}{EMBED}",
+        headers={"Authorization": f"Bearer {KEY}"},
+        json={"image": f"{image_server}/outfit.png", "withEmbedding": True, "withTag": True},
+        timeout=30.0,
+    )
+    result = resp.json()
+    assert resp.status_code == 501
+    assert result["success"] is False
+    assert result["data"] is None
+    assert result["error"]["code"] == "DETECTION_NOT_AVAILABLE"
+    assert "boundingBoxes" in result["error"]["message"]
+    assert_meta(result["meta"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"image": "https://example.com/outfit.jpg", "topK": 10}, {"image": "x", "topK": 5, "classes": [6, 8]}],
+)
+def test_detection_is_not_available_yet(keyed_client: TestClient, body: dict[str, Any]) -> None:
+    response = keyed_client.post(DETECT, headers=AUTH, json=body)
+    assert response.status_code == 501
+    assert response.json()["success"] is False
+    assert response.json()["error"]["code"] == "DETECTION_NOT_AVAILABLE"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        (EMBED, {"boundingBoxes": [[0, 0, 321, 160]]}, "outside the 320x160 image"),
+        (EMBED, {"boundingBoxes": [[-1, 0, 10, 10]]}, "outside"),
+        (EMBED, {"boundingBoxes": [[50, 0, 50, 160]]}, "is empty"),
+        (EMBED, {"boundingBoxes": [[0, 0, 10]]}, "boundingBoxes.0"),
+        (EMBED, {"boundingBoxes": [[0, 0, 10.5, 10]]}, "boundingBoxes.0.2"),
+        (EMBED, {"boundingBoxes": BOXES, "topK": 0}, "topK"),
+        (EMBED, {"boundingBoxes": BOXES, "text": [""] * 2000}, "texts"),
+        (DETECT, {}, "topK"),
+        (DETECT, {"topK": 51}, "topK"),
+        (DETECT, {"topK": 5, "classes": [10]}, "class id"),
+    ],
+)
+def test_bad_requests_answer_a_400_envelope(
+    keyed_client: TestClient, image_server: str, path: str, body: dict[str, Any], needle: str
+) -> None:
+    response = keyed_client.post(path, headers=AUTH, json={"image": f"{image_server}/outfit.png", **body})
+    assert response.status_code == 400, response.text
+    result = response.json()
+    assert result["success"] is False
+    assert result["error"]["code"] in ("INVALID_REQUEST", "TOO_MANY_ITEMS")
+    assert needle in result["error"]["message"]
+
+
+def test_an_unfetchable_image_is_a_422_envelope(keyed_client: TestClient, image_server: str) -> None:
+    body = {"image": f"{image_server}/notes.txt", "boundingBoxes": BOXES}
+    response = keyed_client.post(EMBED, headers=AUTH, json=body)
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+@pytest.mark.parametrize("path", [EMBED, DETECT])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer hms_live_YOUR_API_KEY"}])
+def test_missing_or_wrong_key_is_a_401_envelope(
+    keyed_client: TestClient, path: str, headers: dict[str, str]
+) -> None:
+    response = keyed_client.post(path, headers=headers, json={"image": "x", "topK": 1})
+    assert response.status_code == 401
+    assert response.json()["success"] is False
+    assert response.json()["error"]["code"] == "UNAUTHORIZED"
+    assert_meta(response.json()["meta"])
