@@ -91,11 +91,6 @@ def serve(
 
     from pixembed.api.app import create_app
 
-    if not _is_loopback(host) and not insecure_no_auth:
-        raise CliError(
-            f"refusing to listen on {host} without API keys; pixembed has no key store yet, so pass "
-            "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
-        )
     settings = make_settings(
         model,
         pretrained,
@@ -107,6 +102,11 @@ def serve(
         data_dir=data_dir,
         store=store,
     )
+    if not _is_loopback(host) and not settings.api_keys and not insecure_no_auth:
+        raise CliError(
+            f"refusing to listen on {host} without API keys: set PIXEMBED_API_KEYS, or pass "
+            "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
+        )
     loaded = load_cli_model(settings)
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
     uvicorn.run(create_app(settings, loaded), host=host, port=port, log_level="info")

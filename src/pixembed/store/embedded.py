@@ -140,15 +140,15 @@ class EmbeddedStore(VectorStore):
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
     def get_collection(self, name: str) -> CollectionInfo:
-        """One collection with its count."""
+        """One collection with its count (the synced index's, which an O(n) SQL COUNT would only repeat)."""
         with self._lock:
+            index = self._index(name)
             row = self._db.execute(
                 "SELECT model, dimensions FROM collections WHERE name = ?", (name,)
             ).fetchone()
             if row is None:
                 raise NotFound(f"no collection named {name!r}")
-            count = self._db.execute("SELECT COUNT(*) FROM items WHERE collection = ?", (name,)).fetchone()[0]
-        return CollectionInfo(name, row[0], int(row[1]), int(count))
+            return CollectionInfo(name, row[0], int(row[1]), index.live_count)
 
     def delete_collection(self, name: str) -> None:
         """Drop a collection and its items."""
