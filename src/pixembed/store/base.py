@@ -80,6 +80,15 @@ def check_vectors(info: CollectionInfo, vectors: Vector) -> Vector:
     return unit
 
 
+def check_records(info: CollectionInfo, records: Sequence[Record]) -> tuple[list[str], Vector]:
+    """Validate a batch for ``upsert``: ids well formed and unique, vectors of the collection's dimension."""
+    ids = [check_item_id(r.id) for r in records]
+    if len(set(ids)) != len(ids):
+        raise InvalidRequest("the same id appears twice in one batch")
+    vectors = check_vectors(info, np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]))
+    return ids, vectors
+
+
 class VectorStore(ABC):
     """Collections of vectors with metadata: the contract every backend passes (tests/store)."""
 

@@ -28,7 +28,7 @@ from pixembed.store.base import (
     Vector,
     VectorStore,
     check_collection_name,
-    check_item_id,
+    check_records,
     check_vectors,
 )
 from pixembed.store.filters import Filter
@@ -193,10 +193,7 @@ class EmbeddedStore(VectorStore):
         info = self.get_collection(name)
         if not records:
             return 0
-        ids = [check_item_id(r.id) for r in records]
-        if len(set(ids)) != len(ids):
-            raise InvalidRequest("the same id appears twice in one batch")
-        vectors = check_vectors(info, np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]))
+        ids, vectors = check_records(info, records)
         metadata = [_dump_metadata(r.metadata) for r in records]
         with self._transaction() as db:
             index = self._index(name)

@@ -23,7 +23,7 @@ from pixembed.store.base import (
     Vector,
     VectorStore,
     check_collection_name,
-    check_item_id,
+    check_records,
     check_vectors,
 )
 from pixembed.store.filters import Condition, Filter
@@ -130,10 +130,7 @@ class QdrantStore(VectorStore):
         info = self.get_collection(name)
         if not records:
             return 0
-        ids = [check_item_id(r.id) for r in records]
-        if len(set(ids)) != len(ids):
-            raise InvalidRequest("the same id appears twice in one batch")
-        vectors = check_vectors(info, np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]))
+        _, vectors = check_records(info, records)
         points = []
         for record, vector in zip(records, vectors, strict=True):
             if not isinstance(record.metadata, dict):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.bodies import is_multipart, read_form, read_json
+from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
 from pixembed.api.schemas import CompareRequest, CompareResponse, ScoredPrompt, to_source
 from pixembed.api.state import get_model, get_settings
@@ -21,25 +20,15 @@ router = APIRouter(prefix="/v1", tags=["compare"])
 Subject = str | ImageSource
 Prompts = list[str] | list[ImageSource]
 
-COMPARE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/CompareRequest"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "image": {"type": "string", "format": "binary"},
-                        "subject_text": {"type": "string"},
-                        "prompts": {"type": "array", "items": {"type": "string"}},
-                        "prompt_images": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
-                }
-            },
-        },
-    }
-}
+COMPARE_BODY = body_doc(
+    CompareRequest,
+    {
+        "image": {"type": "string", "format": "binary"},
+        "subject_text": {"type": "string"},
+        "prompts": {"type": "array", "items": {"type": "string"}},
+        "prompt_images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+    },
+)
 
 
 async def _from_form(request: Request, settings: Settings) -> tuple[Subject, Prompts]:

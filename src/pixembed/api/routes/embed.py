@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.errors import error_body
+from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, parse_body
 from pixembed.api.schemas import (
     EmbeddingItem,
@@ -28,23 +27,9 @@ from pixembed.services.inputs import ImageSource
 
 router = APIRouter(prefix="/v1", tags=["embed"])
 
-MULTIPART_OR_JSON: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "image": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
-                    "required": ["image"],
-                }
-            },
-            "application/json": {"schema": {"$ref": "#/components/schemas/EmbedRequest"}},
-        },
-    }
-}
+MULTIPART_OR_JSON = body_doc(
+    EmbedRequest, {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}
+)
 
 
 async def _image_sources(request: Request, settings: Settings) -> list[ImageSource]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.errors import error_body
+from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, SearchHit, SearchRequest, SearchResponse, SkippedItem, to_source
 from pixembed.api.state import get_model, get_settings
@@ -19,27 +18,17 @@ from pixembed.services.search import search_dataset
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
-SEARCH_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "query": {"type": "string", "format": "binary"},
-                        "query_text": {"type": "string"},
-                        "query_url": {"type": "string"},
-                        "dataset": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "dataset_url": {"type": "array", "items": {"type": "string"}},
-                        "top_k": {"type": "integer", "minimum": 1},
-                    },
-                }
-            },
-            "application/json": {"schema": {"$ref": "#/components/schemas/SearchRequest"}},
-        },
-    }
-}
+SEARCH_BODY = body_doc(
+    SearchRequest,
+    {
+        "query": {"type": "string", "format": "binary"},
+        "query_text": {"type": "string"},
+        "query_url": {"type": "string"},
+        "dataset": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "dataset_url": {"type": "array", "items": {"type": "string"}},
+        "top_k": {"type": "integer", "minimum": 1},
+    },
+)
 
 
 def _one_query(images: list[ImageSource], texts: list[str]) -> str | ImageSource:
