@@ -13,6 +13,7 @@ import anyio
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pixembed.config import DEFAULT_MODEL, Settings
@@ -132,11 +133,11 @@ def embed(
     failed = [r for r in results if r.error is not None]
     for r in failed:
         assert r.error is not None
-        err.print(f"[red]{r.name}[/]: {r.error.message}")
+        err.print(f"[red]{escape(str(r.name))}[/]: {escape(r.error.message)}")
     if out is not None:
         vectors = np.stack([r.vector for r in results if r.vector is not None])
         np.save(out, vectors)
-        err.print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {out}")
+        err.print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {escape(str(out))}")
     else:
         for r in results:
             if r.vector is not None:
@@ -232,5 +233,5 @@ def main() -> None:
         app()
     except (PixembedError, CliError) as exc:
         message = exc.message if isinstance(exc, PixembedError) else str(exc)
-        err.print(f"[red]error:[/] {message}")
+        err.print(f"[red]error:[/] {escape(message)}")
         sys.exit(2)

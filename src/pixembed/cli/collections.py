@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import anyio
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pixembed.cli.app import (
@@ -24,10 +25,11 @@ from pixembed.cli.app import (
     make_settings,
 )
 from pixembed.config import DEFAULT_MODEL, Settings
-from pixembed.errors import NotFound
+from pixembed.errors import InvalidRequest, NotFound
 from pixembed.services.collections import Query, create_collection, search_collection
 from pixembed.services.indexing import IndexReport, find_images, index_paths
 from pixembed.services.inputs import ImageSource
+from pixembed.services.ray_indexing import import_ray, index_paths_with_ray
 from pixembed.store import VectorStore, open_store, parse_filter
 
 collections_app = typer.Typer(
@@ -51,10 +53,34 @@ def index(
     weights: WeightsOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="decode and embed in a Ray Data pipeline (needs the ray extra); a local Ray unless "
+            "--ray-address is given",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="with --ray: a running cluster (ray://host:10001 or auto); FOLDER must be mounted at the "
+            "same path on its nodes"
+        ),
+    ] = None,
 ) -> None:
     """Embed every image under FOLDER into a collection; re-runs skip files already indexed."""
     if not folder.is_dir():
         raise CliError(f"{folder} is not a folder")
+    if ray_address is not None and not ray:
+        raise CliError("--ray-address only applies with --ray")
+    if ray:
+        # Before the model loads, so that a missing Ray fails at once.
+        try:
+            import_ray()
+        except InvalidRequest as exc:
+            # The message names the extra as pixembed[ray], which rich would take for markup.
+            raise CliError(escape(exc.message)) from exc
     settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
     opened = open_store(settings.store_location)
     loaded = load_cli_model(settings)
@@ -62,7 +88,7 @@ def index(
         opened.get_collection(collection)
     except NotFound:
         create_collection(opened, loaded, collection)
-        err.print(f"created collection {collection!r} for {loaded.info.name}")
+        err.print(escape(f"created collection {collection!r} for {loaded.info.name}"))
     paths = find_images(folder)
     columns = (
         TextColumn("[bold]indexing"),
@@ -78,10 +104,15 @@ def index(
             elapsed = progress.tasks[0].elapsed or 1e-9
             progress.update(task, completed=report.done, rate=report.indexed / elapsed)
 
-        report = anyio.run(index_paths, opened, loaded, collection, folder, paths, settings, update)
+        if ray:
+            report = index_paths_with_ray(
+                opened, loaded, collection, folder, paths, settings, update, address=ray_address
+            )
+        else:
+            report = anyio.run(index_paths, opened, loaded, collection, folder, paths, settings, update)
     opened.close()
     for path, reason in sorted(report.failed.items()):
-        err.print(f"[yellow]skipped[/] {path}: {reason}")
+        err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
     typer.echo(
         json.dumps(
             {
@@ -160,7 +191,7 @@ def delete(
     if not yes and not typer.confirm(f"delete {name!r} and its {count} items?"):
         raise typer.Exit(1)
     opened.delete_collection(name)
-    err.print(f"deleted {name!r} ({count} items)")
+    err.print(escape(f"deleted {name!r} ({count} items)"))
 
 
 @collections_app.command("export")
@@ -181,7 +212,7 @@ def export(
         np.save(out, vectors)
         sidecar = out.with_suffix(".ids.json")
         sidecar.write_text(json.dumps([{"id": r.id, "metadata": r.metadata} for r in records]))
-        err.print(f"wrote {vectors.shape[0]} x {info_.dimensions} to {out} and ids to {sidecar}")
+        err.print(escape(f"wrote {vectors.shape[0]} x {info_.dimensions} to {out} and ids to {sidecar}"))
     elif out.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -194,7 +225,7 @@ def export(
             }
         )
         pq.write_table(table, out)
-        err.print(f"wrote {len(records)} rows to {out}")
+        err.print(f"wrote {len(records)} rows to {escape(str(out))}")
     else:
         raise CliError("--out must end in .npy or .parquet")
 
