@@ -56,7 +56,9 @@ def test_same_seed_same_pixels_other_seed_other_pixels() -> None:
     assert not np.array_equal(_pixels("star", "green", 5), _pixels("star", "green", 6))
     first, again = sample_dataset(20, seed=3, size=48), sample_dataset(20, seed=3, size=48)
     assert [(s.shape, s.colour) for s in first] == [(s.shape, s.colour) for s in again]
-    assert all(np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in zip(first, again, strict=True))
+    assert all(
+        np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in zip(first, again, strict=True)
+    )
 
 
 @pytest.mark.parametrize(("shape", "colour"), CLASSES)

@@ -87,6 +87,7 @@ def render_shape(shape: str, colour: str, *, size: int = 128, rng: np.random.Gen
     np.clip(pixels, 0, 255, out=pixels)
     return Image.fromarray(np.rint(pixels, out=pixels).astype(np.uint8), mode="RGB")
 
+
 def sample_dataset(n: int, *, seed: int, size: int = 128) -> list[Sample]:
     """``n`` pictures balanced over ``CLASSES``: each pair ``n // len(CLASSES)`` times or once more."""
     if n < 0:
