@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.bodies import is_multipart, read_form, read_json
@@ -63,6 +65,10 @@ async def _from_json(request: Request) -> tuple[Subject, Prompts]:
     return subject, [to_source(p) for p in raw]
 
 
+def _label(index: int, prompt: str | ImageSource) -> str:
+    return prompt if isinstance(prompt, str) else (prompt.name or f"image {index}")
+
+
 @router.post("/compare", response_model=CompareResponse, openapi_extra=COMPARE_BODY)
 async def compare_route(
     request: Request,
@@ -72,7 +78,8 @@ async def compare_route(
     """Cosine similarity of the subject with each prompt, and softmax probabilities (zero-shot)."""
     subject, prompts = await (_from_form(request, settings) if is_multipart(request) else _from_json(request))
     result = await compare(model, subject, prompts, settings)
-    labels = [p if isinstance(p, str) else (p.name or f"image {i}") for i, p in enumerate(prompts)]  # type: ignore[attr-defined]
+    given: Sequence[str | ImageSource] = prompts
+    labels = [_label(i, p) for i, p in enumerate(given)]
     ranking = sorted(
         (
             ScoredPrompt(index=i, prompt=labels[i], similarity=s, probability=p)
