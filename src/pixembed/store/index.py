@@ -16,6 +16,10 @@ import numpy.typing as npt
 
 # faiss's bundled stubs lack its selectors and HNSW search parameters, so it is used untyped here.
 faiss: Any = importlib.import_module("faiss")
+# Searches here are one query vector at a time. Measured on the 2-core machine (docs/benchmarks.md),
+# splitting one 100k scan over OpenMP threads was slower (p50 18.3 ms vs 13.6 ms with one thread), and
+# one thread per query lets concurrent requests use the other core instead of contending for both.
+faiss.omp_set_num_threads(1)
 
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
