@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import open_clip
 import torch
 from PIL import Image, ImageEnhance
@@ -112,7 +113,7 @@ def _init_worker(preprocess: Callable[[Image.Image], torch.Tensor]) -> None:
     torch.set_num_threads(1)
 
 
-def _render_chunk(job: tuple[list[int], list[int]]) -> tuple[np.ndarray, np.ndarray]:
+def _render_chunk(job: tuple[list[int], list[int]]) -> tuple[npt.NDArray[np.float32], ...]:
     """Both views of one picture per class id, through the model's own inference preprocessing."""
     entropy, class_ids = job
     assert _preprocess is not None
@@ -215,7 +216,8 @@ def embed_images(
 
 @torch.inference_mode()
 def class_texts(model: Any, tokenizer: Any) -> torch.Tensor:
-    return model.encode_text(tokenizer([caption(s, c) for s, c in CLASSES]), normalize=True)
+    vectors: torch.Tensor = model.encode_text(tokenizer([caption(s, c) for s, c in CLASSES]), normalize=True)
+    return vectors
 
 
 def evaluate(folder: Path, n: int, seed: int) -> dict[str, Any]:
@@ -309,7 +311,7 @@ def train(
             losses = contrastive_losses(image_vectors, labels, text_vectors, fits, model.logit_scale.exp())
             loss = losses["i2t"] + losses["t2i"] + INSTANCE_WEIGHT * losses["inst"]
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             with torch.no_grad():

@@ -38,7 +38,7 @@ def _zero_shot_accuracy(folder: Path, n: int, seed: int) -> float:
     images = model.encode_image(torch.stack([preprocess(s.image) for s in samples]), normalize=True)
     predicted = (images @ texts.T).argmax(dim=1).tolist()
     truth = [CLASSES.index((s.shape, s.colour)) for s in samples]
-    return sum(p == t for p, t in zip(predicted, truth, strict=True)) / n
+    return float(sum(p == t for p, t in zip(predicted, truth, strict=True))) / n
 
 
 def test_committed_folder_is_small_and_complete() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from pixembed.synthetic import CLASSES, COLOURS, SHAPES, caption, render_shape, sample_dataset
 
 
-def _pixels(shape: str, colour: str, seed: int, size: int = 96) -> np.ndarray:
+def _pixels(shape: str, colour: str, seed: int, size: int = 96) -> npt.NDArray[np.float64]:
     image = render_shape(shape, colour, size=size, rng=np.random.default_rng(seed))
     return np.asarray(image, dtype=np.float64)
 

@@ -1,7 +1,7 @@
 """Pictures of one coloured shape on a varied background, drawn from a seed, with their captions.
 
 The tiny model is trained and tested on these, so everything here is deterministic given a
-``numpy.random.Generator``: the same seed gives the same pixels on every machine.
+``numpy.random.Generator``: the same seed gives the same pixels (with the same numpy and Pillow).
 
 Shapes (``SHAPES``): circle, square, triangle, star, cross, heart.
 
@@ -9,7 +9,7 @@ Colours (``COLOURS``, sRGB): red, orange, yellow, green, cyan, blue, purple, pin
 and far apart, and no background is ever drawn close to the shape's colour, so the caption always names
 the colour of the shape rather than of the background.
 
-Each picture varies the shape's size (about a fifth to nearly the whole frame), position, rotation and
+Each picture varies the shape's size (spanning roughly 40% to 90% of the frame), position, rotation and
 exact shade, the background (plain light, dark or muted hue, gradient, stripes or blotches) and the
 amount of pixel noise.
 """
@@ -85,7 +85,7 @@ def render_shape(shape: str, colour: str, *, size: int = 128, rng: np.random.Gen
     if noise_level:
         pixels += rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(noise_level)
     np.clip(pixels, 0, 255, out=pixels)
-    return Image.fromarray(np.rint(pixels, out=pixels).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.rint(pixels, out=pixels).astype(np.uint8))
 
 
 def sample_dataset(n: int, *, seed: int, size: int = 128) -> list[Sample]:
@@ -168,7 +168,7 @@ def _background(fill: _Array, size: int, rng: np.random.Generator) -> _Array:
     if kind == "blotches":
         second = _background_colour(fill, rng)
         cells = int(rng.integers(2, 6))
-        weights = Image.fromarray((rng.random((cells, cells)) * 255).astype(np.uint8), mode="L")
+        weights = Image.fromarray((rng.random((cells, cells)) * 255).astype(np.uint8))
         smooth = np.asarray(weights.resize((size, size), Image.Resampling.BICUBIC), dtype=np.float64) / 255
         return first * (1 - smooth[:, :, None]) + second * smooth[:, :, None]
     # Gradients and stripes use a second colour near the first, so the background never has two regions
