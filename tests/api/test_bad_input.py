@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import struct
-import zlib
 
 import httpx
 import pytest
@@ -13,22 +11,7 @@ from PIL import Image
 
 from pixembed.imaging import fetch_url
 from pixembed.services import inputs
-from tests.helpers import encode
-
-
-def _png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
+from tests.helpers import encode, png_declaring
 
 
 def _assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:
@@ -46,7 +29,7 @@ def _assert_error(response: httpx.Response, status: int, code: str | None = None
         (encode(Image.new("RGB", (64, 64), "red"), "JPEG")[:200], 422),  # truncated JPEG
         (b"", 415),  # zero bytes
         (b"hello, I am a text file\n", 415),  # text named .jpg
-        (_png_declaring(20000, 20000), 413),  # decompression bomb
+        (png_declaring(20000, 20000), 413),  # decompression bomb
         (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", 415),
     ],
     ids=["truncated-jpeg", "zero-bytes", "text-as-jpg", "png-20000x20000", "svg"],

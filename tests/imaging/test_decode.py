@@ -7,7 +7,6 @@ import struct
 import time
 import warnings
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from pixembed.errors import ImageTooLarge, UndecodableImage, UnsupportedMediaType
 from pixembed.imaging import SUPPORTED_FORMATS, decode_image, image_size_from_header
-from tests.helpers import encode
+from tests.helpers import encode, png_declaring
 
 LIMIT = 1_000_000
 RED = (200, 30, 30)
@@ -32,21 +31,6 @@ def halves(size: tuple[int, int] = (40, 30)) -> Image.Image:
 def assert_colour(actual: object, expected: tuple[int, ...], tolerance: int = 14) -> None:
     assert isinstance(actual, tuple)
     assert all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True)), (actual, expected)
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A few hundred bytes of PNG whose IHDR (with a correct CRC) claims ``width`` x ``height`` RGB."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 256))
-        + png_chunk(b"IEND", b"")
-    )
 
 
 FORMAT_CASES = [

@@ -45,6 +45,17 @@ async def embed_image_sources(
     ]
 
 
+async def embed_all_images(model: ClipModel, sources: Sequence[ImageSource], settings: Settings) -> Vectors:
+    """Embed a batch that succeeds whole or not at all: the first bad image fails it, named by index."""
+    results = await embed_image_sources(model, sources, settings)
+    for result in results:
+        if result.error is not None:
+            if len(results) == 1:
+                raise result.error
+            raise type(result.error)(f"image {result.index}: {result.error.message}")
+    return np.stack([result.vector for result in results if result.vector is not None])
+
+
 def check_texts(texts: Sequence[str], settings: Settings) -> None:
     """Refuse empty, too many or too long texts with a message that says which."""
     if not texts:

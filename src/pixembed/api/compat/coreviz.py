@@ -14,7 +14,7 @@ from pixembed.api.state import get_model, get_settings
 from pixembed.config import Settings
 from pixembed.errors import FetchFailed, InvalidRequest, PixembedError, UnsupportedMediaType
 from pixembed.runtime.model import ClipModel
-from pixembed.services.embedding import embed_image_sources
+from pixembed.services.embedding import embed_all_images
 from pixembed.services.inputs import ImageSource
 
 SERVICE = "CoreViz"
@@ -76,10 +76,7 @@ async def coreviz_embeddings(
         raise InvalidRequest(
             f"model {body.model!r} is not served here: use {DEFAULT_MODEL!r} (it is {served})"
         )
-    [result] = await embed_image_sources(model, [ImageSource.from_text(body.image)], settings)
-    if result.error is not None:
-        raise result.error
-    assert result.vector is not None
+    [vector] = await embed_all_images(model, [ImageSource.from_text(body.image)], settings)
     return CoreVizEmbeddingResponse(
-        embedding=result.vector.tolist(), dimensions=model.info.dimensions, model=body.model
+        embedding=vector.tolist(), dimensions=model.info.dimensions, model=body.model
     )

@@ -20,7 +20,7 @@ from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import compare
-from pixembed.services.embedding import embed_image_sources, embed_texts
+from pixembed.services.embedding import embed_all_images, embed_texts
 from pixembed.services.inputs import ImageSource
 
 SERVICE = "Roboflow"
@@ -132,14 +132,8 @@ async def roboflow_embed_image(
     """CLIP vectors for one or more images."""
     started = time.perf_counter()
     images = body.image if isinstance(body.image, list) else [body.image]
-    results = await embed_image_sources(model, [image.to_source() for image in images], settings)
-    vectors = []
-    for result in results:
-        if result.error is not None:
-            raise type(result.error)(f"image {result.index}: {result.error.message}")
-        assert result.vector is not None
-        vectors.append(result.vector.tolist())
-    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors)
+    vectors = await embed_all_images(model, [image.to_source() for image in images], settings)
+    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
 
 
 @router.post("/embed_text", response_model=RoboflowEmbeddingResponse)

@@ -21,7 +21,7 @@ from pixembed.api.state import get_model, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.runtime.model import ClipModel
-from pixembed.services.embedding import embed_image_sources, embed_texts
+from pixembed.services.embedding import embed_all_images, embed_texts
 
 SERVICE = "SambaStudio"
 
@@ -101,13 +101,8 @@ async def sambastudio_predict_file(
     sources = await form_image_sources(form, "predict_file")
     if not sources:
         raise InvalidRequest("no image given: upload it as the multipart field 'predict_file'")
-    vectors = []
-    for result in await embed_image_sources(model, sources, settings):
-        if result.error is not None:
-            raise result.error
-        assert result.vector is not None
-        vectors.append(result.vector.tolist())
-    return SambaStudioPrediction(data=vectors)
+    vectors = await embed_all_images(model, sources, settings)
+    return SambaStudioPrediction(data=vectors.tolist())
 
 
 @router.post("/nlp/{project}/{endpoint}", response_model=SambaStudioPrediction)
