@@ -57,6 +57,12 @@ class Unauthorized(PixembedError):
     code = "unauthorized"
 
 
+class Forbidden(PixembedError):
+    """The credentials are valid but lack the scope the operation needs."""
+
+    code = "forbidden"
+
+
 class NotFound(PixembedError):
     """The named model, collection or item does not exist."""
 
@@ -113,6 +119,16 @@ class Unavailable(PixembedError):
     """The server is overloaded or the model is not ready."""
 
     code = "unavailable"
+
+
+class Overloaded(Unavailable):
+    """The work queue is full; the client should retry after ``retry_after_s``."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class WeightsUnavailable(Unavailable):

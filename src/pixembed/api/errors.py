@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
     (errors.InvalidRequest, 400),
     (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
@@ -44,8 +46,8 @@ def error_body(error: errors.PixembedError) -> dict[str, object]:
 def error_response(error: errors.PixembedError) -> JSONResponse:
     """A JSON response for an error, with Retry-After where the client should come back later."""
     headers = {}
-    if isinstance(error, errors.RateLimited) and error.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+    if isinstance(error, errors.RateLimited | errors.Overloaded) and error.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
     elif isinstance(error, errors.Unavailable):
         headers["Retry-After"] = "5"
     return JSONResponse(error_body(error), status_code=status_for(error), headers=headers)
