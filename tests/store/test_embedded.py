@@ -1,4 +1,4 @@
-"""What only the embedded store promises: reopening from disk, and HNSW above the exact-search size."""
+"""What only the embedded store promises: reopening from disk, and an approximate index above exact_max."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_reopening_restores_every_item_and_the_index(tmp_path: Path) -> None:
     assert "3" not in {m.id for m in reopened.search("c", vectors[3], 5)}
 
 
-def test_hnsw_recall_and_tombstones(tmp_path: Path) -> None:
+def test_approximate_index_recall_and_replacements(tmp_path: Path) -> None:
     n, d = 3000, 32
     vectors = _unit(n, d, 2)
     store = EmbeddedStore(tmp_path, exact_max=500)

@@ -1,122 +1,255 @@
-"""The in-memory FAISS index of one collection, keyed by SQLite rowid.
+"""The in-memory FAISS indexes of one collection, keyed by SQLite rowid.
 
-Exact inner-product search (IndexFlatIP) up to ``exact_max`` vectors, HNSW above. HNSW cannot remove
-vectors, so in that mode deleted or replaced rowids are kept as tombstones and excluded at search time,
-and the graph is rebuilt from the live vectors once tombstones reach a fifth of it.
+Every vector is held twice: in float32 (IndexFlatIP), and as int8 codes (``int8_codes``), a quarter of
+the bytes, which a search scans first; the best candidates of that scan are then re-scored in float32.
+A single-query scan is bound by memory bandwidth, which is why the smaller scan pays (docs/benchmarks.md).
+
+- Up to ``exact_max`` vectors, search is exact. All codes are scanned, and the rounding error of every
+  code is bounded, so after the re-rank it is checked that no vector outside the candidates can beat the
+  k-th result. When that check fails (near-ties at the candidate cut-off) the float32 vectors are scanned.
+  Vectors added after the last fit that the codes represent badly (a value beyond the fitted range gets
+  clipped) are kept aside as outliers and re-scored with every query, so they cannot loosen the bound.
+- Above ``exact_max``, an inverted file (FAISS IVF over the same int8 codes) scans only the lists nearest
+  the query: approximate, with the recall measured in docs/benchmarks.md.
+
+The codes' scale (and the IVF's lists) are refitted whenever the collection has doubled since the last
+fit, so the cost of refitting stays proportional to what was added.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import threading
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-# faiss's bundled stubs lack its selectors and HNSW search parameters, so it is used untyped here.
+from pixembed.store.int8_codes import EncodedQuery, Int8Codec, score_error_bound
+
+# faiss's bundled stubs lack its selectors and search parameters, so it is used untyped here.
 faiss: Any = importlib.import_module("faiss")
 # Searches here are one query vector at a time. Measured on the 2-core machine (docs/benchmarks.md),
-# splitting one 100k scan over OpenMP threads was slower (p50 18.3 ms vs 13.6 ms with one thread), and
-# one thread per query lets concurrent requests use the other core instead of contending for both.
+# splitting one scan over OpenMP threads was slower, and one thread per query lets concurrent requests
+# use the other core instead of contending for both.
 faiss.omp_set_num_threads(1)
 
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
 
-HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 128
-# Below this many candidates a filtered search is answered exactly from the stored vectors.
-EXACT_CANDIDATES_MAX = 50_000
+# Candidates taken from the int8 scan and re-scored in float32: enough that the exactness check almost
+# always passes (measured: all of 200 queries on clustered data, 199 of 200 on uniform random data).
+RERANK_MIN = 100
+RERANK_PER_RESULT = 4
+# Inverted lists of about this many vectors when trained (the scan cost per probed list), each list's
+# centre trained from IVF_TRAIN_PER_LIST vectors (FAISS asks for at least 39).
+IVF_LIST_SIZE = 256
+IVF_TRAIN_PER_LIST = 40
+# Lists probed per query: a share of all lists, and at least enough to scan IVF_SCAN_MIN vectors (which
+# costs well under a millisecond), so that small approximate collections are searched almost exactly.
+IVF_PROBE_SHARE = 0.01
+IVF_SCAN_MIN = 10_000
+# The error limit for well-coded vectors, relative to the largest error when the codes were fitted.
+ERROR_SLACK = 1.1
+# Outliers re-scored with every query before the codes are refitted.
+OUTLIERS_MAX = 1_000
+# Below this many candidates a filtered search is answered exactly from the float32 vectors.
+EXACT_CANDIDATES_MAX = 20_000
 
 
 class CollectionIndex:
-    """Vectors of one collection by rowid, searched exactly or with HNSW."""
+    """Vectors of one collection by rowid, searched exactly or through an inverted file."""
 
     def __init__(self, dimensions: int, exact_max: int) -> None:
         self.dimensions = dimensions
         self.exact_max = exact_max
         self._lock = threading.RLock()
-        self._tombstones: set[int] = set()
-        self._index = self._empty(approximate=False)
+        self._vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dimensions))
+        self._codec: Int8Codec | None = None
+        self._codes: Any = None
+        self._fitted_count = 0
+        self._error_limit = 0.0
+        self._decoded_norm_max = 0.0
+        self._outliers: set[int] = set()
         self.max_seq = 0
 
     @property
     def approximate(self) -> bool:
         """True once the collection outgrew exact search."""
-        return isinstance(faiss.downcast_index(self._index.index), faiss.IndexHNSWFlat)
+        return isinstance(self._codes, faiss.IndexIVF)
 
     @property
     def live_count(self) -> int:
         """Vectors that can be found."""
-        return int(self._index.ntotal) - len(self._tombstones)
-
-    def _empty(self, approximate: bool) -> Any:
-        if approximate:
-            inner = faiss.IndexHNSWFlat(self.dimensions, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 80
-            inner.hnsw.efSearch = HNSW_EF_SEARCH
-        else:
-            inner = faiss.IndexFlatIP(self.dimensions)
-        return faiss.IndexIDMap2(inner)
+        return int(self._vectors.ntotal)
 
     def add(self, rowids: Ids, vectors: Vectors) -> None:
         """Add vectors under new rowids (callers remove a rowid before re-adding it)."""
         with self._lock:
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rowids.astype(np.int64))
+            rowids = rowids.astype(np.int64)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            self._vectors.add_with_ids(vectors, rowids)
             if len(rowids):
                 self.max_seq = max(self.max_seq, int(rowids.max()))
-            if not self.approximate and self._index.ntotal > self.exact_max:
-                self._rebuild(approximate=True)
+            count = self.live_count
+            if (
+                self._codec is None
+                or count >= 2 * self._fitted_count
+                or (count > self.exact_max and not self.approximate)
+            ):
+                self._refit()
+                return
+            self._add_codes(rowids, vectors)
+            if len(self._outliers) > OUTLIERS_MAX:
+                self._refit()
 
     def remove(self, rowids: Ids) -> None:
-        """Forget rowids (tombstoned in HNSW mode)."""
+        """Forget rowids."""
         with self._lock:
-            if not self.approximate:
-                self._index.remove_ids(rowids.astype(np.int64))
-                return
-            self._tombstones.update(int(r) for r in rowids)
-            if len(self._tombstones) * 5 >= max(self._index.ntotal, 1):
-                self._rebuild(approximate=self.live_count > self.exact_max)
+            rowids = rowids.astype(np.int64)
+            self._vectors.remove_ids(rowids)
+            if self._codes is not None:
+                self._codes.remove_ids(rowids)
+            self._outliers.difference_update(int(r) for r in rowids)
+            if self.approximate and self.live_count <= self.exact_max:
+                self._refit()
 
-    def _rebuild(self, approximate: bool) -> None:
-        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        keep = np.array([int(i) not in self._tombstones for i in ids], dtype=bool)
-        vectors = self._index.reconstruct_batch(ids[keep]) if keep.any() else np.zeros((0, self.dimensions))
-        index = self._empty(approximate)
-        if keep.any():
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids[keep])
-        self._index, self._tombstones = index, set()
+    def _stored(self) -> tuple[Ids, Vectors]:
+        """Rowids and float32 vectors held, as views into FAISS's own arrays (no copy of the vectors)."""
+        flat = faiss.downcast_index(self._vectors.index)
+        count = int(flat.ntotal)
+        ids = faiss.vector_to_array(self._vectors.id_map).astype(np.int64)
+        if count == 0:
+            return ids, np.zeros((0, self.dimensions), np.float32)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), count * self.dimensions).reshape(count, self.dimensions)
+        return ids, vectors
+
+    def _refit(self) -> None:
+        """Fit the codes' scale to every vector held and re-encode them; IVF above ``exact_max``."""
+        ids, vectors = self._stored()
+        self._decoded_norm_max = 0.0
+        self._outliers = set()
+        self._fitted_count = len(ids)
+        if len(ids) == 0:
+            self._codec, self._codes = None, None
+            return
+        self._codec = Int8Codec.fit(vectors, per_dimension=len(ids) <= self.exact_max)
+        self._error_limit = ERROR_SLACK * max(
+            float(self._codec.encode(vectors[start : start + 50_000]).errors.max())
+            for start in range(0, len(ids), 50_000)
+        )
+        if len(ids) > self.exact_max:
+            self._codes = self._trained_ivf(vectors)
+        else:
+            self._codes = faiss.IndexIDMap2(
+                faiss.IndexScalarQuantizer(
+                    self.dimensions, faiss.ScalarQuantizer.QT_8bit_direct_signed, faiss.METRIC_INNER_PRODUCT
+                )
+            )
+        for start in range(0, len(ids), 50_000):
+            self._add_codes(ids[start : start + 50_000], vectors[start : start + 50_000])
+
+    def _trained_ivf(self, vectors: Vectors) -> Any:
+        assert self._codec is not None
+        lists = max(1, len(vectors) // max(IVF_LIST_SIZE, IVF_TRAIN_PER_LIST))
+        quantizer = faiss.IndexFlatIP(self.dimensions)
+        ivf = faiss.IndexIVFScalarQuantizer(
+            quantizer,
+            self.dimensions,
+            lists,
+            faiss.ScalarQuantizer.QT_8bit_direct_signed,
+            faiss.METRIC_INNER_PRODUCT,
+            False,
+        )
+        ivf.cp.niter = 10
+        sample_size = min(len(vectors), lists * IVF_TRAIN_PER_LIST)
+        sample = np.random.default_rng(0).choice(len(vectors), sample_size, replace=False)
+        ivf.cp.max_points_per_centroid = IVF_TRAIN_PER_LIST
+        ivf.train(np.ascontiguousarray(vectors[np.sort(sample)] * self._codec.scale, dtype=np.float32))
+        return ivf
+
+    def _add_codes(self, rowids: Ids, vectors: Vectors) -> None:
+        assert self._codec is not None
+        encoded = self._codec.encode(vectors)
+        self._codes.add_with_ids(encoded.codes, rowids)
+        if len(rowids):
+            self._outliers.update(int(r) for r in rowids[encoded.errors > self._error_limit])
+            self._decoded_norm_max = max(self._decoded_norm_max, float(encoded.decoded_norms.max()))
 
     def search(self, query: Vectors, top_k: int, candidates: Ids | None = None) -> tuple[Ids, Vectors]:
         """Rowids and scores of the best ``top_k``, limited to ``candidates`` when given."""
         with self._lock:
-            query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-            if candidates is not None and (not self.approximate or len(candidates) <= EXACT_CANDIDATES_MAX):
-                return self._exact_among(query, candidates, top_k)
-            excluded = np.fromiter(self._tombstones, dtype=np.int64)
+            query = np.ascontiguousarray(query.reshape(-1), dtype=np.float32)
+            if self.live_count == 0 or top_k < 1 or self._codec is None:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
             selector = None
             if candidates is not None:
+                if len(candidates) <= EXACT_CANDIDATES_MAX:
+                    return self._exact_among(query, candidates, top_k)
                 selector = faiss.IDSelectorBatch(candidates.astype(np.int64))
-            elif len(excluded):
-                selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(excluded))
-            k = min(top_k, max(self.live_count, 0))
-            if k == 0:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
-                if self.approximate
-                else faiss.SearchParameters(sel=selector)
+            if not self.approximate:
+                return self._exact(query, top_k, candidates, selector)
+            ids, scores = self._probe(query, top_k, candidates, selector)
+            if candidates is not None and len(ids) < min(top_k, len(candidates)):
+                # The filter passes too few vectors in the probed lists: answer it exactly instead.
+                return self._exact_among(query, candidates, top_k)
+            return ids, scores
+
+    def _scan_codes(self, query: EncodedQuery, count: int, params: Any) -> tuple[Ids, Vectors]:
+        scores, ids = self._codes.search(query.codes.reshape(1, -1), count, params=params)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found] / query.scale
+
+    def _with_outliers(self, found: Ids, candidates: Ids | None) -> Ids:
+        """``found`` plus the outliers (among ``candidates`` when given), each once."""
+        if not self._outliers:
+            return found
+        outliers = np.fromiter(self._outliers, dtype=np.int64, count=len(self._outliers))
+        if candidates is not None:
+            outliers = outliers[np.isin(outliers, candidates)]
+        return np.concatenate([found, outliers[~np.isin(outliers, found)]])
+
+    def _exact(
+        self, query: Vectors, top_k: int, candidates: Ids | None, selector: Any
+    ) -> tuple[Ids, Vectors]:
+        assert self._codec is not None
+        wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        if wanted < self.live_count:
+            encoded = self._codec.encode_query(query)
+            found, estimates = self._scan_codes(encoded, wanted, params)
+            ids, scores = self._rerank(query, self._with_outliers(found, candidates), top_k)
+            if len(found) < wanted:  # every vector that passes the selector was re-scored
+                return ids, scores
+            bound = score_error_bound(
+                float(np.linalg.norm(query)), encoded.error, self._error_limit, self._decoded_norm_max
             )
-            scores, ids = self._index.search(query, k, params=params)
-            found = ids[0] >= 0
-            return ids[0][found], scores[0][found]
+            # A well-coded vector outside the candidates scores at most the last estimate plus the bound.
+            if len(ids) == top_k and scores[-1] >= estimates[-1] + bound:
+                return ids, scores
+        scores_found, ids_found = self._vectors.search(query.reshape(1, -1), top_k, params=params)
+        found = ids_found[0] >= 0
+        return ids_found[0][found], scores_found[0][found]
+
+    def _probe(
+        self, query: Vectors, top_k: int, candidates: Ids | None, selector: Any
+    ) -> tuple[Ids, Vectors]:
+        assert self._codec is not None
+        lists = int(self._codes.nlist)
+        share = max(IVF_PROBE_SHARE, IVF_SCAN_MIN / self.live_count)
+        probes = min(lists, math.ceil(lists * share))
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)
+        wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
+        found, _ = self._scan_codes(self._codec.encode_query(query), wanted, params)
+        return self._rerank(query, self._with_outliers(found, candidates), top_k)
+
+    def _rerank(self, query: Vectors, candidates: Ids, top_k: int) -> tuple[Ids, Vectors]:
+        if len(candidates) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores = self._vectors.reconstruct_batch(candidates) @ query
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return candidates[order], scores[order].astype(np.float32)
 
     def _exact_among(self, query: Vectors, candidates: Ids, top_k: int) -> tuple[Ids, Vectors]:
-        live = np.array([c for c in candidates if int(c) not in self._tombstones], dtype=np.int64)
-        if len(live) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        vectors = self._index.reconstruct_batch(live)
-        scores = vectors @ query[0]
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        return live[order], scores[order].astype(np.float32)
+        return self._rerank(query, candidates.astype(np.int64), top_k)

@@ -14,8 +14,8 @@ CREATE TABLE IF NOT EXISTS collections (
     created_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (
-    -- AUTOINCREMENT: a replaced item gets a fresh seq, never its predecessor's, so an index that can
-    -- only tombstone (HNSW) never confuses the two.
+    -- AUTOINCREMENT: a replaced item gets a fresh seq, never its predecessor's, so an in-memory index
+    -- (which catches up by seq) never confuses the two.
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
     id TEXT NOT NULL,
