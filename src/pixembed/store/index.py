@@ -73,6 +73,10 @@ class CollectionIndex:
         self._decoded_norm_max = 0.0
         self._outliers: set[int] = set()
         self.max_seq = 0
+        # Share of the inverted lists probed per query (IVF_SCAN_MIN still applies).
+        self.probe_share = IVF_PROBE_SHARE
+        # Exact searches the error bound could not settle, answered by the float32 scan (for benchmarks).
+        self.full_scans = 0
 
     @property
     def approximate(self) -> bool:
@@ -228,6 +232,7 @@ class CollectionIndex:
             # A well-coded vector outside the candidates scores at most the last estimate plus the bound.
             if len(ids) == top_k and scores[-1] >= estimates[-1] + bound:
                 return ids, scores
+            self.full_scans += 1
         scores_found, ids_found = self._vectors.search(query.reshape(1, -1), top_k, params=params)
         found = ids_found[0] >= 0
         return ids_found[0][found], scores_found[0][found]
@@ -237,7 +242,7 @@ class CollectionIndex:
     ) -> tuple[Ids, Vectors]:
         assert self._codec is not None
         lists = int(self._codes.nlist)
-        share = max(IVF_PROBE_SHARE, IVF_SCAN_MIN / self.live_count)
+        share = max(self.probe_share, IVF_SCAN_MIN / self.live_count)
         probes = min(lists, math.ceil(lists * share))
         params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)
         wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
