@@ -48,10 +48,10 @@ IVF_TRAIN_PER_LIST = 40
 # Lists probed per query: the lists nearest the query, as many as it takes to scan IVF_SCAN_TARGET
 # vectors (at least IVF_PROBE_MIN lists, at most IVF_PROBE_MAX). A budget in vectors rather than a share of
 # the lists keeps the latency steady: on clustered data the lists near a query are the large ones
-# (measured on the benchmark's 500k clustered vectors: the 4 nearest lists held 9,000 vectors, 35x the
-# average list).
-IVF_SCAN_TARGET = 10_000
-IVF_PROBE_MIN = 4
+# (measured on the benchmark's clustered vectors at 500k: the 4 nearest lists held 9,000 vectors, 9x the
+# average; probing at least 4 lists instead of 2 doubled p50 at the same recall, see docs/benchmarks.md).
+IVF_SCAN_TARGET = 5000
+IVF_PROBE_MIN = 2
 IVF_PROBE_MAX = 256
 # The error limit for well-coded vectors, relative to the largest error when the codes were fitted.
 ERROR_SLACK = 1.1
