@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     pretrained: str | None = None
     weights: Path | None = None
     device: str = "cpu"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=32, ge=1, le=1024)
     download_timeout_s: float = Field(default=20.0, gt=0)

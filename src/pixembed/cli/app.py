@@ -79,7 +79,9 @@ def serve(
     model: ModelOpt = DEFAULT_MODEL,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (fp16 on CUDA only)")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="auto, fp32, bf16, int8, or fp16 (CUDA); fast paths are checked against fp32")
+    ] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,

@@ -10,6 +10,7 @@ import torch
 
 from pixembed.errors import InvalidRequest, WeightsUnavailable
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.precision import PRECISIONS, select
 from pixembed.runtime.weights import resolve_weights
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,8 @@ def load_model(
     download_timeout_s: float = 20.0,
 ) -> ClipModel:
     """Load ``model`` with real weights; raises ``WeightsUnavailable`` rather than using random ones."""
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise InvalidRequest(f"unknown precision {precision!r}; use fp32, bf16 or fp16")
+    if precision not in PRECISIONS:
+        raise InvalidRequest(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidRequest(f"device {device!r} asked for, but torch sees no CUDA device")
     if threads is not None:
@@ -46,7 +47,7 @@ def load_model(
         module, _, preprocess = open_clip.create_model_and_transforms(
             source.model_name,
             pretrained=source.checkpoint,
-            precision=precision,
+            precision="fp32",
             device=device,
             force_quick_gelu=source.quick_gelu,
             image_mean=source.preprocess.get("mean"),
@@ -61,12 +62,15 @@ def load_model(
     # errors with no common base; all of them mean the same thing to the user.
     except Exception as exc:
         raise WeightsUnavailable(f"could not load {source.label}: {exc}") from exc
+    # Loaded in fp32 whatever the precision asked for: the fp32 module is the reference every fast path
+    # must match before it is served.
+    chosen = select(module.eval(), precision, device, preprocess, tokenizer)
     return ClipModel(
-        module,
+        chosen.module,
         preprocess,
         tokenizer,
         name=source.label,
-        precision=precision,
+        precision=chosen.precision,
         device=device,
         batch_size=batch_size,
     )

@@ -12,6 +12,8 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
+from pixembed.runtime.precision import DTYPES
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -47,7 +49,7 @@ class ClipModel:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self._device = torch.device(device)
-        self._dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self._dtype = DTYPES[precision]
         # One forward pass at a time: torch already spreads one pass over all intra-op threads, and two
         # interleaved passes would only fight for the same cores and memory bandwidth.
         self._lock = threading.Lock()
