@@ -24,6 +24,9 @@ def load_model(
     device: str = "cpu",
     precision: str = "fp32",
     batch_size: int = 32,
+    batch_wait_ms: float = 2.0,
+    max_queue_items: int = 512,
+    text_cache_size: int = 4096,
     threads: int | None = None,
     cache_dir: str | None = None,
     download_timeout_s: float = 20.0,
@@ -73,4 +76,7 @@ def load_model(
         precision=chosen.precision,
         device=device,
         batch_size=batch_size,
+        batch_wait_ms=batch_wait_ms,
+        max_queue_items=max_queue_items,
+        text_cache_size=text_cache_size,
     )
