@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pixembed.cli.bench import bench
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.runtime.model import ClipModel
@@ -219,6 +220,9 @@ def models_list(
             typer.echo(json.dumps({"id": known.id, "model": known.model, "pretrained": known.pretrained}))
         else:
             typer.echo(f"{known.model:40} {known.pretrained or '(bundled)'}")
+
+
+app.command("bench")(bench)
 
 
 def _read(path: Path) -> bytes:
