@@ -8,7 +8,10 @@ import numpy as np
 import open_clip
 import pytest
 import torch
+from fastapi.testclient import TestClient
 
+from pixembed.api import create_app
+from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
@@ -62,3 +65,9 @@ def test_fast_paths_match_open_clip_on_full_size_vitb32(
         ref_txt = reference.encode_text(open_clip.get_tokenizer("ViT-B-32")(check_texts())).numpy()
     assert cosines(model.embed_images(images), ref).min() >= 0.999
     assert cosines(model.embed_texts(check_texts()), ref_txt).min() >= 0.999
+
+
+def test_models_route_reports_the_precision_in_use(settings: Settings) -> None:
+    with TestClient(create_app(settings, load_model("pixembed-tiny", precision="bf16"))) as client:
+        loaded = client.get("/v1/models").json()["loaded"]
+    assert (loaded["model"], loaded["precision"], loaded["device"]) == ("pixembed-tiny", "bf16", "cpu")
