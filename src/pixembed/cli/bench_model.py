@@ -146,7 +146,7 @@ def image_gflop(reference: Any, image_size: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def matmul_peak_gflops(dtype: torch.dtype, n: int = 1024, reps: int = 5) -> float:
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 1024, reps: int = 12) -> float:
     """The best GFLOP/s of an n x n matmul in ``dtype``: the ceiling to measure the towers against."""
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)

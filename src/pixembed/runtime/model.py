@@ -15,6 +15,7 @@ from PIL import Image
 from pixembed.runtime.batcher import Batcher
 from pixembed.runtime.precision import DTYPES
 from pixembed.runtime.text_cache import TextCache
+from pixembed.runtime.text_tower import can_trim, encode_text_trimmed
 
 Vectors = npt.NDArray[np.float32]
 
@@ -69,6 +70,7 @@ class ClipModel:
             for forward, tower in ((self._forward_images, "image"), (self._forward_texts, "text"))
         )
         self.text_cache = TextCache(text_cache_size)
+        self._trim_text = can_trim(self.module)
         with torch.inference_mode():
             dimensions = int(self.module.encode_text(self.tokenizer(["a"]).to(self._device)).shape[-1])
         visual_size = getattr(self.module.visual, "image_size", 224)
@@ -124,7 +126,10 @@ class ClipModel:
 
     def _forward_texts(self, tokens: torch.Tensor) -> Vectors:
         with self._lock, torch.inference_mode():
-            features = self.module.encode_text(tokens.to(self._device))
+            if self._trim_text:
+                features = encode_text_trimmed(self.module, tokens.to(self._device))
+            else:
+                features = self.module.encode_text(tokens.to(self._device))
         return _normalise(features)
 
 
