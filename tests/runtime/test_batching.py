@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from pixembed.api import create_app
 from pixembed.config import Settings
+from pixembed.metrics import REGISTRY
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic import CLASSES, render_shape
@@ -26,12 +27,18 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+def _batch_metric(kind: str) -> float:
+    return REGISTRY.get_sample_value(f"pixembed_batch_size_{kind}", {"tower": "image"}) or 0.0
+
+
 def test_16_concurrent_callers_share_forward_passes_and_each_gets_its_own_vector() -> None:
     model = load_model("pixembed-tiny", batch_wait_ms=100)
     rng = np.random.default_rng(16)
     images = [render_shape(shape, colour, size=96, rng=rng) for shape, colour in CLASSES[::3][:16]]
     singles = np.concatenate([model.embed_images([image]) for image in images])
     before = model.image_batcher.forwards
+    items_before = _batch_metric("sum")
+    passes_before = _batch_metric("count")
     results: dict[int, np.ndarray] = {}
     start = threading.Barrier(16)
 
@@ -46,6 +53,9 @@ def test_16_concurrent_callers_share_forward_passes_and_each_gets_its_own_vector
         thread.join()
 
     assert model.image_batcher.forwards - before < 16 / 2
+    # /metrics sees the same: all 16 items, in as many forward passes as the batcher ran.
+    assert _batch_metric("sum") - items_before == 16
+    assert _batch_metric("count") - passes_before == model.image_batcher.forwards - before
     together = np.stack([results[i] for i in range(16)])
     np.testing.assert_allclose(together, singles, atol=1e-5)
     # Each caller's row is its own image's vector, not a neighbour's from the same batch.
