@@ -59,7 +59,7 @@ def test_fast_paths_match_open_clip_on_full_size_vitb32(
     model = load_model("ViT-B-32", weights=path, precision=precision)
     assert model.info.precision == precision
     _, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32")
-    images = photos(4)
+    images = photos(2)  # few: bf16 is emulated, and slow, on CPUs without native bf16
     with torch.inference_mode():
         ref = reference.encode_image(torch.stack([preprocess(im) for im in images])).numpy()
         ref_txt = reference.encode_text(open_clip.get_tokenizer("ViT-B-32")(check_texts())).numpy()
