@@ -32,10 +32,15 @@ class Settings(BaseSettings):
     pretrained: str | None = None
     weights: Path | None = None
     device: str = "cpu"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=32, ge=1, le=1024)
     download_timeout_s: float = Field(default=20.0, gt=0)
+    # Dynamic batching: concurrent requests share forward passes of up to batch_size items, waiting at most
+    # batch_wait_ms for company; beyond max_queue_items waiting, requests get 503 + Retry-After.
+    batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    max_queue_items: int = Field(default=512, ge=1)
+    text_cache_size: int = Field(default=4096, ge=0)
 
     data_dir: Path = Field(default_factory=default_data_dir)
     store: str | None = Field(

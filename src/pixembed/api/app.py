@@ -35,6 +35,9 @@ def load_model_from_settings(settings: Settings) -> ClipModel:
         device=settings.device,
         precision=settings.precision,
         batch_size=settings.batch_size,
+        batch_wait_ms=settings.batch_wait_ms,
+        max_queue_items=settings.max_queue_items,
+        text_cache_size=settings.text_cache_size,
         threads=settings.threads,
         download_timeout_s=settings.download_timeout_s,
     )

@@ -186,8 +186,15 @@ class ModelEntry(BaseModel):
     loaded: bool
 
 
+class LoadedModel(ModelFields):
+    """The loaded model, with the precision and device it really runs in (after the load-time check)."""
+
+    precision: str
+    device: str
+
+
 class ModelsResponse(BaseModel):
     """The loaded model and every known model/pretrained pair."""
 
-    loaded: ModelFields | None
+    loaded: LoadedModel | None
     data: list[ModelEntry]

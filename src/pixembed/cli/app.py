@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pixembed.cli.bench import bench
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.runtime.model import ClipModel
@@ -79,7 +80,9 @@ def serve(
     model: ModelOpt = DEFAULT_MODEL,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (fp16 on CUDA only)")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="auto, fp32, bf16, int8, or fp16 (CUDA); fast paths are checked against fp32")
+    ] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
@@ -217,6 +220,9 @@ def models_list(
             typer.echo(json.dumps({"id": known.id, "model": known.model, "pretrained": known.pretrained}))
         else:
             typer.echo(f"{known.model:40} {known.pretrained or '(bundled)'}")
+
+
+app.command("bench")(bench)
 
 
 def _read(path: Path) -> bytes:

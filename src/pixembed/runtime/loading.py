@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import torch
 
 from pixembed.errors import InvalidRequest, WeightsUnavailable
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.precision import PRECISIONS, select
 from pixembed.runtime.weights import resolve_weights
 
 log = logging.getLogger(__name__)
@@ -23,13 +26,16 @@ def load_model(
     device: str = "cpu",
     precision: str = "fp32",
     batch_size: int = 32,
+    batch_wait_ms: float = 2.0,
+    max_queue_items: int = 512,
+    text_cache_size: int = 4096,
     threads: int | None = None,
     cache_dir: str | None = None,
     download_timeout_s: float = 20.0,
 ) -> ClipModel:
     """Load ``model`` with real weights; raises ``WeightsUnavailable`` rather than using random ones."""
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise InvalidRequest(f"unknown precision {precision!r}; use fp32, bf16 or fp16")
+    if precision not in PRECISIONS:
+        raise InvalidRequest(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidRequest(f"device {device!r} asked for, but torch sees no CUDA device")
     if threads is not None:
@@ -46,7 +52,7 @@ def load_model(
         module, _, preprocess = open_clip.create_model_and_transforms(
             source.model_name,
             pretrained=source.checkpoint,
-            precision=precision,
+            precision="fp32",
             device=device,
             force_quick_gelu=source.quick_gelu,
             image_mean=source.preprocess.get("mean"),
@@ -61,12 +67,30 @@ def load_model(
     # errors with no common base; all of them mean the same thing to the user.
     except Exception as exc:
         raise WeightsUnavailable(f"could not load {source.label}: {exc}") from exc
+    # Loaded in fp32 whatever the precision asked for: the fp32 module is the reference every fast path
+    # must match before it is served.
+    chosen = select(module.eval(), precision, device, preprocess, tokenizer)
+    del module
+    _return_freed_memory()
     return ClipModel(
-        module,
+        chosen.module,
         preprocess,
         tokenizer,
         name=source.label,
-        precision=precision,
+        precision=chosen.precision,
         device=device,
         batch_size=batch_size,
+        batch_wait_ms=batch_wait_ms,
+        max_queue_items=max_queue_items,
+        text_cache_size=text_cache_size,
     )
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap freed by loading (the checkpoint's tensors, the fp32 copy a fast path replaced) back to
+    the OS. glibc keeps it mapped otherwise: ViT-B/32's server RSS measured 1616 MB before, 1443 MB after."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        pass

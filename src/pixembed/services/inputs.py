@@ -36,8 +36,11 @@ class ImageSource:
         return cls("base64", stripped, name)
 
 
-async def load_image(source: ImageSource, settings: Settings) -> Image.Image:
-    """Fetch (for URLs) and decode one image, off the event loop, within the configured limits."""
+async def load_image(source: ImageSource, settings: Settings, *, min_side: int | None = None) -> Image.Image:
+    """Fetch (for URLs) and decode one image, off the event loop, within the configured limits.
+
+    ``min_side``: a large JPEG may be decoded scaled down to no less than this (see ``decode_image``).
+    """
     if source.kind == "url":
         assert isinstance(source.data, str)
         data = await fetch_url(
@@ -54,18 +57,20 @@ async def load_image(source: ImageSource, settings: Settings) -> Image.Image:
     else:
         assert isinstance(source.data, bytes)
         data = source.data
-    return await anyio.to_thread.run_sync(lambda: decode_image(data, max_pixels=settings.max_image_pixels))
+    return await anyio.to_thread.run_sync(
+        lambda: decode_image(data, max_pixels=settings.max_image_pixels, min_side=min_side)
+    )
 
 
 async def load_images(
-    sources: Sequence[ImageSource], settings: Settings
+    sources: Sequence[ImageSource], settings: Settings, *, min_side: int | None = None
 ) -> list[Image.Image | PixembedError]:
     """Load several images concurrently; each slot holds the image or the error that item raised."""
     results: list[Image.Image | PixembedError] = [PixembedError("not loaded")] * len(sources)
 
     async def one(index: int, source: ImageSource) -> None:
         try:
-            results[index] = await load_image(source, settings)
+            results[index] = await load_image(source, settings, min_side=min_side)
         except PixembedError as exc:
             results[index] = exc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from pixembed.api.schemas import ModelEntry, ModelFields, ModelsResponse
+from pixembed.api.schemas import LoadedModel, ModelEntry, ModelsResponse
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.registry import known_models
 
@@ -16,7 +16,16 @@ router = APIRouter(tags=["system"])
 async def list_models_route(request: Request) -> ModelsResponse:
     """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
     model: ClipModel | None = request.app.state.model
-    loaded = ModelFields(model=model.info.name, dimensions=model.info.dimensions) if model else None
+    loaded = (
+        LoadedModel(
+            model=model.info.name,
+            dimensions=model.info.dimensions,
+            precision=model.info.precision,
+            device=model.info.device,
+        )
+        if model
+        else None
+    )
     entries = [
         ModelEntry(
             id=k.id, model=k.model, pretrained=k.pretrained, loaded=bool(model and model.info.name == k.id)
