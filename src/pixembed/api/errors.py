@@ -26,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
     (errors.UndecodableImage, 422),
     (errors.FetchFailed, 422),
     (errors.RateLimited, 429),
+    (errors.DeadlineExceeded, 504),
     (errors.Unavailable, 503),
 ]
 
