@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
-from typing import Literal
+from typing import Literal, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -22,9 +22,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(style: Literal["json", "text"] = "json", level: int = logging.INFO) -> None:
-    """Send pixembed's and uvicorn's logs to stderr, as JSON lines or as plain text."""
-    handler = logging.StreamHandler(sys.stderr)
+def make_handler(style: Literal["json", "text"], stream: TextIO) -> logging.Handler:
+    """A handler writing to ``stream``, one JSON object (or text line) per record, with the request id."""
+    handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())
     if style == "json":
         handler.setFormatter(
@@ -37,6 +37,12 @@ def configure_logging(style: Literal["json", "text"] = "json", level: int = logg
     else:
         text = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
         handler.setFormatter(logging.Formatter(text))
+    return handler
+
+
+def configure_logging(style: Literal["json", "text"] = "json", level: int = logging.INFO) -> None:
+    """Send pixembed's and uvicorn's logs to stderr, as JSON lines or as plain text."""
+    handler = make_handler(style, sys.stderr)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
