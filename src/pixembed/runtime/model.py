@@ -12,6 +12,8 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
+from pixembed.imaging.aspect import crop_extreme_aspect
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -70,7 +72,8 @@ class ClipModel:
             return np.zeros((0, self.info.dimensions), dtype=np.float32)
         chunks = []
         for start in range(0, len(images), self.batch_size):
-            batch = torch.stack([self.preprocess(img) for img in images[start : start + self.batch_size]])
+            chunk = images[start : start + self.batch_size]
+            batch = torch.stack([self.preprocess(crop_extreme_aspect(img)) for img in chunk])
             chunks.append(self.encode_image_tensor(batch))
         return np.concatenate(chunks)
 
