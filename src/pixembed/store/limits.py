@@ -70,7 +70,8 @@ def rate_decision(limit: Limit, tat: float, now: float) -> tuple[Decision, float
     """GCRA: admit one request at ``now`` given the stored theoretical arrival time ``tat``.
 
     Returns the decision and the ``tat`` to store (unchanged when refused). A full bucket holds
-    ``limit.count`` requests; it refills one request every ``seconds / count``.
+    ``limit.count`` requests; it refills one request every ``seconds / count``. So ``10/s`` allows a
+    burst of 10, then a steady 10 per second.
     """
     interval = limit.seconds / limit.count
     new_tat = max(tat, now) + interval
