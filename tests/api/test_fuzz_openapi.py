@@ -14,7 +14,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
-
 from starlette.types import Receive, Scope, Send
 
 from pixembed.api import create_app
