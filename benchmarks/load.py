@@ -1,11 +1,13 @@
 """Hold N concurrent clients against a loopback ``pixembed serve`` and report what the server did.
 
-    python benchmarks/load.py --clients 32 --duration 60 [--key-quota] [--json out.json]
+    python benchmarks/load.py --clients 32 --duration 60 [--with-key] [--json out.json]
 
 Starts the server itself (tiny model, a fresh data dir), fills a collection, then each client loops over a
 mix of requests (embed an image, embed a text, search the collection by text, compare an image with
-prompts) for ``--duration`` seconds. Reports throughput, p50/p99 latency per kind, responses by status,
-and the server's RSS after warm-up and at the end. Exits 1 on any 5xx or an RSS growth of 10% or more.
+prompts) for ``--duration`` seconds. With ``--with-key`` every request carries a stored API key with a
+quota and a rate limit (too large to bite), so the key store's per-request accounting is in the figures.
+Reports throughput, p50/p99 latency per kind, responses by status, and the server's RSS after warm-up and
+at the end. Exits 1 on any 5xx or an RSS growth of 10% or more.
 """
 
 from __future__ import annotations
@@ -78,12 +80,22 @@ def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes
     raise SystemExit(f"server did not become ready; see {log_path}")
 
 
-def fill_collection(base: str, images: list[bytes]) -> None:
+def fill_collection(base: str, images: list[bytes], headers: dict[str, str]) -> None:
     """A collection of the images, so searches have something to rank."""
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
         http.post("/v1/collections", json={"name": "load"}).raise_for_status()
         files = [("image", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)]
         http.post("/v1/collections/load/items", files=files).raise_for_status()
+
+
+def create_key(data_dir: Path) -> str:
+    """A read+write key with a quota and a rate far above what the run can use."""
+    from pixembed.store.keys import KeyStore
+
+    store = KeyStore(data_dir / "keys.sqlite")
+    key, _ = store.create("load", ("read", "write"), quota="100000000/month", rate="100000/s")
+    store.close()
+    return key
 
 
 async def one_request(http: httpx.AsyncClient, kind: str, image: bytes, text: str) -> httpx.Response:
@@ -100,6 +112,7 @@ async def one_request(http: httpx.AsyncClient, kind: str, image: bytes, text: st
 
 async def client_loop(
     base: str,
+    headers: dict[str, str],
     until: float,
     images: list[bytes],
     seed: int,
@@ -108,7 +121,7 @@ async def client_loop(
 ) -> None:
     """Send requests back to back until ``until``, recording latency by kind and status by kind."""
     rng = random.Random(seed)
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
         while time.monotonic() < until:
             kind = rng.choice(KINDS)
             shape, colour = rng.choice(SHAPES)
@@ -127,13 +140,16 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q) * 1000) if values else 0.0
 
 
-async def run_load(base: str, clients: int, duration: float, images: list[bytes]) -> dict[str, Any]:
+async def run_load(
+    base: str, headers: dict[str, str], clients: int, duration: float, images: list[bytes]
+) -> dict[str, Any]:
     """Run ``clients`` loops for ``duration`` seconds; the summary as a dict."""
     results: dict[str, list[float]] = defaultdict(list)
     statuses: Counter[str] = Counter()
     started = time.monotonic()
     until = started + duration
-    await asyncio.gather(*(client_loop(base, until, images, i, results, statuses) for i in range(clients)))
+    loops = (client_loop(base, headers, until, images, i, results, statuses) for i in range(clients))
+    await asyncio.gather(*loops)
     elapsed = time.monotonic() - started
     every = [v for values in results.values() for v in values]
     return {
@@ -163,22 +179,26 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before RSS is first read")
+    parser.add_argument("--with-key", action="store_true", help="send a stored API key with limits")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
 
     images = png_images(24)
     with tempfile.TemporaryDirectory(prefix="pixembed-load-") as tmp:
-        process, base = start_server(Path(tmp) / "data", Path(tmp) / "server.log")
+        data_dir = Path(tmp) / "data"
+        headers = {"Authorization": f"Bearer {create_key(data_dir)}"} if args.with_key else {}
+        process, base = start_server(data_dir, Path(tmp) / "server.log")
         try:
-            fill_collection(base, images)
+            fill_collection(base, images, headers)
             server = psutil.Process(process.pid)
-            asyncio.run(run_load(base, args.clients, args.warmup, images))
+            asyncio.run(run_load(base, headers, args.clients, args.warmup, images))
             rss_start = server.memory_info().rss
-            summary = asyncio.run(run_load(base, args.clients, args.duration, images))
+            summary = asyncio.run(run_load(base, headers, args.clients, args.duration, images))
             rss_end = server.memory_info().rss
         finally:
             process.terminate()
             process.wait(timeout=30)
+    summary["with_key"] = args.with_key
     summary["rss_start_mb"] = round(rss_start / 2**20, 1)
     summary["rss_end_mb"] = round(rss_end / 2**20, 1)
     summary["rss_growth_pct"] = round(100 * (rss_end - rss_start) / rss_start, 2)
