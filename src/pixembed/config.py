@@ -63,6 +63,13 @@ class Settings(BaseSettings):
 
     # Empty means auth is off (the loopback default). NoDecode: the env var may be a plain comma list.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys made by `pixembed keys create` (hashed, scoped, with quotas); default data_dir/keys.sqlite.
+    key_store: Path | None = None
+    request_timeout_s: float = Field(default=120.0, gt=0, description="per-request deadline (504 after)")
+    shutdown_grace_s: float = Field(default=30.0, ge=0, description="time in-flight requests get on exit")
+    max_form_fields: int = Field(default=20_000, ge=1)
+    max_form_field_kb: float = Field(default=1024.0, gt=0, description="per non-file multipart field")
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -81,6 +88,11 @@ class Settings(BaseSettings):
     def store_location(self) -> str:
         """Where collections live: ``store`` if set, else the data directory."""
         return self.store or str(self.data_dir)
+
+    @property
+    def key_store_path(self) -> Path:
+        """Where API keys live: ``key_store`` if set, else ``data_dir/keys.sqlite``."""
+        return self.key_store or self.data_dir / "keys.sqlite"
 
     @property
     def max_upload_bytes(self) -> int:

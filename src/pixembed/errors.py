@@ -17,7 +17,8 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     ├── FetchFailed               an image URL that could not be fetched (422)
     ├── RateLimited               rate or quota exceeded (429)
     └── Unavailable               overloaded, or the model is not ready (503)
-        └── WeightsUnavailable    weights cannot be found or downloaded
+        ├── WeightsUnavailable    weights cannot be found or downloaded
+        └── DeadlineExceeded      the request ran past the per-request deadline (504)
 """
 
 from __future__ import annotations
@@ -135,3 +136,9 @@ class WeightsUnavailable(Unavailable):
     """Model weights are neither on disk nor downloadable."""
 
     code = "weights_unavailable"
+
+
+class DeadlineExceeded(Unavailable):
+    """The request ran past the server's per-request deadline (answered 504)."""
+
+    code = "deadline_exceeded"

@@ -87,10 +87,13 @@ def test_native_routes_want_the_bearer_key_when_keys_are_set(
     assert response.json()["error"] == "unauthorized"
 
 
-def test_other_native_routes_stay_open_and_auth_off_needs_no_key(
+def test_other_native_routes_take_the_same_key_and_auth_off_needs_no_key(
     client: TestClient, keyed_client: TestClient, shape_images: dict[str, list[bytes]]
 ) -> None:
     png = shape_images["a red circle"][0]
     assert client.post("/v1/embed", files={"image": png}).status_code == 200
-    compare = keyed_client.post("/v1/compare", files={"image": png}, data={"prompts": ["a red circle"]})
+    form = {"files": {"image": png}, "data": {"prompts": ["a red circle"]}}
+    assert keyed_client.post("/v1/compare", **form).status_code == 401  # type: ignore[arg-type]
+    compare = keyed_client.post("/v1/compare", headers=AUTH, **form)  # type: ignore[arg-type]
     assert compare.status_code == 200
+    assert keyed_client.get("/healthz").status_code == 200

@@ -38,7 +38,13 @@ def red_path(tmp_path: Path, shape_images: dict[str, list[bytes]]) -> str:
 
 def native_compare(live_server: str, image: bytes, prompts: list[str]) -> list[float]:
     files = {"image": ("x.png", image)}
-    response = requests.post(f"{live_server}/v1/compare", files=files, data={"prompts": prompts}, timeout=30)
+    response = requests.post(
+        f"{live_server}/v1/compare",
+        files=files,
+        data={"prompts": prompts},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    )
     similarities: list[float] = response.json()["similarities"]
     return similarities
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,24 +12,29 @@ from fastapi import Depends, FastAPI
 
 from pixembed import __version__
 from pixembed.api import compat
+from pixembed.api.auth import require_scope, scope_by_route
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.errors import install_error_handlers
+from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
-from pixembed.api.routes import collections, compare, embed, search, system
+from pixembed.api.routes import collections, compare, embed, keys, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
+from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.store import open_store
+from pixembed.store.keys import KeyStore
 
 log = logging.getLogger(__name__)
 
 
 def load_model_from_settings(settings: Settings) -> ClipModel:
-    """Load the model the settings name (blocking)."""
-    return load_model(
+    """Load the model the settings name (blocking), recording how long it took."""
+    started = time.perf_counter()
+    model = load_model(
         settings.model,
         settings.pretrained,
         settings.weights,
@@ -41,6 +47,14 @@ def load_model_from_settings(settings: Settings) -> ClipModel:
         threads=settings.threads,
         download_timeout_s=settings.download_timeout_s,
     )
+    MODEL_LOAD_SECONDS.set(time.perf_counter() - started)
+    return model
+
+
+# Collection routes that change data; every other collection route (GET, search) reads.
+COLLECTION_SCOPES = scope_by_route(
+    {("POST", "/v1/collections"), ("POST", "/v1/collections/{name}/items"), ("DELETE", "*")}
+)
 
 
 def create_app(settings: Settings | None = None, model: ClipModel | None = None) -> FastAPI:
@@ -59,6 +73,7 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
             yield
         finally:
             app.state.store.close()
+            app.state.keys.close()
 
     app = FastAPI(
         title="pixembed",
@@ -71,12 +86,21 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     app.state.load_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_store(settings.store_location)
+    app.state.keys = KeyStore(settings.key_store_path)
+    # Outermost last: every request gets an id, metrics and a log line, then the deadline, then the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s)
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    # mSightFlow clients call the native embed and search routes with their Bearer key.
-    for router in (embed.router, search.router):
-        app.include_router(router, dependencies=[Depends(compat.msightflow.require_key)])
-    for router in (compare.router, collections.router, system.router, *compat.ROUTERS):
+    # Scopes (see CONTRACTS.md): read for embedding and searching, write for changing collections,
+    # admin for keys. Native routes take the key as Bearer (mSightFlow's way) or x-api-key; the
+    # compatibility routers find it where their service sends it. System routes stay open.
+    read = [Depends(require_scope("read"))]
+    for router in (embed.router, search.router, compare.router):
+        app.include_router(router, dependencies=read)
+    app.include_router(collections.router, dependencies=[Depends(require_scope(COLLECTION_SCOPES))])
+    app.include_router(keys.router, dependencies=[Depends(require_scope("admin"))])
+    for router in (system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])

@@ -11,9 +11,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
-from pixembed.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-
-MAX_FORM_FIELDS = 20_000
+from pixembed.errors import InvalidRequest, PayloadTooLarge, TooManyItems, UnsupportedMediaType
 
 
 class BodyLimitMiddleware:
@@ -61,13 +59,15 @@ class _CappedMultiPartParser(MultiPartParser):
     before any check could see its size.
     """
 
-    def __init__(self, request: Request, *, max_files: int, max_file_bytes: int) -> None:
+    def __init__(
+        self, request: Request, *, max_files: int, max_file_bytes: int, max_fields: int, max_field_bytes: int
+    ) -> None:
         super().__init__(
             request.headers,
             request.stream(),
             max_files=max_files,
-            max_fields=MAX_FORM_FIELDS,
-            max_part_size=1024 * 1024,
+            max_fields=max_fields,
+            max_part_size=max_field_bytes,
         )
         self._max_file_bytes = max_file_bytes
         self._file_bytes = 0
@@ -94,14 +94,35 @@ def is_multipart(request: Request) -> bool:
 
 
 async def read_form(request: Request, *, max_files: int, max_file_bytes: int) -> FormData:
-    """Parse a multipart body, refusing too many files or an oversized file while it streams."""
-    parser = _CappedMultiPartParser(request, max_files=max_files, max_file_bytes=max_file_bytes)
+    """Parse a multipart body, refusing too many files or fields, or an oversized one, while it streams.
+
+    The field limits come from the app's settings (PIXEMBED_MAX_FORM_FIELDS, PIXEMBED_MAX_FORM_FIELD_KB).
+    """
+    settings = request.app.state.settings
+    max_field_bytes = int(settings.max_form_field_kb * 1024)
+    parser = _CappedMultiPartParser(
+        request,
+        max_files=max_files,
+        max_file_bytes=max_file_bytes,
+        max_fields=settings.max_form_fields,
+        max_field_bytes=max_field_bytes,
+    )
     try:
         return await parser.parse()
     except MultiPartException as exc:
         message = str(exc)
         if "Too many files" in message:
-            message = f"too many files in one request; the limit is {max_files}"
+            raise TooManyItems(f"too many files in one request; the limit is {max_files}") from exc
+        if "Too many fields" in message:
+            raise TooManyItems(
+                f"too many form fields in one request; the limit is {settings.max_form_fields} "
+                "(PIXEMBED_MAX_FORM_FIELDS)"
+            ) from exc
+        if "exceeded maximum size" in message:
+            raise PayloadTooLarge(
+                f"a form field is over {max_field_bytes:,} bytes (PIXEMBED_MAX_FORM_FIELD_KB); "
+                "send large data as a file part"
+            ) from exc
         raise InvalidRequest(f"malformed multipart body: {message}") from exc
     except KeyError as exc:  # no Content-Type boundary at all
         raise InvalidRequest("malformed multipart body: missing boundary") from exc

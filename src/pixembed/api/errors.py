@@ -26,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
     (errors.UndecodableImage, 422),
     (errors.FetchFailed, 422),
     (errors.RateLimited, 429),
+    (errors.DeadlineExceeded, 504),
     (errors.Unavailable, 503),
 ]
 
@@ -75,7 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
         body = {"error": code, "message": str(exc.detail), "status": exc.status_code}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -106,14 +107,42 @@ def serve(
         data_dir=data_dir,
         store=store,
     )
-    if not _is_loopback(host) and not settings.api_keys and not insecure_no_auth:
+    if not _is_loopback(host) and not _any_keys(settings) and not insecure_no_auth:
         raise CliError(
-            f"refusing to listen on {host} without API keys: set PIXEMBED_API_KEYS, or pass "
-            "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
+            f"refusing to listen on {host} without API keys: create one with `pixembed keys create`, "
+            "set PIXEMBED_API_KEYS, or pass --insecure-no-auth to expose it anyway (only behind your "
+            "own authenticating proxy)"
         )
     loaded = load_cli_model(settings)
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
-    uvicorn.run(create_app(settings, loaded), host=host, port=port, log_level="info")
+    from pixembed.logs import configure_logging
+
+    configure_logging(settings.log_format)
+    # Our middleware logs each request as JSON with its id, so uvicorn's own access log is off. On
+    # SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to shutdown_grace_s, then exits.
+    uvicorn.run(
+        create_app(settings, loaded),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+    )
+
+
+def _any_keys(settings: Settings) -> bool:
+    """True when PIXEMBED_API_KEYS or the key store holds a live key."""
+    if settings.api_keys:
+        return True
+    if not settings.key_store_path.exists():
+        return False
+    from pixembed.store.keys import KeyStore
+
+    store = KeyStore(settings.key_store_path)
+    try:
+        return store.has_live_keys()
+    finally:
+        store.close()
 
 
 @app.command()

@@ -152,15 +152,16 @@ async def _allowed_addresses(url: httpx.URL, resolve: Resolver, allow_private: b
             raise FetchFailed(f"could not resolve {url.host}: {exc}") from exc
         if not addresses:
             raise FetchFailed(f"{url.host} resolves to no address")
-    if not allow_private:
-        for address in addresses:
-            reason = refusal_reason(address)
-            if reason is not None:
-                article = "an" if reason[0] in "aeiou" else "a"
-                raise UrlRefused(
-                    f"{url.host} resolves to {address}, {article} {reason} address; "
-                    "only public addresses are fetched"
-                )
+    for address in addresses:
+        reason = refusal_reason(address)
+        # allow_private opens the LAN to trusted deployments, never the cloud metadata service,
+        # whose credentials are what an SSRF is after.
+        if reason is not None and (not allow_private or reason.startswith("cloud metadata")):
+            article = "an" if reason[0] in "aeiou" else "a"
+            raise UrlRefused(
+                f"{url.host} resolves to {address}, {article} {reason} address; "
+                "only public addresses are fetched"
+            )
     return addresses
 
 

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
+from pixembed.imaging.aspect import crop_extreme_aspect
 from pixembed.runtime.batcher import Batcher
 from pixembed.runtime.precision import DTYPES
 from pixembed.runtime.text_cache import TextCache
@@ -93,7 +94,8 @@ class ClipModel:
             return np.zeros((0, self.info.dimensions), dtype=np.float32)
         chunks = []
         for start in range(0, len(images), self.batch_size):
-            batch = torch.stack([self.preprocess(img) for img in images[start : start + self.batch_size]])
+            chunk = images[start : start + self.batch_size]
+            batch = torch.stack([self.preprocess(crop_extreme_aspect(img)) for img in chunk])
             chunks.append(self.image_batcher.submit(batch))
         return np.concatenate(chunks)
 

@@ -1,6 +1,6 @@
 """mSightFlow: its ``/v1/embed`` and ``/v1/embed/search`` are pixembed's native routes, which already take
-its multipart requests and answer the ``vector`` and ``results`` it reads. What it adds is its key, as
-``Authorization: Bearer``, and its name in the API docs.
+its multipart requests and answer the ``vector`` and ``results`` it reads, and take its key as
+``Authorization: Bearer`` (``pixembed.api.auth.require_scope``). What it adds is its name in the API docs.
 """
 
 from __future__ import annotations
@@ -9,12 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from pixembed.api.auth import bearer_key
-
 SERVICE = "mSightFlow"
 PATHS = ("/v1/embed", "/v1/embed/search")
-
-require_key = bearer_key(SERVICE)
 
 
 def tag_routes(app: FastAPI) -> None:

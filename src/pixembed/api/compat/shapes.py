@@ -39,6 +39,9 @@ def shaped_route(render: ErrorRenderer) -> type[APIRoute]:
                     # FastAPI wraps whatever stops it reading the body (such as the body-size cap) in a 400.
                     if isinstance(exc.__cause__, PixembedError):
                         return render(exc.__cause__)
+                    if exc.status_code == 400:
+                        # A body FastAPI could not parse at all (bytes that are not UTF-8, say).
+                        return render(InvalidRequest(f"the request body could not be parsed: {exc.detail}"))
                     raise
 
             return shaped

@@ -1,13 +1,17 @@
-"""GET /v1/models, /healthz and /readyz."""
+"""GET /v1/models, /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pixembed.api.schemas import LoadedModel, ModelEntry, ModelsResponse
+from pixembed.metrics import REGISTRY
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.registry import known_models
+from pixembed.store import VectorStore
 
 router = APIRouter(tags=["system"])
 
@@ -43,10 +47,22 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: 200 once the model is loaded, 503 before (or if loading failed)."""
+    """Readiness: 200 once the model is loaded and the store answers, 503 before (or if either failed)."""
     model: ClipModel | None = request.app.state.model
     if model is None:
         error: str | None = request.app.state.load_error
         body = {"status": "failed" if error else "loading", "message": error or "model is loading"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    store: VectorStore = request.app.state.store
+    try:
+        await anyio.to_thread.run_sync(store.list_collections)
+    except Exception as exc:  # any failure of the store means "not ready", whatever its type
+        body = {"status": "store_unavailable", "message": f"the store does not answer: {exc}"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ready", "model": model.info.name, "dimensions": model.info.dimensions})
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics: requests, latencies, batch sizes, queue depth, model load time."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,86 @@
+"""Admin routes for API keys: create, list with usage, show one, revoke (the ``admin`` scope)."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from pixembed.store.keys import KeyInfo, KeyStore
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+class KeyOut(BaseModel):
+    """A key's settings and usage; the secret is never shown again after creation."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    quota: str | None = Field(description="calls per calendar period, e.g. 300/month")
+    rate: str | None = Field(description="requests per unit time, e.g. 10/s")
+    created_at: float
+    revoked_at: float | None
+    last_used_at: float | None
+    total_requests: int
+    quota_used: int = Field(description="calls counted in the current quota period")
+
+    @classmethod
+    def of(cls, info: KeyInfo) -> KeyOut:
+        """The response shape of a stored key."""
+        return cls(**{**info.__dict__, "scopes": list(info.scopes)})
+
+
+class KeyList(BaseModel):
+    """Every live key (or every key, with ``include_revoked``)."""
+
+    keys: list[KeyOut]
+
+
+class NewKey(BaseModel):
+    """What to create."""
+
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=lambda: ["read"])
+    quota: str | None = Field(default=None, examples=["300/month"])
+    rate: str | None = Field(default=None, examples=["10/s"])
+
+
+class CreatedKey(KeyOut):
+    """The new key's record plus the key itself, shown this once."""
+
+    key: str
+
+
+def _keys(request: Request) -> KeyStore:
+    store: KeyStore = request.app.state.keys
+    return store
+
+
+@router.get("", response_model=KeyList)
+async def list_keys_route(request: Request, include_revoked: bool = False) -> KeyList:
+    """Every key with its scopes, limits and usage; no secrets."""
+    infos = await anyio.to_thread.run_sync(_keys(request).list, include_revoked)
+    return KeyList(keys=[KeyOut.of(info) for info in infos])
+
+
+@router.post("", response_model=CreatedKey, status_code=201)
+async def create_key_route(request: Request, body: NewKey) -> CreatedKey:
+    """Create a key; the response holds the key itself, which is not stored and cannot be shown again."""
+    store = _keys(request)
+    key, info = await anyio.to_thread.run_sync(
+        lambda: store.create(body.name, tuple(body.scopes), body.quota, body.rate)
+    )
+    return CreatedKey(key=key, **KeyOut.of(info).model_dump())
+
+
+@router.get("/{key_id}", response_model=KeyOut)
+async def get_key_route(request: Request, key_id: str) -> KeyOut:
+    """One key (by id or live name) with its usage."""
+    return KeyOut.of(await anyio.to_thread.run_sync(_keys(request).get, key_id))
+
+
+@router.delete("/{key_id}", response_model=KeyOut)
+async def revoke_key_route(request: Request, key_id: str) -> KeyOut:
+    """Revoke a key (by id or live name); it stops working at once."""
+    return KeyOut.of(await anyio.to_thread.run_sync(_keys(request).revoke, key_id))

@@ -1,0 +1,197 @@
+"""A corpus of hostile and malformed inputs, generated in code, each with the status pixembed documents.
+
+Used by tests/api/test_hostile_inputs.py and listed in docs/hostile-inputs.md.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from tests.helpers import encode, png_chunk, png_declaring
+
+
+@dataclass(frozen=True)
+class Case:
+    """One upload: a name, its bytes, and the status and error code pixembed answers with."""
+
+    name: str
+    data: bytes
+    status: int
+    error: str | None
+
+
+def _noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(width * 7919 + height)
+    channels = {"RGB": 3, "RGBA": 4, "CMYK": 4}.get(mode, 1)
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    return Image.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8), mode if channels > 1 else "L")
+
+
+def _jpeg_with_size(width: int, height: int) -> bytes:
+    """A valid small JPEG whose SOF0 marker is rewritten to declare ``width`` x ``height``."""
+    data = bytearray(encode(_noise(16, 16), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _gif_declaring(width: int, height: int) -> bytes:
+    data = bytearray(encode(_noise(8, 8).convert("P"), "GIF"))
+    data[6:10] = struct.pack("<HH", width, height)  # the logical screen, which Pillow reports as the size
+    return bytes(data)
+
+
+def _webp_vp8x_declaring(width: int, height: int) -> bytes:
+    payload = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    chunk = b"VP8X" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def _many_frame_gif(frames: int) -> bytes:
+    images = [Image.new("P", (4, 4), color=i % 256) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=1, loop=0)
+    return buffer.getvalue()
+
+
+def _exif_jpeg(exif: bytes) -> bytes:
+    """A JPEG with an APP1 Exif segment holding ``exif`` after the Exif header."""
+    data = encode(_noise(32, 24), "JPEG")
+    segment = b"Exif\x00\x00" + exif
+    app1 = b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment
+    return data[:2] + app1 + data[2:]
+
+
+def _orientation_exif(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return encode(_noise(32, 24), "JPEG", exif=exif.tobytes())
+
+
+def _zip(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _flip(data: bytes, start: int, count: int) -> bytes:
+    out = bytearray(data)
+    for i in range(start, min(start + count, len(out))):
+        out[i] ^= 0xFF
+    return bytes(out)
+
+
+UNDECODABLE = "undecodable_image"
+NOT_IMAGE = "unsupported_media_type"
+
+
+def image_cases() -> list[Case]:
+    """Uploads: odd but valid images (200), broken ones (422), bombs (413), non-images (415)."""
+    png = encode(_noise(64, 48), "PNG")
+    jpeg = encode(_noise(64, 48), "JPEG")
+    gif = encode(_noise(64, 48).convert("P"), "GIF")
+    webp = encode(_noise(64, 48), "WEBP")
+    palette = Image.new("P", (32, 32), 0)
+    palette.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    palette.info["transparency"] = 0
+    sixteen = Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20)
+    ihdr_bad_crc = bytearray(png)
+    ihdr_bad_crc[29] ^= 0xFF
+    cases = [
+        # Odd but valid: answered 200 with a vector.
+        Case("1x1.png", encode(Image.new("RGB", (1, 1), "red"), "PNG"), 200, None),
+        Case("1x1.jpg", encode(Image.new("RGB", (1, 1), "red"), "JPEG"), 200, None),
+        Case("1x1.gif", encode(Image.new("P", (1, 1)), "GIF"), 200, None),
+        Case("wide-10000x1.png", encode(Image.new("RGB", (10_000, 1), "blue"), "PNG"), 200, None),
+        Case("tall-1x10000.png", encode(Image.new("L", (1, 10_000), 128), "PNG"), 200, None),
+        # Would resize to 224 x 11.2 million pixels (7.5 GB) without the aspect cut in imaging/aspect.py.
+        Case("tall-1x50000.png", encode(Image.new("L", (1, 50_000), 128), "PNG"), 200, None),
+        Case("cmyk.jpg", encode(_noise(40, 30, "CMYK"), "JPEG"), 200, None),
+        Case("16-bit.png", encode(sixteen, "PNG"), 200, None),
+        Case("palette-transparent.png", encode(palette, "PNG"), 200, None),
+        Case("palette-transparent.gif", encode(palette, "GIF"), 200, None),
+        Case("rgba.webp", encode(_noise(32, 32, "RGBA"), "WEBP"), 200, None),
+        Case("1-bit.png", encode(_noise(32, 32).convert("1"), "PNG"), 200, None),
+        Case("exif-garbage.jpg", _exif_jpeg(b"\xde\xad\xbe\xef" * 16), 200, None),
+        Case("exif-bad-ifd-offset.jpg", _exif_jpeg(b"II*\x00\xff\xff\xff\x7f" + b"\x00" * 32), 200, None),
+        Case("exif-orientation-99.jpg", _orientation_exif(99), 200, None),
+        Case("exif-orientation-6.jpg", _orientation_exif(6), 200, None),
+        Case("gif-3000-frames.gif", _many_frame_gif(3000), 200, None),
+        Case("jpeg-then-zip-polyglot.jpg", jpeg + _zip("evil.sh", b"rm -rf /"), 200, None),
+        Case("png-trailing-html.png", png + b"<html><script>alert(1)</script></html>", 200, None),
+        Case("tiff.tif", encode(_noise(20, 20), "TIFF"), 200, None),
+        Case("bmp.bmp", encode(_noise(20, 20), "BMP"), 200, None),
+        # Truncated or corrupt: a known format that does not decode.
+        Case("truncated-half.jpg", jpeg[: len(jpeg) // 2], 422, UNDECODABLE),
+        Case("jpeg-soi-only.jpg", jpeg[:20], 422, UNDECODABLE),
+        Case("truncated-half.png", png[: len(png) // 2], 422, UNDECODABLE),
+        Case("png-header-only.png", png[:16], 422, UNDECODABLE),
+        Case("png-bad-ihdr-crc.png", bytes(ihdr_bad_crc), 422, UNDECODABLE),
+        Case("png-garbage-idat.png", png[:33] + png_chunk(b"IDAT", b"\x00garbage" * 20), 422, UNDECODABLE),
+        Case("truncated.gif", gif[: len(gif) // 3], 422, UNDECODABLE),
+        Case("gif-header-only.gif", b"GIF89a", 422, UNDECODABLE),
+        Case("truncated.webp", webp[: len(webp) // 2], 422, UNDECODABLE),
+        Case("webp-corrupt-bitstream.webp", _flip(webp, 30, 40), 422, UNDECODABLE),
+        Case("gif-header-then-html-polyglot.gif", b"GIF89a<html><script>alert(1)</script>", 422, UNDECODABLE),
+        Case("png-sig-then-pdf.png", b"\x89PNG\r\n\x1a\n%PDF-1.4\n1 0 obj", 422, UNDECODABLE),
+        # Decompression bombs: tiny files declaring huge pixel counts, refused before decoding.
+        Case("png-100000x100000.png", png_declaring(100_000, 100_000), 413, "image_too_large"),
+        Case("png-1x200000000.png", png_declaring(1, 200_000_000), 413, "image_too_large"),
+        Case("jpeg-65000x65000.jpg", _jpeg_with_size(65_000, 65_000), 413, "image_too_large"),
+        Case("gif-65535x65535.gif", _gif_declaring(65_535, 65_535), 413, "image_too_large"),
+        Case("webp-16384x16384.webp", _webp_vp8x_declaring(16_384, 16_384), 413, "image_too_large"),
+        # Not images at all, whatever the file name says.
+        Case("empty.jpg", b"", 415, NOT_IMAGE),
+        Case(
+            "svg-as.png",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            415,
+            NOT_IMAGE,
+        ),
+        Case("html-as.jpg", b"<!DOCTYPE html><html><body>hi</body></html>", 415, NOT_IMAGE),
+        Case("zip-as.png", _zip("a.png", png), 415, NOT_IMAGE),
+        Case("pdf-as.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", 415, NOT_IMAGE),
+        Case("gzip-as.png", b"\x1f\x8b\x08\x00" + b"\x00" * 30, 415, NOT_IMAGE),
+        Case("elf-as.jpg", b"\x7fELF\x02\x01\x01" + b"\x00" * 50, 415, NOT_IMAGE),
+        Case("mp4-as.jpg", b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", 415, NOT_IMAGE),
+        Case("nul-bytes.png", b"\x00" * 4096, 415, NOT_IMAGE),
+        Case("json-as.png", b'{"image": "x"}', 415, NOT_IMAGE),
+    ]
+    return cases
+
+
+# Refused before any connection: (url, status, error). Literal and odd IP spellings, schemes, credentials.
+REFUSED_URLS: list[tuple[str, int, str]] = [
+    ("http://127.0.0.1/a.png", 400, "url_refused"),
+    ("http://localhost/a.png", 400, "url_refused"),
+    ("http://10.0.0.1/a.png", 400, "url_refused"),
+    ("http://172.16.5.4/a.png", 400, "url_refused"),
+    ("http://192.168.1.1/a.png", 400, "url_refused"),
+    ("http://169.254.169.254/latest/meta-data/", 400, "url_refused"),
+    ("http://169.254.10.10/a.png", 400, "url_refused"),
+    ("http://100.64.0.1/a.png", 400, "url_refused"),
+    ("http://0.0.0.0/a.png", 400, "url_refused"),
+    ("http://[::1]/a.png", 400, "url_refused"),
+    ("http://[fe80::1]/a.png", 400, "url_refused"),
+    ("http://[fd00::1]/a.png", 400, "url_refused"),
+    ("http://[::ffff:127.0.0.1]/a.png", 400, "url_refused"),
+    ("http://[::ffff:169.254.169.254]/a.png", 400, "url_refused"),
+    ("http://[::ffff:a9fe:a9fe]/a.png", 400, "url_refused"),
+    ("http://2130706433/a.png", 400, "url_refused"),
+    ("http://0177.0.0.1/a.png", 400, "url_refused"),
+    ("http://0x7f000001/a.png", 400, "url_refused"),
+    ("http://0x7f.0.0.1/a.png", 400, "url_refused"),
+    ("http://127.1/a.png", 400, "url_refused"),
+    ("http://2852039166/latest/meta-data/", 400, "url_refused"),
+    ("ftp://example.com/a.png", 400, "url_refused"),
+    ("file:///etc/passwd", 400, "url_refused"),
+    ("gopher://example.com/_x", 400, "url_refused"),
+    ("http://user:pass@example.com/a.png", 400, "url_refused"),
+]
