@@ -15,7 +15,7 @@ from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.openapi import document_models
-from pixembed.api.routes import collections, compare, embed, search, system
+from pixembed.api.routes import collections, compare, dedup, embed, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     # mSightFlow clients call the native embed and search routes with their Bearer key.
     for router in (embed.router, search.router):
         app.include_router(router, dependencies=[Depends(compat.msightflow.require_key)])
-    for router in (compare.router, collections.router, system.router, *compat.ROUTERS):
+    for router in (compare.router, collections.router, dedup.router, system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])

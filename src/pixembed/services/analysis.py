@@ -177,4 +177,3 @@ def _hash_matches(store: VectorStore, name: str, image: object, bits: int) -> li
                 hexes.append(value)
     rows, dist = hamming_matches(codes_from_hex(hexes), codes_from_hex([query])[0], bits)
     return [(ids[int(r)], int(d)) for r, d in zip(rows, dist, strict=True)]
-

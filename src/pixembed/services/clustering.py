@@ -88,7 +88,11 @@ def _auto_k(vectors: Vectors, on_progress: Progress) -> tuple[int, dict[int, flo
 
 
 def _labels(
-    vectors: Vectors, method: ClusterMethod, k: int | None, threshold: float | None, min_size: int | None,
+    vectors: Vectors,
+    method: ClusterMethod,
+    k: int | None,
+    threshold: float | None,
+    min_size: int | None,
     on_progress: Progress,
 ) -> tuple[Labels, dict[int, float]]:
     n = len(vectors)

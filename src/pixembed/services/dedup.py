@@ -115,9 +115,11 @@ def resolve_thresholds(
     hash_method = "phash" if method == "combined" else method
     uses_hash = method != "semantic"
     uses_vectors = method in ("semantic", "combined")
-    bits = (hash_threshold if hash_threshold is not None else DEFAULT_HASH_THRESHOLDS[hash_method]) if (
-        uses_hash
-    ) else None
+    bits = (
+        (hash_threshold if hash_threshold is not None else DEFAULT_HASH_THRESHOLDS[hash_method])
+        if (uses_hash)
+        else None
+    )
     cosine = (
         (similarity_threshold if similarity_threshold is not None else DEFAULT_SIMILARITY_THRESHOLD)
         if uses_vectors
