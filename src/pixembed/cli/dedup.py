@@ -1,4 +1,8 @@
-"""``pixembed dedup DIR`` and ``pixembed cluster DIR``: JSON, an HTML report, a safe move of duplicates."""
+"""``pixembed dedup DIR`` and ``pixembed cluster DIR``: JSON, an HTML report, a safe move of duplicates.
+
+The services are imported inside the commands: scikit-learn and the API's result shapes would otherwise
+add seconds to every ``pixembed`` start.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from PIL import Image
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from pixembed.api.results import clustering_body, dedup_body
 from pixembed.cli.app import (
     CliError,
     ModelOpt,
@@ -29,10 +32,6 @@ from pixembed.cli.report import cluster_report, dedup_report, thumbnail_uri
 from pixembed.config import DEFAULT_MODEL
 from pixembed.errors import PixembedError
 from pixembed.imaging import decode_image
-from pixembed.services.analysis import cluster_catalogue, dedup_inputs
-from pixembed.services.catalogue import catalogue_from_images
-from pixembed.services.clustering import check_cluster_method
-from pixembed.services.dedup import Catalogue, check_keep, check_method, find_duplicates, resolve_thresholds
 from pixembed.services.indexing import find_images
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout")]
@@ -73,7 +72,9 @@ def _read_folder(
 
 def _catalogue(
     folder: Path, hashes: list[str], model_wanted: bool, model_opts: tuple[str, str | None, Path | None]
-) -> tuple[list[Path], list[Image.Image], Catalogue, Any]:
+) -> tuple[list[Path], list[Image.Image], Any, Any]:
+    from pixembed.services.catalogue import catalogue_from_images
+
     settings = make_settings(*model_opts)
     loaded = load_cli_model(settings) if model_wanted else None
     with _progress() as progress:
@@ -146,6 +147,10 @@ def dedup(
     weights: WeightsOpt = None,
 ) -> None:
     """Find duplicate images under FOLDER: groups, the copy to keep, and the ones to drop."""
+    from pixembed.api.results import dedup_body
+    from pixembed.services.analysis import dedup_inputs
+    from pixembed.services.dedup import check_keep, check_method, find_duplicates, resolve_thresholds
+
     chosen, rule = check_method(method), check_keep(keep)
     resolve_thresholds(chosen, hash_threshold, similarity_threshold)
     hashes, vectors = dedup_inputs(chosen)
@@ -187,6 +192,10 @@ def cluster(
     weights: WeightsOpt = None,
 ) -> None:
     """Cluster the images under FOLDER, optionally naming clusters from --label texts."""
+    from pixembed.api.results import clustering_body
+    from pixembed.services.analysis import cluster_catalogue
+    from pixembed.services.clustering import check_cluster_method
+
     chosen = check_cluster_method(method)
     settings = make_settings(model, pretrained, weights)
     _, images, cat, loaded = _catalogue(folder, [], True, (model, pretrained, weights))

@@ -6,6 +6,8 @@ Every cluster reports its members, its medoid and its cohesion:
 - cohesion: the mean cosine similarity of the members to their normalised mean direction (1.0 when all
   members point the same way; about 0 for unrelated vectors).
 The 2-D map is the first two principal components (scikit-learn PCA).
+
+scikit-learn is imported inside the functions: it takes seconds, and the server and CLI import this module.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
-from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
 
 from pixembed.errors import InvalidRequest, TooManyItems
 
@@ -69,6 +68,9 @@ def check_cluster_method(method: str) -> ClusterMethod:
 
 def _auto_k(vectors: Vectors, on_progress: Progress) -> tuple[int, dict[int, float]]:
     """The k in 2..AUTO_K_MAX with the best silhouette (cosine), and every score tried."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     n = len(vectors)
     candidates = list(range(2, min(AUTO_K_MAX, n - 1) + 1))
     if not candidates:
@@ -95,6 +97,9 @@ def _labels(
     min_size: int | None,
     on_progress: Progress,
 ) -> tuple[Labels, dict[int, float]]:
+    from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+    from sklearn.decomposition import PCA
+
     n = len(vectors)
     if method == "kmeans":
         if k is not None and not 1 <= k <= n:
@@ -139,6 +144,8 @@ def describe_cluster(vectors: Vectors, members: list[int], cluster_id: int) -> C
 
 def map_2d(vectors: Vectors) -> npt.NDArray[np.float64]:
     """Each item's position on the first two principal components (zeros when there is no spread)."""
+    from sklearn.decomposition import PCA
+
     n = len(vectors)
     if n < 3:
         return np.zeros((n, 2))

@@ -16,8 +16,6 @@ from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pixembed.errors import InvalidRequest
 from pixembed.services.hashing import HASH_BITS, HASH_METHODS, codes_from_hex, hamming_pairs
@@ -182,6 +180,9 @@ def _key(cat: Catalogue, index: int, keep: KeepRule) -> tuple[float, int]:
 
 def group_pairs(cat: Catalogue, pairs: list[Pair], keep: KeepRule) -> list[Group]:
     """Connected components of the pair graph, each with its keeper; biggest groups first."""
+    from scipy.sparse import coo_matrix  # imported here: scipy.sparse adds a second to every start
+    from scipy.sparse.csgraph import connected_components
+
     if not pairs:
         return []
     n = len(cat)
