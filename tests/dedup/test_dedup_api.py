@@ -166,3 +166,19 @@ def test_failed_job_reports_its_error(client: TestClient) -> None:
             break
         time.sleep(0.05)
     assert job["status"] == "failed" and job["error"]["status"] == 400 and "empty" in job["error"]["message"]
+
+
+def test_large_collection_runs_as_a_job(
+    tiny_model: ClipModel, settings: Settings, duplicate_sets: list[list[bytes]]
+) -> None:
+    small = settings.model_copy(update={"dedup_background_items": 5})
+    with TestClient(create_app(small, tiny_model)) as client:
+        _stored(client, duplicate_sets)  # 12 items, over the limit of 5
+        accepted = client.post("/v1/collections/shop/dedup", json={"method": "semantic"})
+        assert accepted.status_code == 202
+        for _ in range(200):
+            job = client.get(accepted.json()["status_url"]).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["status"] == "done" and len(job["result"]["groups"]) == 4

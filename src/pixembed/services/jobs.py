@@ -6,6 +6,7 @@ Jobs live in memory only: a restart forgets them (clients then get 404 and re-su
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from pixembed.errors import NotFound, PixembedError
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 Work = Callable[[Callable[[float], None]], Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class JobRunner:
         except PixembedError as exc:
             job.error, job.status = exc, "failed"
         except Exception as exc:  # a job must end "failed", never stay "running" forever
+            log.exception("job %s (%s) failed", job.id, job.kind)
             job.error, job.status = PixembedError(f"internal error: {type(exc).__name__}"), "failed"
         else:
             job.progress, job.status = 1.0, "done"
