@@ -132,6 +132,9 @@ def _stored(client: TestClient, sets: list[list[bytes]]) -> None:
 def test_collection_dedup_check_and_job(client: TestClient, duplicate_sets: list[list[bytes]]) -> None:
     _stored(client, duplicate_sets)
     body = client.post("/v1/collections/shop/dedup", json={"method": "phash"}).json()
+    defaults = client.post("/v1/collections/shop/dedup")  # no body: every option at its default
+    assert defaults.status_code == 200 and defaults.json()["method"] == "phash"
+    assert defaults.json()["hash_threshold"] == 16
     assert sorted(sorted(g["members"]) for g in body["groups"])[0] == ["p0", "p1", "p2"]
     check = client.post(
         "/v1/collections/shop/duplicates/check",

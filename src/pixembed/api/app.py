@@ -13,6 +13,7 @@ from pixembed import __version__
 from pixembed.api import compat
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
+from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.openapi import document_models
 from pixembed.api.routes import collections, compare, dedup, embed, search, system
@@ -76,5 +77,7 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     for router in (compare.router, collections.router, dedup.router, system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
-    document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])
+    document_models(
+        app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection, *DEDUP_BODIES]
+    )
     return app

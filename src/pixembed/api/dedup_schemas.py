@@ -148,3 +148,13 @@ class DuplicateMatchOut(BaseModel):
 class DuplicateCheckOut(BaseModel):
     is_duplicate: bool
     matches: list[DuplicateMatchOut]
+
+
+# Hand-read request bodies whose schemas go into the OpenAPI components (api/openapi.document_models).
+DOCUMENTED: list[type[BaseModel]] = [
+    DedupRequest,
+    DedupOptions,
+    ClusterRequest,
+    ClusterOptions,
+    DuplicateCheck,
+]

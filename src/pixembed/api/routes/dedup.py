@@ -22,6 +22,7 @@ from pixembed.api.dedup_schemas import (
     JobOut,
 )
 from pixembed.api.errors import error_body
+from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
 from pixembed.api.results import clustering_body, dedup_body
 from pixembed.api.schemas import to_source
@@ -92,6 +93,33 @@ async def _posted(
     return options, await form_image_sources(form, "images")
 
 
+async def _options(request: Request, model_cls: type[OptionsT]) -> OptionsT:
+    """A collection run's options: JSON, or an empty body for all defaults."""
+    if not (await request.body()).strip():
+        return model_cls()
+    return parse_body(model_cls, await read_json(request))
+
+
+FILES = {"images": {"type": "array", "items": {"type": "string", "format": "binary"}}}
+DEDUP_FORM = {
+    **FILES,
+    "method": {"type": "string"},
+    "keep": {"type": "string"},
+    "hash_threshold": {"type": "integer"},
+    "similarity_threshold": {"type": "number"},
+}
+CLUSTER_FORM = {
+    **FILES,
+    "method": {"type": "string"},
+    "k": {"type": "integer"},
+    "threshold": {"type": "number"},
+    "labels": {"type": "array", "items": {"type": "string"}},
+    "known_labels": {"type": "string", "description": "a JSON object"},
+}
+DEDUP_BODY = body_doc(DedupRequest, DEDUP_FORM)
+CLUSTER_BODY = body_doc(ClusterRequest, CLUSTER_FORM)
+
+
 def _accepted(job: Job) -> JSONResponse:
     return JSONResponse({"job_id": job.id, "status_url": f"/v1/jobs/{job.id}"}, status_code=202)
 
@@ -102,7 +130,7 @@ def _dedup_options(body: DedupOptions) -> None:
     check_keep(body.keep)
 
 
-@router.post("/dedup")
+@router.post("/dedup", openapi_extra=DEDUP_BODY)
 async def dedup_route(
     request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
@@ -122,7 +150,7 @@ async def dedup_route(
     return dedup_body(cat, result)
 
 
-@router.post("/cluster")
+@router.post("/cluster", openapi_extra=CLUSTER_BODY)
 async def cluster_route(
     request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
@@ -171,7 +199,7 @@ async def _run_or_submit(
     return await anyio.to_thread.run_sync(work, lambda _: None)
 
 
-@router.post("/collections/{name}/dedup", response_model=None)
+@router.post("/collections/{name}/dedup", response_model=None, openapi_extra=body_doc(DedupOptions))
 async def collection_dedup_route(
     name: str,
     request: Request,
@@ -179,7 +207,7 @@ async def collection_dedup_route(
     settings: Settings = Depends(get_settings),
 ) -> Any:
     """Duplicates among a collection's items; 202 with a job for large collections or ``background``."""
-    body = parse_body(DedupOptions, await read_json(request))
+    body = await _options(request, DedupOptions)
     _dedup_options(body)
     method, keep = check_method(body.method), check_keep(body.keep)
 
@@ -198,7 +226,7 @@ async def collection_dedup_route(
     return await _run_or_submit(request, name, store, settings, body.background, "dedup", work)
 
 
-@router.post("/collections/{name}/cluster", response_model=None)
+@router.post("/collections/{name}/cluster", response_model=None, openapi_extra=body_doc(ClusterOptions))
 async def collection_cluster_route(
     name: str,
     request: Request,
@@ -207,7 +235,7 @@ async def collection_cluster_route(
     settings: Settings = Depends(get_settings),
 ) -> Any:
     """Clusters of a collection's items; 202 with a job for large collections or ``background``."""
-    body = parse_body(ClusterOptions, await read_json(request))
+    body = await _options(request, ClusterOptions)
     method = check_cluster_method(body.method)
 
     def work(progress: Any) -> dict[str, Any]:
@@ -218,7 +246,11 @@ async def collection_cluster_route(
     return await _run_or_submit(request, name, store, settings, body.background, "cluster", work)
 
 
-@router.post("/collections/{name}/duplicates/check", response_model=DuplicateCheckOut)
+@router.post(
+    "/collections/{name}/duplicates/check",
+    response_model=DuplicateCheckOut,
+    openapi_extra=body_doc(DuplicateCheck),
+)
 async def check_route(
     name: str,
     request: Request,
