@@ -109,10 +109,6 @@ def test_zero_shot_and_propagated_labels(client: TestClient, duplicate_sets: lis
     by_first = {min(c["members"], key=int): c for c in body["clusters"]}
     assert [by_first[f]["label"] for f in ("0", "3", "6", "9")] == texts
     assert all(c["label_confidence"] > 0.5 for c in body["clusters"])
-    strict = client.post(
-        "/v1/cluster", json={"images": images, "labels": ["a pink heart"], "label_threshold": 1.0}
-    )
-    assert strict.status_code == 200  # one label has probability 1.0: still named
     known = {"0": "ball", "3": "box"}
     body = client.post("/v1/cluster", json={"images": images, "k": 4, "known_labels": known}).json()
     labels = {i["id"]: (i["label"], i["label_confidence"]) for i in body["items"]}
@@ -185,3 +181,37 @@ def test_large_collection_runs_as_a_job(
                 break
             time.sleep(0.05)
         assert job["status"] == "done" and len(job["result"]["groups"]) == 4
+
+
+def test_hdbscan_reports_the_odd_one_out_as_noise(
+    client: TestClient, duplicate_sets: list[list[bytes]]
+) -> None:
+    import numpy as np
+
+    from pixembed.synthetic.shapes import render_shape
+    from tests.helpers import encode
+
+    odd = encode(render_shape("heart", "cyan", size=192, rng=np.random.default_rng(11)))
+    images = [b64(i) for i in [*flat(duplicate_sets), odd]]
+    body = client.post(
+        "/v1/cluster", json={"images": images, "method": "hdbscan", "min_cluster_size": 3}
+    ).json()
+    assert body["noise"] == ["12"] and body["k"] == 4
+    assert body["items"][12]["cluster"] is None
+
+
+def test_zero_shot_says_unknown_when_no_label_fits(
+    client: TestClient, duplicate_sets: list[list[bytes]]
+) -> None:
+    images = [b64(i) for i in duplicate_sets[0]]  # three red circles
+    body = client.post(
+        "/v1/cluster",
+        json={"images": images, "k": 1, "labels": ["a blue square", "a green star"], "label_threshold": 0.95},
+    ).json()
+    assert body["clusters"][0]["label"] == "unknown" and body["clusters"][0]["label_confidence"] < 0.95
+    fits = client.post(
+        "/v1/cluster", json={"images": images, "k": 1, "labels": ["a red circle", "a red square"]}
+    )
+    assert fits.json()["clusters"][0]["label"] == "a red circle"
+    bad = client.post("/v1/cluster", json={"images": images, "labels": ["x"], "label_threshold": 2})
+    assert bad.status_code == 400 and "label_threshold" in bad.json()["message"]
