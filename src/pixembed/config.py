@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_texts: int = Field(default=1024, ge=1)
     max_text_chars: int = Field(default=2000, ge=1)
 
+    # Dedup and clustering (issue 4): collection runs over this many items answer 202 with a job.
+    dedup_background_items: int = Field(default=2000, ge=0)
+    max_dedup_items: int = Field(default=200_000, ge=1)
+    duplicate_check_top_k: int = Field(default=20, ge=1, le=1000)
+    job_workers: int = Field(default=1, ge=1)
+
     fetch_connect_timeout_s: float = Field(default=5.0, gt=0)
     fetch_total_timeout_s: float = Field(default=20.0, gt=0)
     fetch_max_redirects: int = Field(default=5, ge=0)

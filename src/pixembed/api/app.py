@@ -15,10 +15,11 @@ from pixembed.api import compat
 from pixembed.api.auth import require_scope, scope_by_route
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
+from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
-from pixembed.api.routes import collections, compare, embed, keys, search, system
+from pixembed.api.routes import collections, compare, dedup, embed, keys, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
@@ -96,12 +97,14 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     # admin for keys. Native routes take the key as Bearer (mSightFlow's way) or x-api-key; the
     # compatibility routers find it where their service sends it. System routes stay open.
     read = [Depends(require_scope("read"))]
-    for router in (embed.router, search.router, compare.router):
+    for router in (embed.router, search.router, compare.router, dedup.router):
         app.include_router(router, dependencies=read)
     app.include_router(collections.router, dependencies=[Depends(require_scope(COLLECTION_SCOPES))])
     app.include_router(keys.router, dependencies=[Depends(require_scope("admin"))])
     for router in (system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
-    document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])
+    document_models(
+        app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection, *DEDUP_BODIES]
+    )
     return app

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest, PixembedError, TooManyItems
 from pixembed.runtime.model import ClipModel
+from pixembed.services.catalogue import with_facts
 from pixembed.services.compare import embed_subject
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
@@ -78,14 +79,18 @@ async def add_items(
         raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
-    embedded = await embed_image_sources(model, [img for _, img in images], settings) if images else []
+    sources = [img for _, img in images]
+    embedded = await embed_image_sources(model, sources, settings, with_facts=True) if images else []
     vectors: dict[int, Vector] = {}
     errors: dict[int, PixembedError] = {}
+    facts: dict[int, dict[str, Any]] = {}
     for position, result in zip(image_positions, embedded, strict=True):
         if result.error is not None:
             errors[position] = result.error
         elif result.vector is not None:
             vectors[position] = result.vector
+            if result.facts:
+                facts[position] = result.facts
     for i, item in enumerate(items):
         if item.image is None:
             if item.vector is None:
@@ -93,7 +98,10 @@ async def add_items(
             else:
                 vectors[i] = item.vector
     ids = [item.id if item.id is not None else uuid.uuid4().hex for item in items]
-    records = [Record(ids[i], vectors[i], items[i].metadata) for i in sorted(vectors)]
+    # Size and perceptual hashes go with each image item, for dedup of the stored collection later.
+    records = [
+        Record(ids[i], vectors[i], with_facts(items[i].metadata, facts.get(i))) for i in sorted(vectors)
+    ]
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
     return [AddedItem(i, ids[i] if i in vectors else None, errors.get(i)) for i in range(len(items))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import numpy as np
@@ -23,10 +24,12 @@ class ItemResult:
     name: str | None
     vector: npt.NDArray[np.float32] | None
     error: PixembedError | None = None
+    # Size and perceptual hashes (services/catalogue.image_facts), when asked for with ``with_facts``.
+    facts: dict[str, Any] | None = None
 
 
 async def embed_image_sources(
-    model: ClipModel, sources: Sequence[ImageSource], settings: Settings
+    model: ClipModel, sources: Sequence[ImageSource], settings: Settings, *, with_facts: bool = False
 ) -> list[ItemResult]:
     """Embed a batch of images; a bad item fails alone, the others still get vectors."""
     if not sources:
@@ -39,8 +42,17 @@ async def embed_image_sources(
     good, images, failures = partition(await load_images(sources, settings, min_side=draft_min_side(model)))
     vectors = await anyio.to_thread.run_sync(model.embed_images, images)
     by_index = dict(zip(good, vectors, strict=True))
+    facts: dict[int, dict[str, Any]] = {}
+    if with_facts:
+        from pixembed.services.catalogue import image_facts, source_size
+
+        pairs = list(zip(good, images, strict=True))
+        described = await anyio.to_thread.run_sync(
+            lambda: [image_facts(image, source_size(sources[i])) for i, image in pairs]
+        )
+        facts = dict(zip(good, described, strict=True))
     return [
-        ItemResult(index, source.name, by_index.get(index), failures.get(index))
+        ItemResult(index, source.name, by_index.get(index), failures.get(index), facts.get(index))
         for index, source in enumerate(sources)
     ]
 

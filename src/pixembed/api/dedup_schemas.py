@@ -1,0 +1,160 @@
+"""Bodies of the dedup, cluster, duplicate-check and job routes (shapes fixed in CONTRACTS.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from pixembed.api.schemas import ImageRef
+
+
+class DedupOptions(BaseModel):
+    """POST /v1/collections/{name}/dedup; the posted-set route adds ``images``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "phash"
+    hash_threshold: int | None = None
+    similarity_threshold: float | None = None
+    keep: str = "resolution"
+    background: bool = False
+
+
+class DedupRequest(DedupOptions):
+    """POST /v1/dedup."""
+
+    images: list[ImageRef]
+
+
+class ClusterOptions(BaseModel):
+    """POST /v1/collections/{name}/cluster; the posted-set route adds ``images``.
+
+    ``k`` is the number of k-means clusters (chosen by silhouette when null); ``threshold`` the cosine
+    distance of threshold clustering; ``min_cluster_size`` is HDBSCAN's.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "kmeans"
+    k: int | None = None
+    threshold: float | None = None
+    min_cluster_size: int | None = None
+    labels: list[str] | None = None
+    label_threshold: float | None = None
+    known_labels: dict[str, str] | None = None
+    background: bool = False
+
+
+class ClusterRequest(ClusterOptions):
+    """POST /v1/cluster."""
+
+    images: list[ImageRef]
+
+
+class DuplicateCheck(BaseModel):
+    """POST /v1/collections/{name}/duplicates/check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: ImageRef
+    similarity_threshold: float | None = None
+    hash_threshold: int | None = None
+
+
+class DedupItemOut(BaseModel):
+    id: str
+    name: str | None
+    width: int | None
+    height: int | None
+    bytes: int | None
+
+
+class PairOut(BaseModel):
+    a: str
+    b: str
+    distance: int | None
+    similarity: float | None
+
+
+class GroupOut(BaseModel):
+    members: list[str]
+    keep: str
+    drop: list[str]
+
+
+class DedupOut(BaseModel):
+    """Pairs with their evidence, groups with the keeper, and every id to drop."""
+
+    method: str
+    hash_threshold: int | None
+    similarity_threshold: float | None
+    items: list[DedupItemOut]
+    pairs: list[PairOut]
+    groups: list[GroupOut]
+    drop: list[str]
+
+
+class ClusterOut(BaseModel):
+    id: int
+    members: list[str]
+    medoid: str
+    cohesion: float
+    label: str | None
+    label_confidence: float | None
+
+
+class ClusterItemOut(BaseModel):
+    id: str
+    name: str | None
+    cluster: int | None
+    label: str | None
+    label_confidence: float | None
+    x: float
+    y: float
+
+
+class ClusteringOut(BaseModel):
+    """Clusters (largest first), noise, and each item's cluster, label and 2-D position (PCA)."""
+
+    method: str
+    k: int
+    silhouette_by_k: dict[str, float]
+    clusters: list[ClusterOut]
+    noise: list[str]
+    items: list[ClusterItemOut]
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status_url: str
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    progress: float
+    result: Any | None
+    error: dict[str, Any] | None
+
+
+class DuplicateMatchOut(BaseModel):
+    id: str
+    similarity: float | None
+    distance: int | None
+
+
+class DuplicateCheckOut(BaseModel):
+    is_duplicate: bool
+    matches: list[DuplicateMatchOut]
+
+
+# Hand-read request bodies whose schemas go into the OpenAPI components (api/openapi.document_models).
+DOCUMENTED: list[type[BaseModel]] = [
+    DedupRequest,
+    DedupOptions,
+    ClusterRequest,
+    ClusterOptions,
+    DuplicateCheck,
+]
