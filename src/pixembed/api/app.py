@@ -13,12 +13,14 @@ from pixembed import __version__
 from pixembed.api import compat
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
+from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.openapi import document_models
-from pixembed.api.routes import collections, compare, embed, search, system
+from pixembed.api.routes import collections, compare, detect, embed, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.store import open_store
@@ -40,7 +42,20 @@ def load_model_from_settings(settings: Settings) -> ClipModel:
     )
 
 
-def create_app(settings: Settings | None = None, model: ClipModel | None = None) -> FastAPI:
+def load_detector_from_settings(settings: Settings) -> Detector | None:
+    """The detector the settings name, loaded (blocking); None for CLIP region scoring, built on first use."""
+    if settings.detector == "owlv2":
+        from pixembed.runtime.detection.owlv2 import load_owlv2
+
+        return load_owlv2(
+            settings.detector_model, settings.detector_weights, download_timeout_s=settings.download_timeout_s
+        )
+    return None
+
+
+def create_app(
+    settings: Settings | None = None, model: ClipModel | None = None, detector: Detector | None = None
+) -> FastAPI:
     """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
     settings = settings or Settings()
 
@@ -52,6 +67,12 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
             except PixembedError as exc:
                 app.state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
+        if app.state.detector is None and settings.detector != "clip-regions":
+            try:
+                app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
+            except PixembedError as exc:
+                app.state.detector_error = exc.message
+                log.error("detector did not load: %s", exc.message)
         try:
             yield
         finally:
@@ -66,6 +87,8 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     app.state.settings = settings
     app.state.model = model
     app.state.load_error = None
+    app.state.detector = detector
+    app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_store(settings.store_location)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
@@ -73,8 +96,9 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     # mSightFlow clients call the native embed and search routes with their Bearer key.
     for router in (embed.router, search.router):
         app.include_router(router, dependencies=[Depends(compat.msightflow.require_key)])
-    for router in (compare.router, collections.router, system.router, *compat.ROUTERS):
+    for router in (compare.router, collections.router, system.router, detect.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
-    document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])
+    documented = [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection, DetectRequest]
+    document_models(app, documented)
     return app
