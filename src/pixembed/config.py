@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     detector: Literal["clip-regions", "owlv2"] = "clip-regions"
     detector_model: str = "google/owlv2-base-patch16-ensemble"
     detector_weights: Path | None = None
+    detect_threshold: float | None = Field(default=None, ge=0, le=1, description="default: the detector's")
 
     # Empty means auth is off (the loopback default). NoDecode: the env var may be a plain comma list.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat
@@ -99,6 +100,13 @@ def create_app(
     for router in (compare.router, collections.router, system.router, detect.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
-    documented = [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection, DetectRequest]
+    documented: list[type[BaseModel]] = [
+        EmbedRequest,
+        SearchRequest,
+        CompareRequest,
+        AddItems,
+        SearchCollection,
+        DetectRequest,
+    ]
     document_models(app, documented)
     return app

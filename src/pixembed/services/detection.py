@@ -162,6 +162,7 @@ async def detect(
 ) -> DetectionResult:
     """Load the image and detect the classes in it, off the event loop."""
     check_detect_args(top_k, threshold)
+    threshold = settings.detect_threshold if threshold is None else threshold
     image = await load_image(source, settings)
     return await anyio.to_thread.run_sync(
         lambda: detect_in_image(

@@ -91,7 +91,9 @@ async def embed_detected_regions(
     """Find the regions with the detector, then embed them as ``embed_regions`` does; none found: []."""
     text_vectors = await embed_texts(model, texts, settings) if texts else None
     image = await load_image(source, settings)
-    found = await anyio.to_thread.run_sync(lambda: detect_in_image(detector, image, classes, top_k=top_k))
+    found = await anyio.to_thread.run_sync(
+        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
+    )
     if not found.detections:
         return []
     boxes = [d.box for d in found.detections]
