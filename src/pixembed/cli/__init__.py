@@ -1,6 +1,7 @@
 """The ``pixembed`` command line: thin commands over the services; errors become messages and exit codes."""
 
 from pixembed.cli import collections as _collections  # noqa: F401  (registers its commands)
+from pixembed.cli import detect as _detect  # noqa: F401  (registers its command)
 from pixembed.cli.app import app, main
 
 __all__ = ["app", "main"]

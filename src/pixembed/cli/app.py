@@ -86,9 +86,15 @@ def serve(
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="allow a non-loopback address without API keys")
     ] = False,
+    detector: Annotated[
+        str | None, typer.Option(help="clip-regions (default, no extra weights) or owlv2 (transformers)")
+    ] = None,
 ) -> None:
     """Run the HTTP server. The model loads before the port opens, so a bad model fails fast."""
     import uvicorn
+
+    if detector not in (None, "clip-regions", "owlv2"):
+        raise CliError(f"unknown detector {detector!r}: use clip-regions or owlv2")
 
     from pixembed.api.app import create_app
 
@@ -102,6 +108,7 @@ def serve(
         device=device,
         data_dir=data_dir,
         store=store,
+        detector=detector,
     )
     if not _is_loopback(host) and not settings.api_keys and not insecure_no_auth:
         raise CliError(
@@ -109,8 +116,12 @@ def serve(
             "--insecure-no-auth to expose it anyway (only behind your own authenticating proxy)"
         )
     loaded = load_cli_model(settings)
+    from pixembed.api.app import load_detector_from_settings
+
+    with err.status(f"loading the {settings.detector} detector ..."):
+        found = load_detector_from_settings(settings)  # None: CLIP region scoring, built on first use
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
-    uvicorn.run(create_app(settings, loaded), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, loaded, found), host=host, port=port, log_level="info")
 
 
 @app.command()
