@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -118,10 +119,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--windows", action="store_true", help="add sliding-window proposals")
     parser.add_argument("--window-weight", type=float, default=0.7)
+    parser.add_argument("--cosine-floor", type=float, default=None, help="override the calibrated floor")
+    parser.add_argument("--no-verify", action="store_true", help="skip the second, context-free crop check")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     args = parser.parse_args()
     model = load_model("pixembed-tiny", threads=args.threads)
-    detector = ClipRegionDetector(model, windows=args.windows, window_weight=args.window_weight)
+    detector = ClipRegionDetector(
+        model, windows=args.windows, window_weight=args.window_weight, verify=not args.no_verify
+    )
+    if args.cosine_floor is not None:
+        detector.calibration = dataclasses.replace(detector.calibration, cosine_floor=args.cosine_floor)
     threshold = detector.default_threshold if args.threshold is None else args.threshold
     print(f"model {model.info.name}, detector {detector.name}, threshold {threshold}, {vars(args)}")
     results = {
