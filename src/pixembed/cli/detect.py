@@ -25,7 +25,7 @@ from pixembed.cli.app import (
 )
 from pixembed.config import DEFAULT_MODEL
 from pixembed.runtime.detection import ClipRegionDetector, Detector
-from pixembed.services.detection import detect, resolve_classes
+from pixembed.services.detection import LABEL_SETS, detect, resolve_classes
 from pixembed.services.inputs import ImageSource
 
 
@@ -54,7 +54,7 @@ def detect_command(
     settings = make_settings(model, pretrained, weights, detector=detector)
     source = ImageSource("bytes", _read(image), str(image))
     wanted = resolve_classes(
-        classes[0] if len(classes) == 1 and classes[0] == "fashion" else classes, settings
+        classes[0] if len(classes) == 1 and classes[0].strip().lower() in LABEL_SETS else classes, settings
     )
     loaded = load_cli_model(settings)
     finder: Detector

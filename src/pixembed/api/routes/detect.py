@@ -26,6 +26,7 @@ from pixembed.errors import InvalidRequest
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.services.detection import (
+    LABEL_SETS,
     check_detect_args,
     classes_from_label_set,
     detect,
@@ -75,7 +76,7 @@ async def _detect_body(
     body = DetectRequest(
         image="form",
         # One value that names a label set means the set; otherwise every value is a class.
-        classes=classes[0] if len(classes) == 1 and classes[0].strip().lower() == "fashion" else classes,
+        classes=classes[0] if len(classes) == 1 and classes[0].strip().lower() in LABEL_SETS else classes,
         top_k=int(top_k) if top_k is not None else 10,
         threshold=threshold,
         return_image=flag in ("1", "true", "yes", "on"),
