@@ -6,17 +6,16 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from pixembed.errors import WeightsUnavailable
 from pixembed.runtime.detection import ClassQuery, ClipRegionDetector
 from pixembed.runtime.detection.clip_regions import suppress
-from pixembed.runtime.detection.owlv2 import Owlv2Detector, load_owlv2
+from pixembed.runtime.detection.owlv2 import load_owlv2
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic.scenes import render_scene
 from pixembed.synthetic.shapes import caption
-from tests.detection_helpers import KINDS, iou, three_shape_scene
+from tests.detection_helpers import KINDS, iou, three_shape_scene, tiny_owlv2
 
 QUERIES = [ClassQuery(f"{c} {s}", (caption(s, c),)) for s, c in [*KINDS, ("heart", "green")]]
 
@@ -47,39 +46,6 @@ def test_suppression_keeps_the_best_of_overlapping_and_nested_boxes() -> None:
     kept = suppress(boxes, labels, scores, top_k=10)
     assert [(d.box, d.class_index) for d in kept] == [((10, 10, 50, 50), 0), ((60, 60, 90, 90), 1)]
     assert len(suppress(boxes, labels, scores, top_k=1)) == 1
-
-
-def tiny_owlv2() -> Owlv2Detector:
-    """A randomly initialised OWLv2 of a few hundred kB: the plumbing runs, its answers mean nothing."""
-    from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor
-
-    config = Owlv2Config(
-        text_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "max_position_embeddings": 16,
-            "vocab_size": 99,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 64,
-            "patch_size": 16,
-        },
-        projection_dim=32,
-    )
-    torch.manual_seed(0)
-    processor = Owlv2ImageProcessor(size={"height": 64, "width": 64})
-
-    def tokenize(texts: list[str]) -> dict[str, torch.Tensor]:
-        ids = torch.tensor([[1 + (sum(map(ord, t)) + k) % 97 for k in range(16)] for t in texts])
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-
-    return Owlv2Detector(Owlv2ForObjectDetection(config), processor, tokenize)
 
 
 def test_owlv2_boxes_lie_in_the_original_image_and_respect_threshold_and_top_k() -> None:
