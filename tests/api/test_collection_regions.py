@@ -78,3 +78,19 @@ def test_bad_region_searches_are_400s(client: TestClient, shape_images: dict[str
     alone = client.post("/v1/collections/listings/search", json={"text": "a red circle", "box": [0, 0, 9, 9]})
     assert alone.status_code == 400
     assert "send it with an image" in alone.json()["message"]
+
+
+def test_multipart_search_takes_a_box_too(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    _catalogue(client, shape_images)
+    circle = next(o for o in SCENE.objects if o.shape == "circle")
+    files = {"image": ("scene.png", encode(SCENE.image), "image/png")}
+    response = client.post(
+        "/v1/collections/listings/search",
+        files=files,
+        data={"box": json.dumps(list(circle.box)), "top_k": "2"},
+    )
+    assert response.status_code == 200, response.text
+    assert [r["metadata"]["caption"] for r in response.json()["results"]] == ["a red circle"] * 2
+    bad = client.post("/v1/collections/listings/search", files=files, data={"box": "[1, 2]"})
+    assert bad.status_code == 400
+    assert "four integers" in bad.json()["message"]

@@ -140,6 +140,7 @@ SEARCH_BODY = body_doc(
         "text": {"type": "string"},
         "top_k": {"type": "integer", "minimum": 1, "maximum": 1000},
         "filter": {"type": "string", "description": "a JSON filter object"},
+        "box": {"type": "string", "description": "[x1, y1, x2, y2] as JSON: search by that region of image"},
     },
 )
 
@@ -208,7 +209,13 @@ async def _query_from_form(request: Request, settings: Settings) -> tuple[Query,
     texts = form_texts(form, "text")
     raw_filter = form_texts(form, "filter")
     where = _json_field(raw_filter[0], "filter") if raw_filter else None
-    query = Query(text=texts[0] if texts else None, image=images[0] if images else None)
+    raw_box = form_texts(form, "box")
+    box = _json_field(raw_box[0], "box") if raw_box else None
+    if box is not None and not (
+        isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) for v in box)
+    ):
+        raise InvalidRequest("box must be a JSON list of four integers [x1, y1, x2, y2]")
+    query = Query(text=texts[0] if texts else None, image=images[0] if images else None, box=box)
     return query, form_int(form, "top_k", 10), where
 
 
