@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0)
     allow_private_urls: bool = False
 
+    # Detection (/v1/detect, /v1/embed/regions): "clip-regions" needs no weights beyond the CLIP model;
+    # "owlv2" loads an OWLv2 checkpoint through transformers (hub id, or a local folder in detector_weights).
+    detector: Literal["clip-regions", "owlv2"] = "clip-regions"
+    detector_model: str = "google/owlv2-base-patch16-ensemble"
+    detector_weights: Path | None = None
+    detect_threshold: float | None = Field(default=None, ge=0, le=1, description="default: the detector's")
+
     # Empty means auth is off (the loopback default). NoDecode: the env var may be a plain comma list.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys made by `pixembed keys create` (hashed, scoped, with quotas); default data_dir/keys.sqlite.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from datetime import datetime
 from typing import Any
@@ -12,10 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pixembed.api import create_app
+from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import softmax_at_scale
 from pixembed.services.labelsets import FASHION
 from tests.compat.conftest import KEY
+from tests.detection_helpers import three_shape_scene
 from tests.helpers import encode
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -96,31 +101,53 @@ def test_typescript_recipe_reads_tags_and_embeddings_from_a_real_server(
     assert len(data["data"]["textRelevanceScores"]) == 2
 
 
-def test_python_recipe_without_boxes_gets_a_clear_failure(live_server: str, image_server: str) -> None:
+def test_python_recipe_without_boxes_detects_first(live_server: str, image_server: str) -> None:
     resp = httpx.post(
         f"{live_server}{EMBED}",
         headers={"Authorization": f"Bearer {KEY}"},
-        json={"image": f"{image_server}/outfit.png", "withEmbedding": True, "withTag": True},
+        json={"image": f"{image_server}/outfit.png", "withEmbedding": True, "withTag": True, "topK": 3},
         timeout=30.0,
     )
     result = resp.json()
-    assert resp.status_code == 501
-    assert result["success"] is False
-    assert result["data"] is None
-    assert result["error"]["code"] == "DETECTION_NOT_AVAILABLE"
-    assert "boundingBoxes" in result["error"]["message"]
+    assert resp.status_code == 200, resp.text
+    assert result["success"] is True
     assert_meta(result["meta"])
+    data = result["data"]
+    # The tiny model knows no fashion item, so the calibrated detector finds none: empty, not invented.
+    assert data["boundingBoxes"] == [] and data["embeddings"] == [] and data["tags"] == []
 
 
-@pytest.mark.parametrize(
-    "body",
-    [{"image": "https://example.com/outfit.jpg", "topK": 10}, {"image": "x", "topK": 5, "classes": [6, 8]}],
-)
-def test_detection_is_not_available_yet(keyed_client: TestClient, body: dict[str, Any]) -> None:
-    response = keyed_client.post(DETECT, headers=AUTH, json=body)
-    assert response.status_code == 501
-    assert response.json()["success"] is False
-    assert response.json()["error"]["code"] == "DETECTION_NOT_AVAILABLE"
+def scene_b64() -> str:
+    return base64.b64encode(encode(three_shape_scene().image)).decode()
+
+
+def test_detection_envelope_ids_filter_and_top_k(tiny_model: ClipModel, settings: Settings) -> None:
+    # Threshold 0: the tiny model's (zero-scored) fashion boxes come back, so the answer's shape shows.
+    keyed = settings.model_copy(update={"api_keys": [KEY], "detect_threshold": 0.0})
+    with TestClient(create_app(keyed, tiny_model)) as client:
+        body = {"image": scene_b64(), "topK": 4, "classes": [6, 8]}
+        result = client.post(DETECT, headers=AUTH, json=body).json()
+        assert result["success"] is True
+        assert_meta(result["meta"])
+        detections = result["data"]["detections"]
+        assert result["data"]["annotatedImage"] is None
+        assert 1 <= len(detections) <= 4
+        assert {d["classId"] for d in detections} <= {6, 8}
+        for d in detections:
+            assert set(d) == {"areaRatio", "centerDistanceRatio", "classId", "score", "boundingBox"}
+            x1, y1, x2, y2 = d["boundingBox"]
+            assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
+        scores = [d["score"] for d in detections]
+        assert scores == sorted(scores, reverse=True)
+        drawn = client.post(DETECT, headers=AUTH, json={**body, "returnImage": True}).json()["data"]
+        png = Image.open(io.BytesIO(base64.b64decode(drawn["annotatedImage"])))
+        assert png.format == "PNG" and png.size == (320, 240)
+
+
+def test_detection_of_a_picture_without_fashion_items_is_empty(keyed_client: TestClient) -> None:
+    result = keyed_client.post(DETECT, headers=AUTH, json={"image": scene_b64(), "topK": 10}).json()
+    assert result["success"] is True
+    assert result["data"] == {"detections": [], "annotatedImage": None}
 
 
 @pytest.mark.parametrize(

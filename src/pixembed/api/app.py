@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat
@@ -16,14 +17,16 @@ from pixembed.api.auth import require_scope, scope_by_route
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
+from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
-from pixembed.api.routes import collections, compare, dedup, embed, keys, search, system
+from pixembed.api.routes import collections, compare, dedup, detect, embed, keys, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.metrics import MODEL_LOAD_SECONDS
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.store import open_store
@@ -58,7 +61,20 @@ COLLECTION_SCOPES = scope_by_route(
 )
 
 
-def create_app(settings: Settings | None = None, model: ClipModel | None = None) -> FastAPI:
+def load_detector_from_settings(settings: Settings) -> Detector | None:
+    """The detector the settings name, loaded (blocking); None for CLIP region scoring, built on first use."""
+    if settings.detector == "owlv2":
+        from pixembed.runtime.detection.owlv2 import load_owlv2
+
+        return load_owlv2(
+            settings.detector_model, settings.detector_weights, download_timeout_s=settings.download_timeout_s
+        )
+    return None
+
+
+def create_app(
+    settings: Settings | None = None, model: ClipModel | None = None, detector: Detector | None = None
+) -> FastAPI:
     """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
     settings = settings or Settings()
 
@@ -70,6 +86,12 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
             except PixembedError as exc:
                 app.state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
+        if app.state.detector is None and settings.detector != "clip-regions":
+            try:
+                app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
+            except PixembedError as exc:
+                app.state.detector_error = exc.message
+                log.error("detector did not load: %s", exc.message)
         try:
             yield
         finally:
@@ -85,6 +107,8 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     app.state.settings = settings
     app.state.model = model
     app.state.load_error = None
+    app.state.detector = detector
+    app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_store(settings.store_location)
     app.state.keys = KeyStore(settings.key_store_path)
@@ -97,14 +121,21 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     # admin for keys. Native routes take the key as Bearer (mSightFlow's way) or x-api-key; the
     # compatibility routers find it where their service sends it. System routes stay open.
     read = [Depends(require_scope("read"))]
-    for router in (embed.router, search.router, compare.router, dedup.router):
+    for router in (embed.router, search.router, compare.router, dedup.router, detect.router):
         app.include_router(router, dependencies=read)
     app.include_router(collections.router, dependencies=[Depends(require_scope(COLLECTION_SCOPES))])
     app.include_router(keys.router, dependencies=[Depends(require_scope("admin"))])
     for router in (system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
-    document_models(
-        app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection, *DEDUP_BODIES]
-    )
+    documented: list[type[BaseModel]] = [
+        EmbedRequest,
+        SearchRequest,
+        CompareRequest,
+        AddItems,
+        SearchCollection,
+        DetectRequest,
+        *DEDUP_BODIES,
+    ]
+    document_models(app, documented)
     return app

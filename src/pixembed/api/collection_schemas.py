@@ -42,6 +42,9 @@ class ItemIn(BaseModel):
     image: ImageRef | None = None
     vector: list[float] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    regions: bool | None = Field(
+        default=None, description="also store this image's regions; default: the body's"
+    )
 
 
 class AddItems(BaseModel):
@@ -51,6 +54,11 @@ class AddItems(BaseModel):
 
     items: list[ItemIn]
     model: str | None = None
+    regions: bool = Field(
+        default=False, description='store each detected region as a child item "<id>#<n>" (parent_id, box)'
+    )
+    region_classes: list[str] | str = Field(default="fashion", description="texts, or a label set name")
+    region_top_k: int = Field(default=10, ge=1, le=50)
 
 
 class AddedOut(BaseModel):
@@ -59,6 +67,7 @@ class AddedOut(BaseModel):
     index: int
     id: str | None = None
     error: ErrorBody | None = None
+    regions: list[str] | None = Field(default=None, description="ids of the region items stored with it")
 
 
 class AddItemsOut(BaseModel):
@@ -88,6 +97,12 @@ class SearchCollection(BaseModel):
     image: ImageRef | None = None
     vector: list[float] | None = None
     id: str | None = Field(default=None, description="a stored item's id: more like this")
+    box: list[int] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="[x1, y1, x2, y2]: search by this region of image",
+    )
     top_k: int = Field(default=10, ge=1, le=1000)
     filter: dict[str, Any] | None = Field(
         default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'

@@ -6,6 +6,7 @@ from fastapi import Request
 
 from pixembed.config import Settings
 from pixembed.errors import Unavailable
+from pixembed.runtime.detection import ClipRegionDetector, Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.store import VectorStore
 
@@ -31,3 +32,18 @@ def get_store(request: Request) -> VectorStore:
     """The collection store, opened when the app started."""
     store: VectorStore = request.app.state.store
     return store
+
+
+def get_detector(request: Request) -> Detector:
+    """The detector the server runs: the one loaded at start (OWLv2), else CLIP region scoring."""
+    detector: Detector | None = request.app.state.detector
+    if detector is None:
+        error: str | None = getattr(request.app.state, "detector_error", None)
+        if error:
+            raise Unavailable(f"detector failed to load: {error}")
+        if get_settings(request).detector != "clip-regions":
+            raise Unavailable("the detector is still loading; retry shortly")
+        # Built on first use: it needs nothing but the loaded CLIP model.
+        detector = ClipRegionDetector(get_model(request))
+        request.app.state.detector = detector
+    return detector

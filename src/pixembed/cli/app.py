@@ -90,9 +90,15 @@ def serve(
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="allow a non-loopback address without API keys")
     ] = False,
+    detector: Annotated[
+        str | None, typer.Option(help="clip-regions (default, no extra weights) or owlv2 (transformers)")
+    ] = None,
 ) -> None:
     """Run the HTTP server. The model loads before the port opens, so a bad model fails fast."""
     import uvicorn
+
+    if detector not in (None, "clip-regions", "owlv2"):
+        raise CliError(f"unknown detector {detector!r}: use clip-regions or owlv2")
 
     from pixembed.api.app import create_app
 
@@ -106,6 +112,7 @@ def serve(
         device=device,
         data_dir=data_dir,
         store=store,
+        detector=detector,
     )
     if not _is_loopback(host) and not _any_keys(settings) and not insecure_no_auth:
         raise CliError(
@@ -114,6 +121,10 @@ def serve(
             "own authenticating proxy)"
         )
     loaded = load_cli_model(settings)
+    from pixembed.api.app import load_detector_from_settings
+
+    with err.status(f"loading the {settings.detector} detector ..."):
+        found = load_detector_from_settings(settings)  # None: CLIP region scoring, built on first use
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
     from pixembed.logs import configure_logging
 
@@ -121,7 +132,7 @@ def serve(
     # Our middleware logs each request as JSON with its id, so uvicorn's own access log is off. On
     # SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to shutdown_grace_s, then exits.
     uvicorn.run(
-        create_app(settings, loaded),
+        create_app(settings, loaded, found),
         host=host,
         port=port,
         log_config=None,

@@ -13,11 +13,14 @@ import numpy.typing as npt
 
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest, PixembedError, TooManyItems
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import with_facts
 from pixembed.services.compare import embed_subject
+from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
+from pixembed.services.region_items import embed_query_region, region_records, stale_child_ids
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore
 
 Vector = npt.NDArray[np.float32]
@@ -31,15 +34,26 @@ class NewItem:
     vector: Vector | None = None
     id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    regions: bool = False
+
+
+@dataclass(frozen=True)
+class RegionOptions:
+    """How an item's regions become child items: the detector, the classes it looks for, how many."""
+
+    detector: Detector
+    classes: Sequence[DetectClass]
+    top_k: int = 10
 
 
 @dataclass(frozen=True)
 class AddedItem:
-    """What happened to one added item: its id, or the error that kept it out."""
+    """What happened to one added item: its id, or the error that kept it out; its region items' ids."""
 
     index: int
     id: str | None
     error: PixembedError | None = None
+    region_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class Query:
     image: ImageSource | None = None
     vector: Vector | None = None
     item_id: str | None = None
+    box: Sequence[int] | None = None
 
 
 def check_model(info: CollectionInfo, model: ClipModel) -> None:
@@ -68,7 +83,13 @@ def create_collection(store: VectorStore, model: ClipModel, name: str) -> Collec
 
 
 async def add_items(
-    store: VectorStore, model: ClipModel, name: str, items: Sequence[NewItem], settings: Settings
+    store: VectorStore,
+    model: ClipModel,
+    name: str,
+    items: Sequence[NewItem],
+    settings: Settings,
+    *,
+    regions: RegionOptions | None = None,
 ) -> list[AddedItem]:
     """Embed the images, then write every good item in one durable batch; bad items fail alone."""
     info = store.get_collection(name)
@@ -102,9 +123,49 @@ async def add_items(
     records = [
         Record(ids[i], vectors[i], with_facts(items[i].metadata, facts.get(i))) for i in sorted(vectors)
     ]
+    children = await _region_children(store, model, name, items, ids, sorted(vectors), regions, settings)
+    for found in children.values():
+        records += found
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
-    return [AddedItem(i, ids[i] if i in vectors else None, errors.get(i)) for i in range(len(items))]
+    return [
+        AddedItem(
+            i, ids[i] if i in vectors else None, errors.get(i), tuple(r.id for r in children.get(i, []))
+        )
+        for i in range(len(items))
+    ]
+
+
+async def _region_children(
+    store: VectorStore,
+    model: ClipModel,
+    name: str,
+    items: Sequence[NewItem],
+    ids: Sequence[str],
+    positions: Sequence[int],
+    regions: RegionOptions | None,
+    settings: Settings,
+) -> dict[int, list[Record]]:
+    """The region records of the items that ask for them; a parent's leftover older regions are deleted."""
+    children: dict[int, list[Record]] = {}
+    for i in positions:
+        image = items[i].image
+        if not items[i].regions or image is None:
+            continue
+        if regions is None:
+            raise InvalidRequest("regions were asked for, but no detector is available")
+        children[i] = await region_records(
+            model,
+            regions.detector,
+            ids[i],
+            image,
+            items[i].metadata,
+            regions.classes,
+            settings,
+            top_k=regions.top_k,
+        )
+        await anyio.to_thread.run_sync(store.delete, name, stale_child_ids(ids[i], len(children[i])))
+    return children
 
 
 async def search_collection(
@@ -121,7 +182,12 @@ async def search_collection(
     given = [q for q in (query.text, query.image, query.vector, query.item_id) if q is not None]
     if len(given) != 1:
         raise InvalidRequest("search with exactly one of: text, image, vector, or id (more like this)")
-    if query.vector is not None:
+    if query.box is not None and query.image is None:
+        raise InvalidRequest("box selects a region of the query image: send it with an image")
+    if query.box is not None and query.image is not None:
+        check_model(info, model)
+        vector = await embed_query_region(model, query.image, query.box, settings)
+    elif query.vector is not None:
         vector = query.vector
     elif query.item_id is not None:
         vector = store.get(name, query.item_id).vector

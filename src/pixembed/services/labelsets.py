@@ -54,3 +54,10 @@ FASHION = LabelSet(
         Label(9, "Watch", "a photo of a watch"),
     ),
 )
+
+
+def label_set_from_texts(texts: list[str]) -> LabelSet:
+    """An ad-hoc label set whose names and prompts are the given texts, ids their positions."""
+    if not texts or any(not t.strip() for t in texts):
+        raise InvalidRequest("labels must be a non-empty list of non-empty texts")
+    return LabelSet("labels", tuple(Label(i, t.strip(), t.strip()) for i, t in enumerate(texts)))

@@ -11,8 +11,10 @@ from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, TooManyItems
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.services.compare import softmax_at_scale
+from pixembed.services.detection import DetectClass, detect_in_image
 from pixembed.services.embedding import embed_texts
 from pixembed.services.inputs import ImageSource, load_image
 from pixembed.services.labelsets import Label, LabelSet
@@ -36,6 +38,7 @@ class Region:
     vector: Vectors
     tag: Tag | None
     text_scores: list[float]
+    ranked_tags: tuple[Tag, ...] = ()
 
 
 def check_boxes(boxes: Sequence[Sequence[int]], width: int, height: int) -> list[Box]:
@@ -71,18 +74,54 @@ async def embed_regions(
     # Texts first: a bad one is refused before any image is fetched or decoded.
     text_vectors = await embed_texts(model, texts, settings) if texts else None
     image = await load_image(source, settings)
+    return await embed_image_regions(model, image, boxes, settings, labels=labels, text_vectors=text_vectors)
+
+
+async def embed_detected_regions(
+    model: ClipModel,
+    detector: Detector,
+    source: ImageSource,
+    classes: Sequence[DetectClass],
+    settings: Settings,
+    *,
+    top_k: int = 10,
+    labels: LabelSet | None = None,
+    texts: Sequence[str] = (),
+) -> list[Region]:
+    """Find the regions with the detector, then embed them as ``embed_regions`` does; none found: []."""
+    text_vectors = await embed_texts(model, texts, settings) if texts else None
+    image = await load_image(source, settings)
+    found = await anyio.to_thread.run_sync(
+        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
+    )
+    if not found.detections:
+        return []
+    boxes = [d.box for d in found.detections]
+    return await embed_image_regions(model, image, boxes, settings, labels=labels, text_vectors=text_vectors)
+
+
+async def embed_image_regions(
+    model: ClipModel,
+    image: Image.Image,
+    boxes: Sequence[Sequence[int]],
+    settings: Settings,
+    *,
+    labels: LabelSet | None = None,
+    text_vectors: Vectors | None = None,
+) -> list[Region]:
+    """Embed the boxes of a decoded image; tag them with ``labels`` and score them against the texts."""
     checked = check_boxes(boxes, image.width, image.height)
     crops: list[Image.Image] = [image.crop(box) for box in checked]
     vectors = await anyio.to_thread.run_sync(model.embed_images, crops)
-    tags: list[Tag | None] = [None] * len(checked)
+    ranked: list[tuple[Tag, ...]] = [()] * len(checked)
     if labels is not None:
         prompt_vectors = await embed_texts(model, labels.prompts, settings)
         for row, similarities in enumerate(vectors @ prompt_vectors.T):
             probabilities = softmax_at_scale(similarities, model.info.logit_scale)
-            best = int(np.argmax(probabilities))
-            tags[row] = Tag(labels.labels[best], float(probabilities[best]))
+            order = np.argsort(-probabilities, kind="stable")
+            ranked[row] = tuple(Tag(labels.labels[int(i)], float(probabilities[i])) for i in order)
     scores = (vectors @ text_vectors.T).tolist() if text_vectors is not None else [[] for _ in checked]
     return [
-        Region(box, vector, tag, [float(s) for s in row])
-        for box, vector, tag, row in zip(checked, vectors, tags, scores, strict=True)
+        Region(box, vector, tags[0] if tags else None, [float(s) for s in row], tags)
+        for box, vector, tags, row in zip(checked, vectors, ranked, scores, strict=True)
     ]

@@ -1,36 +1,35 @@
 """APIClaw: ``/openapi/v2/model/image-embedding`` and ``image-detection``, in ``{success, data, meta}``.
 
 The key comes as ``Authorization: Bearer``. Embedding given ``boundingBoxes`` crops, embeds, tags (the ten
-fashion categories, zero-shot) and scores texts. Finding boxes needs a detector pixembed does not have yet,
-so those requests answer ``success: false`` with 501 rather than invent a box.
+fashion categories, zero-shot) and scores texts; without boxes it detects the fashion items first (the
+server's detector, up to ``topK``). Detection answers the ten categories with APIClaw's class ids.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pixembed.api.auth import bearer_key
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_detector, get_model, get_settings
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
+from pixembed.services.detection import classes_from_label_set, detect
 from pixembed.services.inputs import ImageSource
 from pixembed.services.labelsets import FASHION
-from pixembed.services.regions import embed_regions
+from pixembed.services.regions import embed_detected_regions, embed_regions
 
 SERVICE = "APIClaw"
-NO_DETECTOR = (
-    "automatic fashion-item detection is not available in this pixembed version yet: "
-    "send boundingBoxes [[x1, y1, x2, y2], ...] to /openapi/v2/model/image-embedding"
-)
 
 
 class CamelModel(BaseModel):
@@ -96,12 +95,37 @@ class ApiClawEmbeddingResponse(CamelModel):
 
 
 class ApiClawDetectionRequest(CamelModel):
-    """The image-detection request; validated so that a malformed one says so before the 501."""
+    """The image-detection request."""
 
     image: str = Field(min_length=1)
     top_k: int = Field(ge=1, le=50)
     classes: list[int] | None = None
     return_image: bool = False
+
+
+class ApiClawDetection(CamelModel):
+    """One detected item; the box is in pixels of the (EXIF-rotated) image."""
+
+    area_ratio: float
+    center_distance_ratio: float
+    class_id: int
+    score: float
+    bounding_box: list[int]
+
+
+class ApiClawDetectionData(CamelModel):
+    """Detections best first, and the annotated PNG (base64) when ``returnImage`` was set."""
+
+    detections: list[ApiClawDetection]
+    annotated_image: str | None
+
+
+class ApiClawDetectionResponse(CamelModel):
+    """The success envelope of image-detection."""
+
+    success: bool = True
+    data: ApiClawDetectionData
+    meta: ApiClawMeta
 
 
 def new_meta() -> ApiClawMeta:
@@ -122,7 +146,7 @@ def render_error(error: PixembedError) -> JSONResponse:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ApiClawError} for status in (400, 401, 413, 415, 422, 501, 503)
+    status: {"model": ApiClawError} for status in (400, 401, 413, 415, 422, 503)
 }
 router = APIRouter(
     prefix="/openapi/v2/model",
@@ -136,21 +160,29 @@ router = APIRouter(
 @router.post("/image-embedding", response_model=ApiClawEmbeddingResponse, response_model_by_alias=True)
 async def apiclaw_image_embedding(
     body: ApiClawEmbeddingRequest,
+    request: Request,
     model: ClipModel = Depends(get_model),
     settings: Settings = Depends(get_settings),
-) -> ApiClawEmbeddingResponse | JSONResponse:
-    """Embed the given boxes of an image; tag them and score texts on request."""
-    if not body.bounding_boxes:
-        return failure(501, "DETECTION_NOT_AVAILABLE", NO_DETECTOR)
+) -> ApiClawEmbeddingResponse:
+    """Embed the given boxes of an image, or the fashion items detected in it; tag and score on request."""
     texts = [body.text] if isinstance(body.text, str) else (body.text or [])
-    regions = await embed_regions(
-        model,
-        ImageSource.from_text(body.image),
-        body.bounding_boxes,
-        settings,
-        labels=FASHION if body.with_tag else None,
-        texts=texts,
-    )
+    labels = FASHION if body.with_tag else None
+    source = ImageSource.from_text(body.image)
+    if body.bounding_boxes:
+        regions = await embed_regions(
+            model, source, body.bounding_boxes, settings, labels=labels, texts=texts
+        )
+    else:
+        regions = await embed_detected_regions(
+            model,
+            get_detector(request),
+            source,
+            classes_from_label_set(FASHION),
+            settings,
+            top_k=body.top_k or 10,
+            labels=labels,
+            texts=texts,
+        )
     scores: list[float] | list[list[float]] | None = None
     if len(texts) == 1:
         # One text: one score per item, as the documented example shows ("text": ["red dress"] -> [0.847]).
@@ -166,8 +198,33 @@ async def apiclaw_image_embedding(
     return ApiClawEmbeddingResponse(data=data, meta=new_meta())
 
 
-@router.post("/image-detection")
-async def apiclaw_image_detection(body: ApiClawDetectionRequest) -> JSONResponse:
-    """Not available yet: pixembed has no fashion detector, and it never answers with made-up boxes."""
-    FASHION.subset(body.classes or [])
-    return failure(501, "DETECTION_NOT_AVAILABLE", NO_DETECTOR)
+@router.post("/image-detection", response_model=ApiClawDetectionResponse, response_model_by_alias=True)
+async def apiclaw_image_detection(
+    body: ApiClawDetectionRequest,
+    detector: Detector = Depends(get_detector),
+    settings: Settings = Depends(get_settings),
+) -> ApiClawDetectionResponse:
+    """Detect the fashion categories (all, or the ``classes`` ids), at most ``topK``, best first."""
+    classes = classes_from_label_set(FASHION, body.classes)
+    result = await detect(
+        detector,
+        ImageSource.from_text(body.image),
+        classes,
+        settings,
+        top_k=body.top_k,
+        annotate_image=body.return_image,
+    )
+    detections = [
+        ApiClawDetection(
+            area_ratio=d.area_ratio,
+            center_distance_ratio=d.center_distance_ratio,
+            class_id=d.class_id,
+            score=d.score,
+            bounding_box=list(d.box),
+        )
+        for d in result.detections
+    ]
+    image = base64.b64encode(result.annotated_png).decode() if result.annotated_png else None
+    return ApiClawDetectionResponse(
+        data=ApiClawDetectionData(detections=detections, annotated_image=image), meta=new_meta()
+    )

@@ -27,11 +27,19 @@ from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
-from pixembed.api.state import get_model, get_settings, get_store
+from pixembed.api.state import get_detector, get_model, get_settings, get_store
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest
 from pixembed.runtime.model import ClipModel
-from pixembed.services.collections import NewItem, Query, add_items, create_collection, search_collection
+from pixembed.services.collections import (
+    NewItem,
+    Query,
+    RegionOptions,
+    add_items,
+    create_collection,
+    search_collection,
+)
+from pixembed.services.detection import resolve_classes
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -112,7 +120,8 @@ def _items_from_json(body: AddItems, info: CollectionInfo) -> list[NewItem]:
             raise InvalidRequest(f"item {i}: give exactly one of image or vector")
         vector = _vector(item.vector) if item.vector is not None else None
         image = to_source(item.image) if item.image is not None else None
-        items.append(NewItem(image=image, vector=vector, id=item.id, metadata=item.metadata))
+        regions = body.regions if item.regions is None else item.regions
+        items.append(NewItem(image=image, vector=vector, id=item.id, metadata=item.metadata, regions=regions))
     return items
 
 
@@ -131,6 +140,7 @@ SEARCH_BODY = body_doc(
         "text": {"type": "string"},
         "top_k": {"type": "integer", "minimum": 1, "maximum": 1000},
         "filter": {"type": "string", "description": "a JSON filter object"},
+        "box": {"type": "string", "description": "[x1, y1, x2, y2] as JSON: search by that region of image"},
     },
 )
 
@@ -150,16 +160,22 @@ async def add_items_route(
 ) -> AddItemsOut:
     """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
     info = await anyio.to_thread.run_sync(store.get_collection, name)
+    region_options = None
     if is_multipart(request):
         items = await _items_from_form(request, settings)
     else:
-        items = _items_from_json(parse_body(AddItems, await read_json(request)), info)
-    results = await add_items(store, model, name, items, settings)
+        body = parse_body(AddItems, await read_json(request))
+        items = _items_from_json(body, info)
+        if any(item.regions for item in items):
+            classes = resolve_classes(body.region_classes, settings)
+            region_options = RegionOptions(get_detector(request), classes, body.region_top_k)
+    results = await add_items(store, model, name, items, settings, regions=region_options)
     data = [
         AddedOut(
             index=r.index,
             id=r.id,
             error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
+            regions=list(r.region_ids) if r.region_ids else None,
         )
         for r in results
     ]
@@ -193,7 +209,13 @@ async def _query_from_form(request: Request, settings: Settings) -> tuple[Query,
     texts = form_texts(form, "text")
     raw_filter = form_texts(form, "filter")
     where = _json_field(raw_filter[0], "filter") if raw_filter else None
-    query = Query(text=texts[0] if texts else None, image=images[0] if images else None)
+    raw_box = form_texts(form, "box")
+    box = _json_field(raw_box[0], "box") if raw_box else None
+    if box is not None and not (
+        isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) for v in box)
+    ):
+        raise InvalidRequest("box must be a JSON list of four integers [x1, y1, x2, y2]")
+    query = Query(text=texts[0] if texts else None, image=images[0] if images else None, box=box)
     return query, form_int(form, "top_k", 10), where
 
 
@@ -215,6 +237,7 @@ async def search_route(
             image=to_source(body.image) if body.image is not None else None,
             vector=_vector(body.vector) if body.vector is not None else None,
             item_id=body.id,
+            box=body.box,
         )
         top_k, raw_filter = body.top_k, body.filter
     if not 1 <= top_k <= 1000:

@@ -1,0 +1,88 @@
+"""Request and response bodies of POST /v1/detect and POST /v1/embed/regions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixembed.api.schemas import ImageRef, ModelFields
+
+BoxIn = Annotated[list[int], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in pixels")]
+
+
+class DetectRequest(BaseModel):
+    """POST /v1/detect: classes as texts or a label set's name ("fashion")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: ImageRef
+    classes: list[str] | str = Field(description='texts, or a label set name such as "fashion"')
+    top_k: int = Field(default=10, description="1 to 50")
+    threshold: float | None = Field(
+        default=None, description="0 to 1; default: the detector's calibrated one"
+    )
+    return_image: bool = False
+
+
+class DetectionOut(BaseModel):
+    """One detection; ``box`` in pixels of the EXIF-rotated original."""
+
+    box: list[int]
+    label: str
+    class_id: int
+    score: float
+    area_ratio: float
+    center_distance_ratio: float
+
+
+class DetectResponse(BaseModel):
+    """Detections best first; ``image`` is the annotated PNG as base64 when asked for."""
+
+    width: int
+    height: int
+    detector: str
+    detections: list[DetectionOut]
+    image: str | None = None
+
+
+class RegionsRequest(BaseModel):
+    """POST /v1/embed/regions: boxes, or none to detect them (classes from ``labels`` or ``label_set``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: ImageRef
+    boxes: list[BoxIn] | None = None
+    label_set: str | None = Field(default=None, description='tags from a named label set, e.g. "fashion"')
+    labels: list[str] | None = Field(default=None, description="tags from these texts instead")
+    texts: list[str] | None = Field(default=None, description="texts to score every region against")
+    top_k: int = Field(default=10, description="how many regions to detect when no boxes are given (1-50)")
+
+
+class TagOut(BaseModel):
+    """A region's zero-shot label and its probability among the labels."""
+
+    label: str
+    score: float
+
+
+class RelevanceOut(BaseModel):
+    """Cosine similarity of a region with one text."""
+
+    text: str
+    score: float
+
+
+class RegionOut(BaseModel):
+    """One region: its box, unit vector, tags and relevance to each text."""
+
+    box: list[int]
+    vector: list[float]
+    tags: list[TagOut]
+    relevance: list[RelevanceOut]
+
+
+class RegionsResponse(ModelFields):
+    """Every region, in box order (or detection order)."""
+
+    regions: list[RegionOut]

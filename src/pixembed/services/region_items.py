@@ -1,0 +1,77 @@
+"""An image's detected regions as child items of a collection, and searching by a region of a query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+
+from pixembed.config import Settings
+from pixembed.runtime.detection import Detector
+from pixembed.runtime.model import ClipModel
+from pixembed.services.detection import MAX_TOP_K, DetectClass, detect_in_image
+from pixembed.services.inputs import ImageSource, load_image
+from pixembed.services.regions import check_boxes, embed_image_regions
+from pixembed.store import Record
+
+Vector = npt.NDArray[np.float32]
+
+
+def child_id(parent_id: str, index: int) -> str:
+    """The id of a parent's ``index``-th region: ``"<parent id>#<index>"``."""
+    return f"{parent_id}#{index}"
+
+
+def stale_child_ids(parent_id: str, kept: int) -> list[str]:
+    """Ids a parent's earlier, larger set of regions may have left behind."""
+    return [child_id(parent_id, i) for i in range(kept, MAX_TOP_K)]
+
+
+async def region_records(
+    model: ClipModel,
+    detector: Detector,
+    parent_id: str,
+    source: ImageSource,
+    metadata: dict[str, Any],
+    classes: Sequence[DetectClass],
+    settings: Settings,
+    *,
+    top_k: int = 10,
+) -> list[Record]:
+    """A record per region found: the parent's metadata with ``parent_id``, ``box``, ``label``, ``score``."""
+    image = await load_image(source, settings)
+    found = await anyio.to_thread.run_sync(
+        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
+    )
+    if not found.detections:
+        return []
+    boxes = [d.box for d in found.detections]
+    regions = await embed_image_regions(model, image, boxes, settings)
+    return [
+        Record(
+            child_id(parent_id, index),
+            region.vector,
+            {
+                **metadata,
+                "parent_id": parent_id,
+                "box": list(region.box),
+                "label": detection.label,
+                "score": detection.score,
+            },
+        )
+        for index, (region, detection) in enumerate(zip(regions, found.detections, strict=True))
+    ]
+
+
+async def embed_query_region(
+    model: ClipModel, source: ImageSource, box: Sequence[int], settings: Settings
+) -> Vector:
+    """The vector of one box of a query image (a 400 if the box does not fit the image)."""
+    image = await load_image(source, settings)
+    (checked,) = check_boxes([box], image.width, image.height)
+    vectors = await anyio.to_thread.run_sync(model.embed_images, [image.crop(checked)])
+    vector: Vector = vectors[0]
+    return vector

@@ -1,0 +1,96 @@
+"""Regions in collections: a scene's shapes stored as child items, and search by a box of a query image."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+from fastapi.testclient import TestClient
+
+from pixembed.synthetic.shapes import caption
+from tests.detection_helpers import KINDS, iou, three_shape_scene
+from tests.helpers import encode
+
+SCENE = three_shape_scene()
+SCENE_B64 = base64.b64encode(encode(SCENE.image)).decode()
+CAPTIONS = [caption(s, c) for s, c in KINDS]
+
+
+def _catalogue(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    assert client.post("/v1/collections", json={"name": "listings"}).status_code == 201
+    files, ids, metadata = [], [], []
+    for text, images in shape_images.items():
+        for i, png in enumerate(images):
+            files.append(("image", (f"{i}.png", png, "image/png")))
+            ids.append(f"{text.replace(' ', '-')}-{i}")
+            metadata.append(json.dumps({"caption": text}))
+    added = client.post("/v1/collections/listings/items", files=files, data={"id": ids, "metadata": metadata})
+    assert added.status_code == 200, added.text
+
+
+def test_regions_are_stored_as_children_of_their_image(client: TestClient) -> None:
+    assert client.post("/v1/collections", json={"name": "street"}).status_code == 201
+    body = {
+        "items": [{"id": "photo", "image": SCENE_B64, "metadata": {"shop": "a"}}],
+        "regions": True,
+        "region_classes": CAPTIONS,
+    }
+    response = client.post("/v1/collections/street/items", json=body)
+    assert response.status_code == 200, response.text
+    children = response.json()["data"][0]["regions"]
+    assert children == [f"photo#{n}" for n in range(len(children))]
+    assert client.get("/v1/collections/street").json()["count"] == 1 + len(children)
+    # "#" starts a URL fragment: a child's id goes into a path percent-encoded.
+    stored = [
+        client.get(f"/v1/collections/street/items/{quote(c, safe='')}").json()["metadata"] for c in children
+    ]
+    assert all(m["parent_id"] == "photo" and m["shop"] == "a" for m in stored)
+    for obj in SCENE.objects:
+        assert any(m["label"] == obj.caption and iou(m["box"], obj.box) >= 0.5 for m in stored), obj
+    only_children = client.post(
+        "/v1/collections/street/search",
+        json={"text": "a red circle", "top_k": 1, "filter": {"parent_id": "photo"}},
+    ).json()["results"]
+    assert only_children[0]["metadata"]["label"] == "a red circle"
+
+
+def test_search_by_a_box_of_the_query_image_finds_that_shape(
+    client: TestClient, shape_images: dict[str, list[bytes]]
+) -> None:
+    _catalogue(client, shape_images)
+    for obj in SCENE.objects:
+        if obj.caption not in shape_images:
+            continue
+        body = {"image": SCENE_B64, "box": list(obj.box), "top_k": 3}
+        response = client.post("/v1/collections/listings/search", json=body)
+        assert response.status_code == 200, response.text
+        assert [r["metadata"]["caption"] for r in response.json()["results"]] == [obj.caption] * 3
+
+
+def test_bad_region_searches_are_400s(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    _catalogue(client, shape_images)
+    outside = client.post(
+        "/v1/collections/listings/search", json={"image": SCENE_B64, "box": [0, 0, 999, 10]}
+    )
+    assert outside.status_code == 400
+    assert "outside the 320x240 image" in outside.json()["message"]
+    alone = client.post("/v1/collections/listings/search", json={"text": "a red circle", "box": [0, 0, 9, 9]})
+    assert alone.status_code == 400
+    assert "send it with an image" in alone.json()["message"]
+
+
+def test_multipart_search_takes_a_box_too(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
+    _catalogue(client, shape_images)
+    circle = next(o for o in SCENE.objects if o.shape == "circle")
+    files = {"image": ("scene.png", encode(SCENE.image), "image/png")}
+    response = client.post(
+        "/v1/collections/listings/search",
+        files=files,
+        data={"box": json.dumps(list(circle.box)), "top_k": "2"},
+    )
+    assert response.status_code == 200, response.text
+    assert [r["metadata"]["caption"] for r in response.json()["results"]] == ["a red circle"] * 2
+    bad = client.post("/v1/collections/listings/search", files=files, data={"box": "[1, 2]"})
+    assert bad.status_code == 400
+    assert "four integers" in bad.json()["message"]
