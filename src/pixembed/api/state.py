@@ -8,6 +8,7 @@ from pixembed.config import Settings
 from pixembed.errors import Unavailable
 from pixembed.runtime.model import ClipModel
 from pixembed.store import VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 
 def get_settings(request: Request) -> Settings:
@@ -31,3 +32,9 @@ def get_store(request: Request) -> VectorStore:
     """The collection store, opened when the app started."""
     store: VectorStore = request.app.state.store
     return store
+
+
+def get_thumbnails(request: Request) -> ThumbnailStore:
+    """The thumbnail store beside the collection store."""
+    thumbnails: ThumbnailStore = request.app.state.thumbnails
+    return thumbnails

@@ -30,6 +30,7 @@ from pixembed.services.collections import Query, create_collection, search_colle
 from pixembed.services.indexing import IndexReport, find_images, index_paths
 from pixembed.services.inputs import ImageSource
 from pixembed.services.ray_indexing import import_ray, index_paths_with_ray
+from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store import VectorStore, open_store, parse_filter
 
 collections_app = typer.Typer(
@@ -109,7 +110,11 @@ def index(
                 opened, loaded, collection, folder, paths, settings, update, address=ray_address
             )
         else:
-            report = anyio.run(index_paths, opened, loaded, collection, folder, paths, settings, update)
+            thumbnails = open_thumbnails(settings)
+            report = anyio.run(
+                index_paths, opened, loaded, collection, folder, paths, settings, update, thumbnails
+            )
+            thumbnails.close()
     opened.close()
     for path, reason in sorted(report.failed.items()):
         err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
@@ -186,11 +191,14 @@ def delete(
     store: StoreOpt = None,
 ) -> None:
     """Delete a collection and all its items."""
-    opened = _store(data_dir, store)[1]
+    settings, opened = _store(data_dir, store)
     count = opened.get_collection(name).count
     if not yes and not typer.confirm(f"delete {name!r} and its {count} items?"):
         raise typer.Exit(1)
     opened.delete_collection(name)
+    thumbnails = open_thumbnails(settings)
+    thumbnails.delete_collection(name)
+    thumbnails.close()
     err.print(escape(f"deleted {name!r} ({count} items)"))
 
 

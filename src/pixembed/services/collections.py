@@ -17,7 +17,9 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import embed_subject
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
+from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -67,9 +69,17 @@ def create_collection(store: VectorStore, model: ClipModel, name: str) -> Collec
 
 
 async def add_items(
-    store: VectorStore, model: ClipModel, name: str, items: Sequence[NewItem], settings: Settings
+    store: VectorStore,
+    model: ClipModel,
+    name: str,
+    items: Sequence[NewItem],
+    settings: Settings,
+    thumbnails: ThumbnailStore | None = None,
 ) -> list[AddedItem]:
-    """Embed the images, then write every good item in one durable batch; bad items fail alone."""
+    """Embed the images, then write every good item in one durable batch; bad items fail alone.
+
+    With a ``thumbnails`` store, each item added from an image also gets a small thumbnail.
+    """
     info = store.get_collection(name)
     check_model(info, model)
     if not items:
@@ -78,7 +88,9 @@ async def add_items(
         raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
-    embedded = await embed_image_sources(model, [img for _, img in images], settings) if images else []
+    sources = [img for _, img in images]
+    keep = thumbnails is not None
+    embedded = await embed_image_sources(model, sources, settings, keep_images=keep) if images else []
     vectors: dict[int, Vector] = {}
     errors: dict[int, PixembedError] = {}
     for position, result in zip(image_positions, embedded, strict=True):
@@ -96,6 +108,10 @@ async def add_items(
     records = [Record(ids[i], vectors[i], items[i].metadata) for i in sorted(vectors)]
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
+        pairs = zip(image_positions, embedded, strict=True)
+        decoded = {ids[p]: r.image for p, r in pairs if r.image is not None}
+        bare = [ids[i] for i in vectors if items[i].image is None]
+        await save_thumbnails(thumbnails, name, decoded, bare)
     return [AddedItem(i, ids[i] if i in vectors else None, errors.get(i)) for i in range(len(items))]
 
 

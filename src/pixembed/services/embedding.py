@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
@@ -23,12 +24,16 @@ class ItemResult:
     name: str | None
     vector: npt.NDArray[np.float32] | None
     error: PixembedError | None = None
+    image: Image.Image | None = None  # the decoded image, only when asked for (``keep_images``)
 
 
 async def embed_image_sources(
-    model: ClipModel, sources: Sequence[ImageSource], settings: Settings
+    model: ClipModel, sources: Sequence[ImageSource], settings: Settings, *, keep_images: bool = False
 ) -> list[ItemResult]:
-    """Embed a batch of images; a bad item fails alone, the others still get vectors."""
+    """Embed a batch of images; a bad item fails alone, the others still get vectors.
+
+    ``keep_images`` hands back each decoded image too, for callers that make thumbnails from it.
+    """
     if not sources:
         raise InvalidRequest("no image given: send at least one image")
     if len(sources) > settings.max_batch_items:
@@ -39,8 +44,9 @@ async def embed_image_sources(
     good, images, failures = partition(await load_images(sources, settings))
     vectors = await anyio.to_thread.run_sync(model.embed_images, images)
     by_index = dict(zip(good, vectors, strict=True))
+    decoded = dict(zip(good, images, strict=True)) if keep_images else {}
     return [
-        ItemResult(index, source.name, by_index.get(index), failures.get(index))
+        ItemResult(index, source.name, by_index.get(index), failures.get(index), decoded.get(index))
         for index, source in enumerate(sources)
     ]
 

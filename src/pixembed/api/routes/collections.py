@@ -27,12 +27,13 @@ from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
-from pixembed.api.state import get_model, get_settings, get_store
+from pixembed.api.state import get_model, get_settings, get_store, get_thumbnails
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest
 from pixembed.runtime.model import ClipModel
 from pixembed.services.collections import NewItem, Query, add_items, create_collection, search_collection
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
+from pixembed.store.thumbnails import ThumbnailStore
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
@@ -77,9 +78,12 @@ async def get_route(name: str, store: VectorStore = Depends(get_store)) -> Colle
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_route(name: str, store: VectorStore = Depends(get_store)) -> Response:
+async def delete_route(
+    name: str, store: VectorStore = Depends(get_store), thumbnails: ThumbnailStore = Depends(get_thumbnails)
+) -> Response:
     """Drop a collection and all its items."""
     await anyio.to_thread.run_sync(store.delete_collection, name)
+    await anyio.to_thread.run_sync(thumbnails.delete_collection, name)
     return Response(status_code=204)
 
 
@@ -147,6 +151,7 @@ async def add_items_route(
     model: ClipModel = Depends(get_model),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
 ) -> AddItemsOut:
     """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
     info = await anyio.to_thread.run_sync(store.get_collection, name)
@@ -154,7 +159,7 @@ async def add_items_route(
         items = await _items_from_form(request, settings)
     else:
         items = _items_from_json(parse_body(AddItems, await read_json(request)), info)
-    results = await add_items(store, model, name, items, settings)
+    results = await add_items(store, model, name, items, settings, thumbnails)
     data = [
         AddedOut(
             index=r.index,
@@ -180,11 +185,35 @@ async def get_item_route(
 
 
 @router.delete("/{name}/items/{item_id}", status_code=204)
-async def delete_item_route(name: str, item_id: str, store: VectorStore = Depends(get_store)) -> Response:
+async def delete_item_route(
+    name: str,
+    item_id: str,
+    store: VectorStore = Depends(get_store),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+) -> Response:
     """Delete one item; 404 if it does not exist."""
     if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
         await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
+    await anyio.to_thread.run_sync(thumbnails.delete, name, [item_id])
     return Response(status_code=204)
+
+
+# ``:path`` so that ids holding '/' (``pixembed index`` stores relative paths) reach this route.
+@router.get(
+    "/{name}/items/{item_id:path}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+)
+async def thumbnail_route(
+    name: str,
+    item_id: str,
+    store: VectorStore = Depends(get_store),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+) -> Response:
+    """A stored item's thumbnail (at most 256 px a side); 404 for items added as bare vectors."""
+    await anyio.to_thread.run_sync(store.get_collection, name)  # 404 names a missing collection first
+    data, media_type = await anyio.to_thread.run_sync(thumbnails.get, name, item_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
 
 
 async def _query_from_form(request: Request, settings: Settings) -> tuple[Query, int, Any]:
