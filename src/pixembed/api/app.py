@@ -21,6 +21,7 @@ from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
+from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store import open_store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
             yield
         finally:
             app.state.store.close()
+            app.state.thumbnails.close()
 
     app = FastAPI(
         title="pixembed",
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     app.state.load_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_store(settings.store_location)
+    app.state.thumbnails = open_thumbnails(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     # mSightFlow clients call the native embed and search routes with their Bearer key.

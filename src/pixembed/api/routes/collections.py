@@ -174,31 +174,8 @@ async def add_items_route(
     )
 
 
-@router.get("/{name}/items/{item_id}", response_model=ItemOut, response_model_exclude_none=True)
-async def get_item_route(
-    name: str, item_id: str, include_vector: bool = False, store: VectorStore = Depends(get_store)
-) -> ItemOut:
-    """One stored item's metadata (and vector with ``?include_vector=true``)."""
-    record = await anyio.to_thread.run_sync(store.get, name, item_id)
-    vector = record.vector.tolist() if include_vector else None
-    return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
-
-
-@router.delete("/{name}/items/{item_id}", status_code=204)
-async def delete_item_route(
-    name: str,
-    item_id: str,
-    store: VectorStore = Depends(get_store),
-    thumbnails: ThumbnailStore = Depends(get_thumbnails),
-) -> Response:
-    """Delete one item; 404 if it does not exist."""
-    if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
-        await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
-    await anyio.to_thread.run_sync(thumbnails.delete, name, [item_id])
-    return Response(status_code=204)
-
-
-# ``:path`` so that ids holding '/' (``pixembed index`` stores relative paths) reach this route.
+# ``:path`` so that ids holding '/' (``pixembed index`` stores relative paths) reach the item routes; this
+# one comes first, so that a GET ending in /thumbnail is never read as an item id.
 @router.get(
     "/{name}/items/{item_id:path}/thumbnail",
     response_class=Response,
@@ -214,6 +191,30 @@ async def thumbnail_route(
     await anyio.to_thread.run_sync(store.get_collection, name)  # 404 names a missing collection first
     data, media_type = await anyio.to_thread.run_sync(thumbnails.get, name, item_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/{name}/items/{item_id:path}", response_model=ItemOut, response_model_exclude_none=True)
+async def get_item_route(
+    name: str, item_id: str, include_vector: bool = False, store: VectorStore = Depends(get_store)
+) -> ItemOut:
+    """One stored item's metadata (and vector with ``?include_vector=true``)."""
+    record = await anyio.to_thread.run_sync(store.get, name, item_id)
+    vector = record.vector.tolist() if include_vector else None
+    return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
+
+
+@router.delete("/{name}/items/{item_id:path}", status_code=204)
+async def delete_item_route(
+    name: str,
+    item_id: str,
+    store: VectorStore = Depends(get_store),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+) -> Response:
+    """Delete one item; 404 if it does not exist."""
+    if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
+        await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
+    await anyio.to_thread.run_sync(thumbnails.delete, name, [item_id])
+    return Response(status_code=204)
 
 
 async def _query_from_form(request: Request, settings: Settings) -> tuple[Query, int, Any]:
