@@ -10,7 +10,7 @@ import anyio
 from fastapi import Depends, FastAPI
 
 from pixembed import __version__
-from pixembed.api import compat
+from pixembed.api import compat, web
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.errors import install_error_handlers
@@ -79,5 +79,6 @@ def create_app(settings: Settings | None = None, model: ClipModel | None = None)
     for router in (compare.router, collections.router, system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
+    web.mount_web_page(app)
     document_models(app, [EmbedRequest, SearchRequest, CompareRequest, AddItems, SearchCollection])
     return app
