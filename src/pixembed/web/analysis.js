@@ -45,7 +45,9 @@
   function drawMap(items) {
     const map = $("#cluster-map");
     map.replaceChildren();
-    if (!items.length) { map.hidden = true; return; }
+    // An SVG element has no .hidden property: the attribute itself is toggled.
+    map.toggleAttribute("hidden", !items.length);
+    if (!items.length) return;
     const xs = items.map((i) => i.x), ys = items.map((i) => i.y);
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const scale = (v, lo, hi, size) => 20 + ((v - lo) / ((hi - lo) || 1)) * (size - 40);
@@ -59,7 +61,6 @@
       dot.append(title);
       map.append(dot);
     }
-    map.hidden = false;
   }
 
   async function showClusters(collection, result) {
