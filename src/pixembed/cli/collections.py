@@ -105,16 +105,16 @@ def index(
             elapsed = progress.tasks[0].elapsed or 1e-9
             progress.update(task, completed=report.done, rate=report.indexed / elapsed)
 
+        thumbnails = open_thumbnails(settings)
         if ray:
             report = index_paths_with_ray(
-                opened, loaded, collection, folder, paths, settings, update, address=ray_address
+                opened, loaded, collection, folder, paths, settings, update, ray_address, thumbnails
             )
         else:
-            thumbnails = open_thumbnails(settings)
             report = anyio.run(
                 index_paths, opened, loaded, collection, folder, paths, settings, update, thumbnails
             )
-            thumbnails.close()
+    thumbnails.close()
     opened.close()
     for path, reason in sorted(report.failed.items()):
         err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
