@@ -158,3 +158,23 @@ def test_importing_the_client_does_not_load_the_model_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": src}
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_urls_are_sent_as_urls_and_refusals_keep_their_class(api: Client) -> None:
+    # The server refuses loopback URLs; the refusal comes back as the precise subclass, by its code.
+    with pytest.raises(errors.UrlRefused, match=r"127\.0\.0\.1"):
+        api.embed("http://127.0.0.1:1/cat.jpg")
+
+
+def test_error_bodies_map_to_classes_by_code_then_status() -> None:
+    from pixembed.client.errors import error_from_body
+
+    overloaded = error_from_body({"error": "overloaded", "message": "queue full"}, 503, "3")
+    assert isinstance(overloaded, errors.Overloaded) and overloaded.retry_after_s == 3.0
+    limited = error_from_body({"error": "rate_limited", "message": "slow down"}, 429, None)
+    assert isinstance(limited, errors.RateLimited) and limited.message == "slow down"
+    assert type(error_from_body({"error": "forbidden", "message": "m"}, 403)) is errors.Forbidden
+    # An unknown code (another service's, or a route's own) falls back to the status's class.
+    assert type(error_from_body({"error": "method_not_allowed", "message": "m"}, 405)) is errors.PixembedError
+    assert type(error_from_body({"error": "teapot", "message": "m"}, 404)) is errors.NotFound
+    assert error_from_body("<html>bad gateway</html>", 502).message.startswith("HTTP 502")

@@ -37,9 +37,23 @@ def test_embed_panel_shows_model_dimensions_norm_and_a_plot(
     expect(page.locator("#model-info")).to_contain_text("pixembed-tiny")
     page.set_input_files("#embed-file", _files(shape_images, "a red circle")[:1])
     expect(page.locator("#embed-dims")).to_have_text(str(tiny_model.info.dimensions))
+    expect(page.locator("#embed-result")).to_have_attribute("data-file", "a_red_circle_0.png")
     expect(page.locator("#embed-model")).to_have_text("pixembed-tiny")
     expect(page.locator("#embed-norm")).to_have_text("1.000")
     assert page.locator("#embed-plot rect").count() == tiny_model.info.dimensions
+
+    # Dropping a file on the panel works like picking it.
+    page.evaluate(
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+            document.querySelector("#embed-drop").dispatchEvent(
+                new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }""",
+        ["blue.png", list(shape_images["a blue square"][0])],
+    )
+    expect(page.locator("#embed-result")).to_have_attribute("data-file", "blue.png")
+    expect(page.locator("#embed-panel .error")).to_be_hidden()
 
 
 def test_compare_panel_charts_probabilities_best_first(

@@ -46,7 +46,10 @@ async function thumbnailUrl(collection, id) {
     thumbnailCache.set(cacheKey, (async () => {
       const response = await fetch(`/v1/collections/${seg(collection)}/items/${seg(id)}/thumbnail`,
         { headers: authHeaders() });
-      return response.ok ? URL.createObjectURL(await response.blob()) : null;
+      if (response.ok) return URL.createObjectURL(await response.blob());
+      // A detected region ("<parent>#<n>") has no picture of its own: show its parent's.
+      const hash = id.lastIndexOf("#");
+      return hash > 0 ? thumbnailUrl(collection, id.slice(0, hash)) : null;
     })());
   }
   return thumbnailCache.get(cacheKey);
@@ -152,6 +155,7 @@ function setupEmbed() {
     $("#embed-norm").textContent = Math.hypot(...vector).toFixed(3);
     $("#embed-preview").src = URL.createObjectURL(file);
     plotVector($("#embed-plot"), vector);
+    $("#embed-result").dataset.file = file.name;
     $("#embed-result").hidden = false;
   }));
 }
