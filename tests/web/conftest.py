@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from pixembed.api import create_app
 from pixembed.config import Settings
@@ -28,18 +29,12 @@ ARTIFACTS = Path(
     os.environ.get("PIXEMBED_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
 )
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402 - only once Chromium exists
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, launched once for the session."""
+    """Headless Chromium, launched once for the session; the tests skip, saying why, where it is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.live_server import serve_in_thread
-from tests.web.conftest import Page
-
-from playwright.sync_api import expect  # isort: skip - after conftest, which skips without Chromium
 
 
 def _files(shape_images: dict[str, list[bytes]], *captions: str) -> list[dict[str, Any]]:

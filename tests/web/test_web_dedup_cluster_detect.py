@@ -6,11 +6,10 @@ once they are merged.
 
 from __future__ import annotations
 
+from playwright.sync_api import Page, expect
+
 from pixembed import Client
 from tests.contract_images import near_copy, side_by_side
-from tests.web.conftest import Page
-
-from playwright.sync_api import expect  # isort: skip - after conftest, which skips without Chromium
 
 RED, BLUE = "a red circle", "a blue square"
 

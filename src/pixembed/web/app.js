@@ -223,6 +223,7 @@ function setupCollections() {
       form.append("metadata", JSON.stringify({ filename: file.name }));
     }
     const result = await api("POST", `/v1/collections/${seg(name)}/items`, { form });
+    thumbnailCache.clear();  // a re-added id has a new picture
     const failed = result.data.filter((d) => d.error);
     $("#add-status").textContent = `added ${result.written} of ${files.length} to ${name}` +
       (failed.length ? `; failed: ${failed.map((d) => `${files[d.index].name} (${d.error.message})`).join(", ")}` : "");
