@@ -30,9 +30,11 @@ ARTIFACTS = Path(
 )
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread while
+# it is started, and tests elsewhere that call anyio.run / asyncio.run there would fail after it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, launched once for the session; the tests skip, saying why, where it is missing."""
+    """Headless Chromium for one test module; the tests skip, saying why, where it is missing."""
     if not CHROMIUM.exists():
         pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
     with sync_playwright() as playwright:
