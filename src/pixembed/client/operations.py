@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy.typing as npt
+
 from pixembed.client.inputs import ImageInput, VectorInput, image_ref, image_refs, to_vector, vector_list
 from pixembed.client.protocol import Call, Operation, Sleep, segment
 from pixembed.client.types import (
@@ -144,7 +146,7 @@ def add_images(
 
 def add_vectors(
     collection: str,
-    vectors: Sequence[VectorInput] | Any,
+    vectors: Sequence[VectorInput] | npt.NDArray[Any],
     ids: Sequence[str] | None = None,
     metadata: Sequence[Mapping[str, Any]] | None = None,
 ) -> Operation[AddResult]:
