@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from pixembed.cli import app
 from pixembed.imaging import decode_image
 from pixembed.runtime.model import ClipModel
 from pixembed.store import open_store
+from pixembed.store.thumbnails import THUMBNAILS_FILENAME, ThumbnailStore
 from pixembed.synthetic.shapes import render_shape
 from tests.helpers import encode
 
@@ -66,5 +69,11 @@ def test_ray_index_matches_the_local_path_and_both_resume(tmp_path: Path, tiny_m
         record = stored[item_id]
         assert record.metadata == {"path": item_id, "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
         assert float(np.dot(record.vector, want)) >= 0.9999, item_id
+    # Both paths keep a thumbnail of every file they indexed.
+    thumbnails = ThumbnailStore(str(data / THUMBNAILS_FILENAME))
+    for item_id in ids:
+        picture, media_type = thumbnails.get("shapes", item_id)
+        assert media_type == "image/jpeg" and Image.open(io.BytesIO(picture)).size == (96, 96), item_id
+    thumbnails.close()
 
     assert _index(folder, data) == {"collection": "shapes", "indexed": 0, "unchanged": 8, "failed": 1}

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from pixembed import __version__
-from pixembed.api import compat
+from pixembed.api import compat, web
 from pixembed.api.auth import require_scope, scope_by_route
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
@@ -29,6 +29,7 @@ from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
+from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store import open_store
 from pixembed.store.keys import KeyStore
 
@@ -97,6 +98,7 @@ def create_app(
         finally:
             app.state.store.close()
             app.state.keys.close()
+            app.state.thumbnails.close()
 
     app = FastAPI(
         title="pixembed",
@@ -112,6 +114,7 @@ def create_app(
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_store(settings.store_location)
     app.state.keys = KeyStore(settings.key_store_path)
+    app.state.thumbnails = open_thumbnails(settings)
     # Outermost last: every request gets an id, metrics and a log line, then the deadline, then the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s)
@@ -128,6 +131,7 @@ def create_app(
     for router in (system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
+    web.mount_web_page(app)
     documented: list[type[BaseModel]] = [
         EmbedRequest,
         SearchRequest,

@@ -9,6 +9,7 @@ from pixembed.errors import Unavailable
 from pixembed.runtime.detection import ClipRegionDetector, Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.store import VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 
 def get_settings(request: Request) -> Settings:
@@ -47,3 +48,9 @@ def get_detector(request: Request) -> Detector:
         detector = ClipRegionDetector(get_model(request))
         request.app.state.detector = detector
     return detector
+
+
+def get_thumbnails(request: Request) -> ThumbnailStore:
+    """The thumbnail store beside the collection store."""
+    thumbnails: ThumbnailStore = request.app.state.thumbnails
+    return thumbnails

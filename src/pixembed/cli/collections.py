@@ -30,6 +30,7 @@ from pixembed.services.collections import Query, create_collection, search_colle
 from pixembed.services.indexing import IndexReport, find_images, index_paths
 from pixembed.services.inputs import ImageSource
 from pixembed.services.ray_indexing import import_ray, index_paths_with_ray
+from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store import VectorStore, open_store, parse_filter
 
 collections_app = typer.Typer(
@@ -104,12 +105,16 @@ def index(
             elapsed = progress.tasks[0].elapsed or 1e-9
             progress.update(task, completed=report.done, rate=report.indexed / elapsed)
 
+        thumbnails = open_thumbnails(settings)
         if ray:
             report = index_paths_with_ray(
-                opened, loaded, collection, folder, paths, settings, update, address=ray_address
+                opened, loaded, collection, folder, paths, settings, update, ray_address, thumbnails
             )
         else:
-            report = anyio.run(index_paths, opened, loaded, collection, folder, paths, settings, update)
+            report = anyio.run(
+                index_paths, opened, loaded, collection, folder, paths, settings, update, thumbnails
+            )
+    thumbnails.close()
     opened.close()
     for path, reason in sorted(report.failed.items()):
         err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
@@ -186,11 +191,14 @@ def delete(
     store: StoreOpt = None,
 ) -> None:
     """Delete a collection and all its items."""
-    opened = _store(data_dir, store)[1]
+    settings, opened = _store(data_dir, store)
     count = opened.get_collection(name).count
     if not yes and not typer.confirm(f"delete {name!r} and its {count} items?"):
         raise typer.Exit(1)
     opened.delete_collection(name)
+    thumbnails = open_thumbnails(settings)
+    thumbnails.delete_collection(name)
+    thumbnails.close()
     err.print(escape(f"deleted {name!r} ({count} items)"))
 
 

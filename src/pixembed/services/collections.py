@@ -21,7 +21,9 @@ from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
 from pixembed.services.region_items import embed_query_region, region_records, stale_child_ids
+from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -88,10 +90,14 @@ async def add_items(
     name: str,
     items: Sequence[NewItem],
     settings: Settings,
+    thumbnails: ThumbnailStore | None = None,
     *,
     regions: RegionOptions | None = None,
 ) -> list[AddedItem]:
-    """Embed the images, then write every good item in one durable batch; bad items fail alone."""
+    """Embed the images, then write every good item in one durable batch; bad items fail alone.
+
+    With a ``thumbnails`` store, each item added from an image also gets a small thumbnail.
+    """
     info = store.get_collection(name)
     check_model(info, model)
     if not items:
@@ -101,7 +107,10 @@ async def add_items(
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
     sources = [img for _, img in images]
-    embedded = await embed_image_sources(model, sources, settings, with_facts=True) if images else []
+    keep = thumbnails is not None
+    embedded = []
+    if images:
+        embedded = await embed_image_sources(model, sources, settings, with_facts=True, keep_images=keep)
     vectors: dict[int, Vector] = {}
     errors: dict[int, PixembedError] = {}
     facts: dict[int, dict[str, Any]] = {}
@@ -128,6 +137,10 @@ async def add_items(
         records += found
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
+        pairs = zip(image_positions, embedded, strict=True)
+        decoded = {ids[p]: r.image for p, r in pairs if r.image is not None}
+        bare = [ids[i] for i in vectors if items[i].image is None]
+        await save_thumbnails(thumbnails, name, decoded, bare)
     return [
         AddedItem(
             i, ids[i] if i in vectors else None, errors.get(i), tuple(r.id for r in children.get(i, []))

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
@@ -26,12 +27,21 @@ class ItemResult:
     error: PixembedError | None = None
     # Size and perceptual hashes (services/catalogue.image_facts), when asked for with ``with_facts``.
     facts: dict[str, Any] | None = None
+    image: Image.Image | None = None  # the decoded image, only when asked for (``keep_images``)
 
 
 async def embed_image_sources(
-    model: ClipModel, sources: Sequence[ImageSource], settings: Settings, *, with_facts: bool = False
+    model: ClipModel,
+    sources: Sequence[ImageSource],
+    settings: Settings,
+    *,
+    with_facts: bool = False,
+    keep_images: bool = False,
 ) -> list[ItemResult]:
-    """Embed a batch of images; a bad item fails alone, the others still get vectors."""
+    """Embed a batch of images; a bad item fails alone, the others still get vectors.
+
+    ``keep_images`` hands back each decoded image too, for callers that make thumbnails from it.
+    """
     if not sources:
         raise InvalidRequest("no image given: send at least one image")
     if len(sources) > settings.max_batch_items:
@@ -51,8 +61,11 @@ async def embed_image_sources(
             lambda: [image_facts(image, source_size(sources[i])) for i, image in pairs]
         )
         facts = dict(zip(good, described, strict=True))
+    decoded = dict(zip(good, images, strict=True)) if keep_images else {}
     return [
-        ItemResult(index, source.name, by_index.get(index), failures.get(index), facts.get(index))
+        ItemResult(
+            index, source.name, by_index.get(index), failures.get(index), facts.get(index), decoded.get(index)
+        )
         for index, source in enumerate(sources)
     ]
 

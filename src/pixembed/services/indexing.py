@@ -16,7 +16,9 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.collections import check_model
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
+from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import Record, VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
@@ -59,8 +61,12 @@ async def index_paths(
     paths: list[Path],
     settings: Settings,
     on_progress: Callable[[IndexReport], None] = lambda _: None,
+    thumbnails: ThumbnailStore | None = None,
 ) -> IndexReport:
-    """Embed and store ``paths`` under ids relative to ``folder``, skipping files whose hash is stored."""
+    """Embed and store ``paths`` under ids relative to ``folder``, skipping files whose hash is stored.
+
+    With a ``thumbnails`` store, each indexed file also gets a small thumbnail.
+    """
     check_model(store.get_collection(name), model)
     report = IndexReport()
     for batch in _batches(paths, settings.batch_size):
@@ -76,7 +82,8 @@ async def index_paths(
         todo = [i for i in hashes if known.get(i, {}).get("sha256") != hashes[i]]
         report.unchanged += len(hashes) - len(todo)
         sources = [ImageSource("bytes", contents[i], i) for i in todo]
-        results = await embed_image_sources(model, sources, settings) if sources else []
+        keep = thumbnails is not None
+        results = await embed_image_sources(model, sources, settings, keep_images=keep) if sources else []
         records = []
         for item_id, result in zip(todo, results, strict=True):
             if result.vector is None:
@@ -86,6 +93,8 @@ async def index_paths(
             records.append(Record(item_id, result.vector, {"path": item_id, "sha256": hashes[item_id]}))
         if records:
             await anyio.to_thread.run_sync(store.upsert, name, records)
+            decoded = {i: r.image for i, r in zip(todo, results, strict=True) if r.image is not None}
+            await save_thumbnails(thumbnails, name, decoded)
         report.indexed += len(records)
         on_progress(report)
     return report

@@ -21,10 +21,12 @@ from PIL import Image
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.imaging import decode_image
+from pixembed.imaging.thumbnail import THUMBNAIL_MEDIA_TYPE, make_thumbnail
 from pixembed.runtime.model import ClipModel
 from pixembed.services.collections import check_model
 from pixembed.services.indexing import IndexReport
 from pixembed.store import Record, VectorStore
+from pixembed.store.thumbnails import ThumbnailStore
 
 Batch = dict[str, npt.NDArray[Any]]
 # Only ids, paths and vectors pass through the object store, never image bytes.
@@ -69,13 +71,18 @@ class EmbedFiles:
                 continue
             good.append(row)
         vectors = np.zeros((count, self.model.info.dimensions), dtype=np.float32)
+        thumbnails = np.full(count, b"", dtype=object)
         if images:
             vectors[good] = self.model.embed_images(images)
+            # Made here, from the image already decoded, so only a few KB per file reach the driver.
+            for row, image in zip(good, images, strict=True):
+                thumbnails[row] = make_thumbnail(image)
         return {
             "id": batch["id"],
             "sha256": np.array(hashes, dtype=object),
             "vector": vectors,
             "error": np.array(errors, dtype=object),
+            "thumbnail": thumbnails,
         }
 
 
@@ -139,6 +146,7 @@ def index_paths_with_ray(
     settings: Settings,
     on_progress: Callable[[IndexReport], None] = lambda _: None,
     address: str | None = None,
+    thumbnails: ThumbnailStore | None = None,
 ) -> IndexReport:
     """Like ``index_paths``, with decoding and embedding in a Ray Data actor pool.
 
@@ -173,7 +181,7 @@ def index_paths_with_ray(
         )
         with _quiet_logger("ray.data"):
             for batch in results.iter_batches(batch_size=settings.batch_size, batch_format="numpy"):
-                _store_batch(store, name, batch, report)
+                _store_batch(store, name, batch, report, thumbnails)
                 on_progress(report)
     finally:
         if started:
@@ -193,10 +201,13 @@ def _quiet_logger(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _store_batch(store: VectorStore, name: str, batch: Batch, report: IndexReport) -> None:
+def _store_batch(
+    store: VectorStore, name: str, batch: Batch, report: IndexReport, thumbnails: ThumbnailStore | None
+) -> None:
     records = []
-    for raw_id, sha256, vector, error in zip(
-        batch["id"], batch["sha256"], batch["vector"], batch["error"], strict=True
+    pictures: list[tuple[str, bytes]] = []
+    for raw_id, sha256, vector, error, thumbnail in zip(
+        batch["id"], batch["sha256"], batch["vector"], batch["error"], batch["thumbnail"], strict=True
     ):
         item_id = str(raw_id)
         if error:
@@ -204,6 +215,9 @@ def _store_batch(store: VectorStore, name: str, batch: Batch, report: IndexRepor
             continue
         metadata = {"path": item_id, "sha256": str(sha256)}
         records.append(Record(item_id, np.asarray(vector, dtype=np.float32), metadata))
+        pictures.append((item_id, bytes(thumbnail)))
     if records:
         store.upsert(name, records)
+        if thumbnails is not None:
+            thumbnails.put_many(name, pictures, THUMBNAIL_MEDIA_TYPE)
     report.indexed += len(records)

@@ -27,7 +27,7 @@ from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
-from pixembed.api.state import get_detector, get_model, get_settings, get_store
+from pixembed.api.state import get_detector, get_model, get_settings, get_store, get_thumbnails
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest
 from pixembed.runtime.model import ClipModel
@@ -41,6 +41,7 @@ from pixembed.services.collections import (
 )
 from pixembed.services.detection import resolve_classes
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
+from pixembed.store.thumbnails import ThumbnailStore
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
@@ -85,9 +86,12 @@ async def get_route(name: str, store: VectorStore = Depends(get_store)) -> Colle
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_route(name: str, store: VectorStore = Depends(get_store)) -> Response:
+async def delete_route(
+    name: str, store: VectorStore = Depends(get_store), thumbnails: ThumbnailStore = Depends(get_thumbnails)
+) -> Response:
     """Drop a collection and all its items."""
     await anyio.to_thread.run_sync(store.delete_collection, name)
+    await anyio.to_thread.run_sync(thumbnails.delete_collection, name)
     return Response(status_code=204)
 
 
@@ -157,6 +161,7 @@ async def add_items_route(
     model: ClipModel = Depends(get_model),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
 ) -> AddItemsOut:
     """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
     info = await anyio.to_thread.run_sync(store.get_collection, name)
@@ -169,7 +174,7 @@ async def add_items_route(
         if any(item.regions for item in items):
             classes = resolve_classes(body.region_classes, settings)
             region_options = RegionOptions(get_detector(request), classes, body.region_top_k)
-    results = await add_items(store, model, name, items, settings, regions=region_options)
+    results = await add_items(store, model, name, items, settings, thumbnails, regions=region_options)
     data = [
         AddedOut(
             index=r.index,
@@ -185,7 +190,26 @@ async def add_items_route(
     )
 
 
-@router.get("/{name}/items/{item_id}", response_model=ItemOut, response_model_exclude_none=True)
+# ``:path`` so that ids holding '/' (``pixembed index`` stores relative paths) reach the item routes; this
+# one comes first, so that a GET ending in /thumbnail is never read as an item id.
+@router.get(
+    "/{name}/items/{item_id:path}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+)
+async def thumbnail_route(
+    name: str,
+    item_id: str,
+    store: VectorStore = Depends(get_store),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+) -> Response:
+    """A stored item's thumbnail (at most 256 px a side); 404 for items added as bare vectors."""
+    await anyio.to_thread.run_sync(store.get_collection, name)  # 404 names a missing collection first
+    data, media_type = await anyio.to_thread.run_sync(thumbnails.get, name, item_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/{name}/items/{item_id:path}", response_model=ItemOut, response_model_exclude_none=True)
 async def get_item_route(
     name: str, item_id: str, include_vector: bool = False, store: VectorStore = Depends(get_store)
 ) -> ItemOut:
@@ -195,11 +219,17 @@ async def get_item_route(
     return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
 
 
-@router.delete("/{name}/items/{item_id}", status_code=204)
-async def delete_item_route(name: str, item_id: str, store: VectorStore = Depends(get_store)) -> Response:
+@router.delete("/{name}/items/{item_id:path}", status_code=204)
+async def delete_item_route(
+    name: str,
+    item_id: str,
+    store: VectorStore = Depends(get_store),
+    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+) -> Response:
     """Delete one item; 404 if it does not exist."""
     if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
         await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
+    await anyio.to_thread.run_sync(thumbnails.delete, name, [item_id])
     return Response(status_code=204)
 
 

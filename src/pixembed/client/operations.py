@@ -1,0 +1,238 @@
+"""Every native route as a sans-I/O operation (see ``protocol``); the clients expose them as methods."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy.typing as npt
+
+from pixembed.client.inputs import ImageInput, VectorInput, image_ref, image_refs, to_vector, vector_list
+from pixembed.client.protocol import Call, Operation, Sleep, segment
+from pixembed.client.types import (
+    AddResult,
+    CollectionInfo,
+    Comparison,
+    EmbedBatch,
+    Job,
+    Json,
+    Match,
+    SearchResult,
+    StoredItem,
+    Vector,
+)
+from pixembed.errors import InvalidRequest, PixembedError, Unavailable
+
+ProgressCallback = Callable[[Job], None]
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def embed(image: ImageInput) -> Operation[Vector]:
+    """The vector of one image."""
+    body = yield Call("POST", "/v1/embed", {"image": image_ref(image)})
+    return to_vector(body["vector"] if body.get("vector") is not None else body["data"][0]["embedding"])
+
+
+def embed_many(images: Sequence[ImageInput]) -> Operation[EmbedBatch]:
+    """Vectors of several images; an image that fails carries its own error."""
+    body = yield Call("POST", "/v1/embed", {"images": image_refs(images)})
+    return EmbedBatch.from_json(body)
+
+
+def embed_text(text: str) -> Operation[Vector]:
+    """The vector of one text."""
+    body = yield Call("POST", "/v1/embed/text", {"text": text})
+    return to_vector(body["vector"])
+
+
+def embed_texts(texts: Sequence[str]) -> Operation[Vector]:
+    """An (n, dimensions) array for several texts."""
+    body = yield Call("POST", "/v1/embed/text", {"text": list(texts)})
+    import numpy as np
+
+    return np.stack([to_vector(item["embedding"]) for item in body["data"]])
+
+
+def compare(
+    image: ImageInput | None = None,
+    labels: Sequence[str] | None = None,
+    *,
+    text: str | None = None,
+    images: Sequence[ImageInput] | None = None,
+) -> Operation[Comparison]:
+    """Zero-shot: an ``image`` (or a ``text``) against ``labels`` (or prompt ``images``)."""
+    if (image is None) == (text is None):
+        raise InvalidRequest("compare needs exactly one subject: an image, or text=...")
+    if (labels is None) == (images is None):
+        raise InvalidRequest("compare needs exactly one set of prompts: labels, or images=...")
+    body: dict[str, Any] = {
+        "subject": text if text is not None else image_ref(image),  # type: ignore[arg-type]
+        "subject_type": "text" if text is not None else "image",
+    }
+    if images is not None:
+        body.update(prompts=image_refs(images), prompt_type="image")
+    else:
+        body.update(prompts=list(labels or []), prompt_type="text")
+    reply = yield Call("POST", "/v1/compare", body)
+    return Comparison.from_json(reply)
+
+
+def search(
+    dataset: Sequence[ImageInput], *, query: ImageInput | None = None, text: str | None = None, top_k: int = 5
+) -> Operation[SearchResult]:
+    """Rank a posted set of images by similarity to an image ``query`` or a ``text``."""
+    if (query is None) == (text is None):
+        raise InvalidRequest("search needs exactly one of query= (an image) or text=")
+    body = _drop_none(
+        {"query": image_ref(query) if query is not None else None, "query_text": text, "top_k": top_k}
+    )
+    body["dataset"] = image_refs(dataset)
+    reply = yield Call("POST", "/v1/embed/search", body)
+    return SearchResult.from_json(reply)
+
+
+def create_collection(name: str) -> Operation[CollectionInfo]:
+    """A new, empty collection for the server's model."""
+    return CollectionInfo.from_json((yield Call("POST", "/v1/collections", {"name": name})))
+
+
+def list_collections() -> Operation[list[CollectionInfo]]:
+    """Every collection."""
+    body = yield Call("GET", "/v1/collections")
+    return [CollectionInfo.from_json(c) for c in body["data"]]
+
+
+def get_collection(name: str) -> Operation[CollectionInfo]:
+    """One collection's model, dimensions and count."""
+    return CollectionInfo.from_json((yield Call("GET", f"/v1/collections/{segment(name)}")))
+
+
+def delete_collection(name: str) -> Operation[None]:
+    """Drop a collection and everything in it."""
+    yield Call("DELETE", f"/v1/collections/{segment(name)}", reply="none")
+
+
+def _per_item(values: Sequence[Any] | None, count: int, what: str) -> list[Any]:
+    if values is None:
+        return [None] * count
+    if len(values) != count:
+        raise InvalidRequest(f"{len(values)} {what} for {count} items: give one per item")
+    return list(values)
+
+
+def add_images(
+    collection: str,
+    images: Sequence[ImageInput],
+    ids: Sequence[str] | None = None,
+    metadata: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    regions: bool = False,
+) -> Operation[AddResult]:
+    """Embed and store images (ids are made up when not given); ``regions`` also stores detected regions."""
+    refs = image_refs(images)
+    items = [
+        _drop_none({"id": i, "image": ref, "metadata": dict(m) if m is not None else None})
+        for ref, i, m in zip(
+            refs, _per_item(ids, len(refs), "ids"), _per_item(metadata, len(refs), "metadata"), strict=True
+        )
+    ]
+    body: dict[str, Any] = {"items": items, **({"regions": True} if regions else {})}
+    return AddResult.from_json((yield Call("POST", f"/v1/collections/{segment(collection)}/items", body)))
+
+
+def add_vectors(
+    collection: str,
+    vectors: Sequence[VectorInput] | npt.NDArray[Any],
+    ids: Sequence[str] | None = None,
+    metadata: Sequence[Mapping[str, Any]] | None = None,
+) -> Operation[AddResult]:
+    """Store ready vectors (rows of a 2-D array, or a list of 1-D ones) of the collection's model."""
+    rows = [vector_list(v) for v in vectors]
+    items = [
+        _drop_none({"id": i, "vector": row, "metadata": dict(m) if m is not None else None})
+        for row, i, m in zip(
+            rows, _per_item(ids, len(rows), "ids"), _per_item(metadata, len(rows), "metadata"), strict=True
+        )
+    ]
+    return AddResult.from_json(
+        (yield Call("POST", f"/v1/collections/{segment(collection)}/items", {"items": items}))
+    )
+
+
+def get_item(collection: str, item_id: str, *, include_vector: bool = False) -> Operation[StoredItem]:
+    """A stored item's metadata, and its vector with ``include_vector``."""
+    path = f"/v1/collections/{segment(collection)}/items/{segment(item_id)}"
+    params = {"include_vector": "true"} if include_vector else None
+    return StoredItem.from_json((yield Call("GET", path, params=params)))
+
+
+def delete_item(collection: str, item_id: str) -> Operation[None]:
+    """Delete one stored item."""
+    yield Call("DELETE", f"/v1/collections/{segment(collection)}/items/{segment(item_id)}", reply="none")
+
+
+def thumbnail(collection: str, item_id: str) -> Operation[bytes]:
+    """A stored item's thumbnail (JPEG bytes, at most 256 px a side)."""
+    path = f"/v1/collections/{segment(collection)}/items/{segment(item_id)}/thumbnail"
+    data: bytes = yield Call("GET", path, reply="bytes")
+    return data
+
+
+def search_collection(
+    collection: str,
+    *,
+    text: str | None = None,
+    image: ImageInput | None = None,
+    vector: VectorInput | None = None,
+    id: str | None = None,
+    top_k: int = 10,
+    filter: Mapping[str, Any] | None = None,
+    box: Sequence[float] | None = None,
+) -> Operation[list[Match]]:
+    """Search a collection by text, image (optionally a ``box`` of it), vector or stored id."""
+    body = _drop_none(
+        {
+            "text": text,
+            "image": image_ref(image) if image is not None else None,
+            "vector": vector_list(vector) if vector is not None else None,
+            "id": id,
+            "top_k": top_k,
+            "filter": dict(filter) if filter is not None else None,
+            "box": [float(v) for v in box] if box is not None else None,
+        }
+    )
+    reply = yield Call("POST", f"/v1/collections/{segment(collection)}/search", body)
+    return [Match.from_json(m) for m in reply["results"]]
+
+
+def get_job(job_id: str) -> Operation[Job]:
+    """A background job's status, progress and (once done) result."""
+    return Job.from_json((yield Call("GET", f"/v1/jobs/{segment(job_id)}")))
+
+
+def wait_for_job(
+    job_id: str, *, on_progress: ProgressCallback | None = None, timeout: float = 600.0, interval: float = 0.5
+) -> Operation[Json]:
+    """Poll a job until it finishes; its result body, or its error raised. ``on_progress`` sees each poll."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = yield from get_job(job_id)
+        if on_progress is not None:
+            on_progress(job)
+        if job.status == "done":
+            return job.result or {}
+        if job.status == "failed":
+            raise job.error or PixembedError(f"job {job_id} failed")
+        if time.monotonic() >= deadline:
+            raise Unavailable(f"job {job_id} still {job.status} ({job.progress:.0%}) after {timeout:g} s")
+        yield Sleep(interval)
+
+
+def models() -> Operation[Json]:
+    """The loaded model and every model the server can be started with."""
+    body: Json = yield Call("GET", "/v1/models")
+    return body

@@ -1,0 +1,311 @@
+// pixembed's web page: plain JavaScript against the native /v1 API, no framework and no build step.
+"use strict";
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const KEY_STORAGE = "pixembed.apiKey";
+
+// ---- the API: every call sends the key (if any) as a Bearer token; errors carry the body's message ----
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.error;
+  }
+}
+
+function authHeaders() {
+  const key = $("#api-key").value.trim();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function api(method, path, { json, form } = {}) {
+  const headers = authHeaders();
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  const response = await fetch(path, { method, headers, body });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch (_) { parsed = { message: text }; }
+  if (!response.ok) throw new ApiError(response.status, parsed);
+  return parsed;
+}
+
+const seg = (value) => encodeURIComponent(value);
+
+// Thumbnails need the key too, so they are fetched (not linked) and shown from blob URLs.
+const thumbnailCache = new Map();
+async function thumbnailUrl(collection, id) {
+  const cacheKey = `${collection}\u0000${id}`;
+  if (!thumbnailCache.has(cacheKey)) {
+    thumbnailCache.set(cacheKey, (async () => {
+      const response = await fetch(`/v1/collections/${seg(collection)}/items/${seg(id)}/thumbnail`,
+        { headers: authHeaders() });
+      if (response.ok) return URL.createObjectURL(await response.blob());
+      // A detected region ("<parent>#<n>") has no picture of its own: show its parent's.
+      const hash = id.lastIndexOf("#");
+      return hash > 0 ? thumbnailUrl(collection, id.slice(0, hash)) : null;
+    })());
+  }
+  return thumbnailCache.get(cacheKey);
+}
+
+// ---- small UI helpers ----
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  return node;
+}
+
+function panelError(panel, error) {
+  const box = $(".error", panel);
+  if (!error) { box.hidden = true; box.textContent = ""; return; }
+  box.textContent = error.message || String(error);
+  box.hidden = false;
+}
+
+// Run an action for a panel: clear its error, show the API's message if it fails.
+async function run(panel, action) {
+  panelError(panel, null);
+  const buttons = panel.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try { await action(); } catch (error) { panelError(panel, error); } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+function need(condition, message) { if (!condition) throw new Error(message); }
+
+function fileToDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+// Drag-and-drop onto any .drop label fills its file input and fires change.
+function enableDrop(label) {
+  const input = $("input[type=file]", label);
+  label.addEventListener("dragover", (event) => { event.preventDefault(); label.classList.add("over"); });
+  label.addEventListener("dragleave", () => label.classList.remove("over"));
+  label.addEventListener("drop", (event) => {
+    event.preventDefault();
+    label.classList.remove("over");
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event("change"));
+  });
+}
+
+function card(imageSrc, caption, score, extraClass = "") {
+  const image = el("img", { alt: caption });
+  if (imageSrc) image.src = imageSrc;
+  const node = el("figure", { class: `card ${extraClass}`.trim(), "data-id": caption }, image,
+    el("div", { class: "id", text: caption }));
+  if (score !== undefined && score !== null) node.append(el("div", { class: "score", text: score.toFixed(3) }));
+  return node;
+}
+
+async function collectionCard(collection, id, score, extraClass) {
+  return card(await thumbnailUrl(collection, id), id, score, extraClass);
+}
+
+// ---- embed ----
+function plotVector(target, vector) {
+  target.replaceChildren();
+  const width = 512, height = 120, mid = height / 2;
+  const peak = Math.max(...vector.map(Math.abs)) || 1;
+  const step = width / vector.length;
+  vector.forEach((value, i) => {
+    const h = (Math.abs(value) / peak) * (mid - 2);
+    target.append(svg("rect", { x: i * step, width: Math.max(step * 0.9, 0.5), y: value >= 0 ? mid - h : mid,
+      height: h, class: value >= 0 ? "pos" : "neg" }));
+  });
+  target.append(svg("line", { x1: 0, x2: width, y1: mid, y2: mid, stroke: "#999", "stroke-width": 0.5 }));
+}
+
+function setupEmbed() {
+  const panel = $("#embed-panel");
+  $("#embed-file").addEventListener("change", () => run(panel, async () => {
+    const file = $("#embed-file").files[0];
+    need(file, "pick an image first");
+    const form = new FormData();
+    form.append("image", file, file.name);
+    const result = await api("POST", "/v1/embed", { form });
+    const vector = result.vector;
+    $("#embed-model").textContent = result.model;
+    $("#embed-dims").textContent = String(result.dimensions);
+    $("#embed-norm").textContent = Math.hypot(...vector).toFixed(3);
+    $("#embed-preview").src = URL.createObjectURL(file);
+    plotVector($("#embed-plot"), vector);
+    $("#embed-result").dataset.file = file.name;
+    $("#embed-result").hidden = false;
+  }));
+}
+
+// ---- compare ----
+function setupCompare() {
+  const panel = $("#compare-panel");
+  $("#compare-run").addEventListener("click", () => run(panel, async () => {
+    const file = $("#compare-file").files[0];
+    need(file, "pick an image to compare");
+    const form = new FormData();
+    form.append("image", file, file.name);
+    $("#compare-labels").value.split("\n").map((s) => s.trim()).filter(Boolean)
+      .forEach((label) => form.append("prompts", label));
+    const result = await api("POST", "/v1/compare", { form });
+    const rows = result.ranking.map((r) => el("div", { class: "bar", "data-label": r.prompt },
+      el("span", { class: "label", text: r.prompt }),
+      el("div", { class: "track" }, el("div", { class: "fill", style: `width:${(r.probability * 100).toFixed(1)}%` })),
+      el("span", { class: "prob", text: `${(r.probability * 100).toFixed(1)}%` })));
+    $("#compare-result").replaceChildren(...rows);
+  }));
+}
+
+// ---- collections ----
+async function refreshCollections() {
+  const list = await api("GET", "/v1/collections");
+  const rows = list.data.map((c) => {
+    const remove = el("button", { class: "delete", text: "Delete" });
+    remove.addEventListener("click", () => run($("#collections-panel"), async () => {
+      if (!window.confirm(`Delete ${c.name} and its ${c.count} items?`)) return;
+      await api("DELETE", `/v1/collections/${seg(c.name)}`);
+      await refreshCollections();
+    }));
+    return el("tr", { "data-name": c.name }, el("td", { text: c.name }), el("td", { text: c.model }),
+      el("td", { text: String(c.dimensions) }), el("td", { class: "count", text: String(c.count) }),
+      el("td", {}, remove));
+  });
+  $("#collections-table tbody").replaceChildren(...rows);
+  for (const select of document.querySelectorAll(".collection-select")) {
+    const chosen = select.value;
+    select.replaceChildren(...list.data.map((c) => el("option", { value: c.name, text: c.name })));
+    if (list.data.some((c) => c.name === chosen)) select.value = chosen;
+  }
+}
+
+function setupCollections() {
+  const panel = $("#collections-panel");
+  $("#collections-refresh").addEventListener("click", () => run(panel, refreshCollections));
+  $("#collection-create").addEventListener("click", () => run(panel, async () => {
+    const name = $("#collection-name").value.trim();
+    need(name, "type a name for the new collection");
+    await api("POST", "/v1/collections", { json: { name } });
+    await refreshCollections();
+    document.querySelectorAll(".collection-select").forEach((s) => { s.value = name; });
+  }));
+  $("#add-run").addEventListener("click", () => run(panel, async () => {
+    const name = $("#add-collection").value;
+    const files = [...$("#add-files").files];
+    need(name, "create a collection first");
+    need(files.length, "pick images to add");
+    const form = new FormData();
+    for (const file of files) {
+      form.append("image", file, file.name);
+      form.append("id", file.name);
+      form.append("metadata", JSON.stringify({ filename: file.name }));
+    }
+    const result = await api("POST", `/v1/collections/${seg(name)}/items`, { form });
+    thumbnailCache.clear();  // a re-added id has a new picture
+    const failed = result.data.filter((d) => d.error);
+    $("#add-status").textContent = `added ${result.written} of ${files.length} to ${name}` +
+      (failed.length ? `; failed: ${failed.map((d) => `${files[d.index].name} (${d.error.message})`).join(", ")}` : "");
+    await refreshCollections();
+  }));
+}
+
+// ---- search ----
+function setupSearch() {
+  const panel = $("#search-panel");
+  $("#search-run").addEventListener("click", () => run(panel, async () => {
+    const target = $("input[name=search-target]:checked").value;
+    const text = $("#search-text").value.trim();
+    const image = $("#search-image").files[0];
+    const topK = Number($("#search-top-k").value) || 6;
+    need(Boolean(text) !== Boolean(image), "give a text query or a query image (one of them)");
+    let cards;
+    if (target === "posted") {
+      const files = [...$("#search-set").files];
+      need(files.length, "pick the images to search among");
+      const form = new FormData();
+      if (text) form.append("query_text", text); else form.append("query", image, image.name);
+      files.forEach((file) => form.append("dataset", file, file.name));
+      form.append("top_k", String(topK));
+      const result = await api("POST", "/v1/embed/search", { form });
+      cards = result.results.map((hit) =>
+        card(URL.createObjectURL(files[hit.index]), hit.filename || `#${hit.index}`, hit.similarity));
+    } else {
+      const name = $("#search-collection").value;
+      need(name, "create or pick a collection first");
+      const path = `/v1/collections/${seg(name)}/search`;
+      let result;
+      if (text) {
+        result = await api("POST", path, { json: { text, top_k: topK } });
+      } else {
+        const form = new FormData();
+        form.append("image", image, image.name);
+        form.append("top_k", String(topK));
+        result = await api("POST", path, { form });
+      }
+      cards = await Promise.all(result.results.map((m) => collectionCard(name, m.id, m.score)));
+    }
+    $("#search-results").replaceChildren(...cards);
+  }));
+}
+
+// ---- page ----
+async function showModel() {
+  try {
+    const models = await api("GET", "/v1/models");
+    $("#model-info").textContent = models.loaded
+      ? `model: ${models.loaded.model} (${models.loaded.dimensions}-d)` : "model: loading…";
+  } catch (error) {
+    $("#model-info").textContent = `model: ${error.message}`;
+  }
+}
+
+function setupKey() {
+  const input = $("#api-key");
+  input.value = window.localStorage.getItem(KEY_STORAGE) || "";
+  input.addEventListener("change", () => {
+    window.localStorage.setItem(KEY_STORAGE, input.value.trim());
+    thumbnailCache.clear();
+    refreshCollections().catch(showGlobalError);
+  });
+}
+
+function showGlobalError(error) {
+  const box = $("#global-error");
+  box.textContent = error ? error.message : "";
+  box.hidden = !error;
+}
+
+window.pixembed = { api, run, el, svg, seg, need, card, collectionCard, fileToDataUrl, refreshCollections };
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupKey();
+  document.querySelectorAll(".drop").forEach(enableDrop);
+  setupEmbed();
+  setupCompare();
+  setupCollections();
+  setupSearch();
+  showModel();
+  refreshCollections().then(() => showGlobalError(null), showGlobalError);
+});

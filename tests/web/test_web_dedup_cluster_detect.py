@@ -1,0 +1,93 @@
+"""The page's duplicates, clusters, 2-D map and detection panels in a real browser.
+
+These drive routes from other branches (issues 4 and 8, shapes fixed in CONTRACTS.md); this file passes
+once they are merged.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from pixembed import Client
+from tests.contract_images import near_copy, side_by_side
+
+RED, BLUE = "a red circle", "a blue square"
+
+
+def _fill_collection(server_url: str, shape_images: dict[str, list[bytes]]) -> None:
+    with Client(server_url) as api:
+        api.create_collection("shapes")
+        images, ids = [], []
+        for caption, pngs in shape_images.items():
+            for i, png in enumerate(pngs):
+                images.append(png)
+                ids.append(f"{caption.replace(' ', '_')}_{i}")
+        images.append(near_copy(shape_images[BLUE][2]))
+        ids.append("a_blue_square_copy")
+        api.add_images("shapes", images, ids=ids)
+
+
+def test_duplicates_show_as_a_contact_sheet(
+    page: Page, server_url: str, shape_images: dict[str, list[bytes]]
+) -> None:
+    _fill_collection(server_url, shape_images)
+    page.goto(server_url)
+    page.select_option("#analysis-collection", "shapes")
+    page.select_option("#dedup-method", "phash")
+    page.click("#dedup-run")
+    sheets = page.locator("#dedup-result .sheet")
+    expect(sheets).to_have_count(1)
+    ids = sheets.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.id)")
+    assert sorted(ids) == ["a_blue_square_2", "a_blue_square_copy"]
+    expect(sheets.locator(".card.keep")).to_have_attribute("data-id", "a_blue_square_2")
+    expect(page.locator("#dedup-result .summary")).to_contain_text("1 duplicate groups")
+
+
+def test_clusters_show_as_contact_sheets_and_a_map(
+    page: Page, server_url: str, shape_images: dict[str, list[bytes]]
+) -> None:
+    _fill_collection(server_url, shape_images)
+    page.goto(server_url)
+    page.select_option("#analysis-collection", "shapes")
+    page.fill("#cluster-k", "4")
+    page.fill("#cluster-labels", ", ".join(shape_images))
+    page.click("#cluster-run")
+    sheets = page.locator("#cluster-sheets .sheet[data-cluster]")
+    expect(sheets).to_have_count(4)
+    for i in range(4):
+        ids = sheets.nth(i).locator(".card").evaluate_all("cards => cards.map(c => c.dataset.id)")
+        captions = {item_id.rsplit("_", 1)[0].replace("_", " ") for item_id in ids}
+        assert len(captions) == 1, ids  # each sheet holds one kind of shape
+        expect(sheets.nth(i).locator("h3")).to_contain_text(f'"{captions.pop()}"')  # named by its label
+    expect(page.locator("#cluster-map")).to_be_visible()
+    expect(page.locator("#cluster-map .point")).to_have_count(13)
+    colours = page.locator("#cluster-map .point").evaluate_all("ps => ps.map(p => p.getAttribute('fill'))")
+    assert len(set(colours)) == 4  # one colour per cluster
+
+
+def test_detection_draws_the_boxes(page: Page, server_url: str, shape_images: dict[str, list[bytes]]) -> None:
+    picture, _, _ = side_by_side(shape_images[RED][0], shape_images[BLUE][0])
+    page.goto(server_url)
+    page.set_input_files("#detect-file", {"name": "two.png", "mimeType": "image/png", "buffer": picture})
+    page.fill("#detect-classes", f"{RED}, {BLUE}")
+    page.click("#detect-run")
+    expect(page.locator("#detect-canvas")).to_be_visible()
+    rows = page.locator("#detect-list li")
+    expect(rows.first).to_be_visible()
+    labels = set(rows.evaluate_all("rows => rows.map(r => r.dataset.label)"))
+    assert labels <= {RED, BLUE}
+    size = page.locator("#detect-canvas").evaluate("c => [c.width, c.height]")
+    assert size == [320, 160]
+    # Something was drawn over the picture: the canvas is not blank white.
+    drawn = page.locator("#detect-canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 250) n++; return n; }"
+    )
+    assert drawn > 1000
+
+
+def test_detection_errors_are_shown(page: Page, server_url: str) -> None:
+    page.goto(server_url)
+    page.set_input_files("#detect-file", {"name": "x.png", "mimeType": "image/png", "buffer": b"nope"})
+    page.click("#detect-run")
+    expect(page.locator("#detect-panel .error")).to_contain_text("not a supported image")
