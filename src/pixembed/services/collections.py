@@ -18,7 +18,7 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import with_facts
 from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
-from pixembed.services.embedding import embed_image_sources
+from pixembed.services.embedding import ItemResult, embed_image_sources
 from pixembed.services.inputs import ImageSource
 from pixembed.services.region_items import embed_query_region, region_records, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
@@ -106,27 +106,12 @@ async def add_items(
         raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
-    sources = [img for _, img in images]
-    keep = thumbnails is not None
     embedded = []
     if images:
-        embedded = await embed_image_sources(model, sources, settings, with_facts=True, keep_images=keep)
-    vectors: dict[int, Vector] = {}
-    errors: dict[int, PixembedError] = {}
-    facts: dict[int, dict[str, Any]] = {}
-    for position, result in zip(image_positions, embedded, strict=True):
-        if result.error is not None:
-            errors[position] = result.error
-        elif result.vector is not None:
-            vectors[position] = result.vector
-            if result.facts:
-                facts[position] = result.facts
-    for i, item in enumerate(items):
-        if item.image is None:
-            if item.vector is None:
-                errors[i] = InvalidRequest("an item needs an image or a vector")
-            else:
-                vectors[i] = item.vector
+        embedded = await embed_image_sources(
+            model, [img for _, img in images], settings, with_facts=True, keep_images=thumbnails is not None
+        )
+    vectors, errors, facts = _sort_results(items, image_positions, embedded)
     ids = [item.id if item.id is not None else uuid.uuid4().hex for item in items]
     # Size and perceptual hashes go with each image item, for dedup of the stored collection later.
     records = [
@@ -147,6 +132,29 @@ async def add_items(
         )
         for i in range(len(items))
     ]
+
+
+def _sort_results(
+    items: Sequence[NewItem], image_positions: Sequence[int], embedded: Sequence[ItemResult]
+) -> tuple[dict[int, Vector], dict[int, PixembedError], dict[int, dict[str, Any]]]:
+    """Each item's vector, or its error; and the image facts of the items embedded from images."""
+    vectors: dict[int, Vector] = {}
+    errors: dict[int, PixembedError] = {}
+    facts: dict[int, dict[str, Any]] = {}
+    for position, result in zip(image_positions, embedded, strict=True):
+        if result.error is not None:
+            errors[position] = result.error
+        elif result.vector is not None:
+            vectors[position] = result.vector
+            if result.facts:
+                facts[position] = result.facts
+    for i, item in enumerate(items):
+        if item.image is None:
+            if item.vector is None:
+                errors[i] = InvalidRequest("an item needs an image or a vector")
+            else:
+                vectors[i] = item.vector
+    return vectors, errors, facts
 
 
 async def _region_children(
