@@ -138,7 +138,7 @@ def test_adding_with_regions_stores_each_region_as_a_child_item(
 ) -> None:
     api.create_collection("outfits")
     picture, _, _ = side_by_side(shape_images[RED][0], shape_images[BLUE][0])
-    added = api.add_images("outfits", [picture], ids=["look"], regions=True)
+    added = api.add_images("outfits", [picture], ids=["look"], regions=True, region_classes=[RED, BLUE])
     assert added.ids == ["look"]
     assert api.get_collection("outfits").count >= 2  # the picture and at least one region
     children = api.search_collection("outfits", text=RED, filter={"parent_id": "look"}, top_k=10)

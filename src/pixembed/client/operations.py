@@ -131,8 +131,14 @@ def add_images(
     metadata: Sequence[Mapping[str, Any]] | None = None,
     *,
     regions: bool = False,
+    region_classes: str | Sequence[str] | None = None,
+    region_top_k: int | None = None,
 ) -> Operation[AddResult]:
-    """Embed and store images (ids are made up when not given); ``regions`` also stores detected regions."""
+    """Embed and store images (ids are made up when not given); ``regions`` also stores detected regions.
+
+    ``region_classes`` (texts, or a label set name; the server's default is ``"fashion"``) and
+    ``region_top_k`` say what to detect.
+    """
     refs = image_refs(images)
     items = [
         _drop_none({"id": i, "image": ref, "metadata": dict(m) if m is not None else None})
@@ -141,6 +147,10 @@ def add_images(
         )
     ]
     body: dict[str, Any] = {"items": items, **({"regions": True} if regions else {})}
+    if regions and region_classes is not None:
+        body["region_classes"] = region_classes if isinstance(region_classes, str) else list(region_classes)
+    if regions and region_top_k is not None:
+        body["region_top_k"] = region_top_k
     return AddResult.from_json((yield Call("POST", f"/v1/collections/{segment(collection)}/items", body)))
 
 
