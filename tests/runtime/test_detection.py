@@ -37,6 +37,18 @@ def test_an_empty_background_gives_no_boxes(tiny_model: ClipModel) -> None:
         assert detector.detect(background, QUERIES, threshold=detector.default_threshold, top_k=50) == []
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 1), (1, 3000), (3000, 2)])
+def test_degenerate_images_give_boxes_inside_them_not_an_error(
+    tiny_model: ClipModel, size: tuple[int, int]
+) -> None:
+    # Found by schemathesis: k-means over a 1x1 image asked for more clusters than pixels (a 500).
+    detector = ClipRegionDetector(tiny_model)
+    found = detector.detect(Image.new("RGB", size, "red"), QUERIES, threshold=0.0, top_k=5)
+    for detection in found:
+        x1, y1, x2, y2 = detection.box
+        assert 0 <= x1 <= x2 <= size[0] and 0 <= y1 <= y2 <= size[1]
+
+
 def test_suppression_keeps_the_best_of_overlapping_and_nested_boxes() -> None:
     boxes = np.array(
         [[10, 10, 50, 50], [12, 11, 51, 50], [20, 20, 30, 30], [0, 0, 100, 100], [60, 60, 90, 90]], np.float32

@@ -29,7 +29,8 @@ def propose_boxes(
     """
     height, width = image.shape[:2]
     scale = min(1.0, WORK_SIDE / max(height, width))
-    small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # a 1-pixel-wide image stays 1 wide
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     smooth = np.asarray(cv2.bilateralFilter(small, 7, 40, 5), dtype=np.uint8)
     found = [_colour_segments(smooth, k) for k in (3, 5, 8)]
     found.append(_edge_contours(smooth))
@@ -58,6 +59,8 @@ def sliding_windows(width: int, height: int) -> Boxes:
 def _colour_segments(image: npt.NDArray[np.uint8], k: int) -> Boxes:
     """Boxes of the connected parts of each colour cluster (k-means in Lab)."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    if len(lab) < k:  # fewer pixels than clusters (a 1x1 image): k-means has nothing to split
+        return np.zeros((0, 4), np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     cv2.setRNGSeed(k)
     _, labels, _ = cv2.kmeans(lab, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
