@@ -106,7 +106,10 @@ def test_collection_lifecycle_items_search_and_thumbnails(
     assert by_vector[0].score > 0.999
 
     stored = api.get_item("shapes", "circle/0", include_vector=True)
+    # The caller's metadata, plus the size and perceptual hashes kept for dedup under "image".
+    facts = stored.metadata.pop("image")
     assert stored.metadata == {"caption": RED, "n": 0}
+    assert facts["width"] > 0 and set(facts["hashes"]) == {"phash", "dhash", "ahash", "whash"}
     assert stored.vector is not None and stored.vector.dtype == np.float32
     np.testing.assert_allclose(stored.vector, spare, atol=1e-5)
 

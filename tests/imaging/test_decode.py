@@ -14,6 +14,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from pixembed.errors import ImageTooLarge, UndecodableImage, UnsupportedMediaType
 from pixembed.imaging import SUPPORTED_FORMATS, decode_image, image_size_from_header
+from pixembed.imaging.decode import source_dimensions
 from tests.helpers import encode, png_declaring
 
 LIMIT = 1_000_000
@@ -67,6 +68,17 @@ def test_exif_orientation_6_turns_the_image_upright() -> None:
     # Turning clockwise brings the stored left (red) edge to the top.
     assert_colour(image.getpixel((15, 5)), RED)
     assert_colour(image.getpixel((15, 35)), BLUE)
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_draft_decoded_jpeg_remembers_its_upright_source_size(orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(Image.new("RGB", (2000, 1200), "red"), "JPEG", quality=80, exif=exif.tobytes())
+    image = decode_image(data, max_pixels=10_000_000, min_side=200)
+    upright = (2000, 1200) if orientation == 1 else (1200, 2000)
+    assert max(image.size) < 2000  # decoded at reduced scale ...
+    assert source_dimensions(image) == upright  # ... but the file's own (upright) size is known
 
 
 @pytest.mark.parametrize(

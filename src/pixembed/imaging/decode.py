@@ -26,6 +26,9 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _ROTATING_ORIENTATIONS = frozenset(range(2, 9))
 
 
+SOURCE_SIZE = "pixembed_source_size"
+
+
 def decode_image(data: bytes, *, max_pixels: int, min_side: int | None = None) -> Image.Image:
     """Decode ``data`` (first frame) into an upright RGB image, or raise the error that says why not.
 
@@ -40,12 +43,24 @@ def decode_image(data: bytes, *, max_pixels: int, min_side: int | None = None) -
     fmt = _supported_format(data)
     with _pillow_errors_mapped(fmt, "decode"):
         image = _open_header(data, fmt, max_pixels)
+        declared = image.size
         if min_side is not None and fmt == "JPEG":
             image.draft(image.mode, (min_side, min_side))
+        decoded = image.size
         # Decoding is lazy in Pillow; load here so a truncated or corrupt body fails inside this block.
         image.load()
         rgb = _to_rgb(_upright(image))
+    # The upright size of the source as stored, also when it was decoded at reduced scale (dedup's
+    # "keep the highest resolution" and the reported sizes must not see the draft size).
+    turned = rgb.size != decoded
+    rgb.info[SOURCE_SIZE] = (declared[1], declared[0]) if turned else declared
     return rgb
+
+
+def source_dimensions(image: Image.Image) -> tuple[int, int]:
+    """The upright width and height of the file an image was decoded from (its own size if unknown)."""
+    size = image.info.get(SOURCE_SIZE)
+    return (int(size[0]), int(size[1])) if isinstance(size, tuple) else image.size
 
 
 def image_size_from_header(data: bytes) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from pixembed.errors import InvalidRequest, TooManyItems
+from pixembed.imaging.decode import source_dimensions
 from pixembed.runtime.model import ClipModel
 from pixembed.services.dedup import Catalogue
 from pixembed.services.hashing import HASH_METHODS, image_hashes
@@ -28,9 +29,10 @@ Progress = Callable[[float], None]
 
 def image_facts(image: Image.Image, size: int | None) -> dict[str, Any]:
     """What dedup needs to know of an image later: size, file bytes, when added, its four hashes."""
+    width, height = source_dimensions(image)  # not the reduced size of a draft-decoded JPEG
     return {
-        "width": image.width,
-        "height": image.height,
+        "width": width,
+        "height": height,
         "bytes": size,
         "added_at": time.time(),
         "hashes": image_hashes(image),
@@ -95,8 +97,8 @@ def catalogue_from_images(
     return Catalogue(
         ids=[str(i) for i in range(len(images))],
         names=list(names),
-        widths=[image.width for image in images],
-        heights=[image.height for image in images],
+        widths=[source_dimensions(image)[0] for image in images],
+        heights=[source_dimensions(image)[1] for image in images],
         sizes=list(sizes),
         ages=list(ages),
         vectors=vectors,
