@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from pixembed.store.base import (
 )
 from pixembed.store.filters import Filter
 from pixembed.store.index import CollectionIndex
-from pixembed.store.sql import SCHEMA, where_sql
+from pixembed.store.sql import SCHEMA, immediate_transaction, where_sql
 
 DEFAULT_EXACT_MAX = 200_000
 DB_FILENAME = "pixembed.sqlite3"
@@ -82,16 +82,8 @@ class EmbeddedStore(VectorStore):
                 if count != index.live_count:  # another process deleted or replaced items
                     self._indexes[name] = self._load_index(name, int(row[2]))
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def _load_index(self, name: str, dimensions: int) -> CollectionIndex:
         index = CollectionIndex(dimensions, self.exact_max)

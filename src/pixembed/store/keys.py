@@ -17,13 +17,14 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pixembed.errors import Conflict, InvalidRequest, NotFound
 from pixembed.store.limits import Decision, parse_limit, quota_decision, quota_period, rate_decision
+from pixembed.store.sql import immediate_transaction
 
 SCOPES = ("read", "write", "admin")
 PREFIX = "pxe"
@@ -109,17 +110,8 @@ class KeyStore:
                 if statement.strip():
                     db.execute(statement)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes SQLite's write lock up front, so a read-decide-write is atomic across processes.
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def close(self) -> None:
         """Close the database connection."""

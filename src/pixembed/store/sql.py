@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from pixembed.store.filters import Condition, Filter
@@ -77,3 +80,22 @@ def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
         f"(json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) {symbol} ?)",
         [path, path, value],
     )
+
+
+@contextmanager
+def immediate_transaction(
+    db: sqlite3.Connection, lock: AbstractContextManager[Any]
+) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``db``: committed when the block ends, rolled back if it raises.
+
+    IMMEDIATE takes SQLite's write lock up front, so a read-decide-write is atomic across processes;
+    ``lock`` serialises this process's threads, which share the connection.
+    """
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
