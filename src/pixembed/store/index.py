@@ -1,8 +1,9 @@
 """The in-memory FAISS indexes of one collection, keyed by SQLite rowid.
 
 Every vector is held twice: in float32 (IndexFlatIP), and as int8 codes (``int8_codes``), a quarter of
-the bytes, which a search scans first; the best candidates of that scan are then re-scored in float32.
-A single-query scan is bound by memory bandwidth, which is why the smaller scan pays (docs/benchmarks.md).
+the bytes, which a search scans first (split across the cores, ``parallel_scan``); the best candidates
+of that scan are then re-scored in float32. A single-query scan is bound by memory bandwidth, which is
+why the smaller scan pays (docs/benchmarks.md).
 
 - Up to ``exact_max`` vectors, search is exact. All codes are scanned, and the rounding error of every
   code is bounded, so after the re-rank it is checked that no vector outside the candidates can beat the
@@ -25,13 +26,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pixembed.store.int8_codes import EncodedQuery, Int8Codec, score_error_bound
+from pixembed.store.int8_codes import Int8Codec, score_error_bound
+from pixembed.store.parallel_scan import ShardedCodes, probe_lists
 
 # faiss's bundled stubs lack its selectors and search parameters, so it is used untyped here.
 faiss: Any = importlib.import_module("faiss")
-# Searches here are one query vector at a time. Measured on the 2-core machine (docs/benchmarks.md),
-# splitting one scan over OpenMP threads was slower, and one thread per query lets concurrent requests
-# use the other core instead of contending for both.
+# Searches here are one query vector at a time, which FAISS's OpenMP threads do not speed up (measured
+# slower on the 2-core machine, docs/benchmarks.md); ``parallel_scan`` splits a query's scan over the
+# cores instead.
 faiss.omp_set_num_threads(1)
 
 Ids = npt.NDArray[np.int64]
@@ -149,11 +151,7 @@ class CollectionIndex:
         if len(ids) > self.exact_max:
             self._codes = self._trained_ivf(vectors)
         else:
-            self._codes = faiss.IndexIDMap2(
-                faiss.IndexScalarQuantizer(
-                    self.dimensions, faiss.ScalarQuantizer.QT_8bit_direct_signed, faiss.METRIC_INNER_PRODUCT
-                )
-            )
+            self._codes = ShardedCodes(self.dimensions)
         for start in range(0, len(ids), 50_000):
             self._add_codes(ids[start : start + 50_000], vectors[start : start + 50_000])
 
@@ -203,11 +201,6 @@ class CollectionIndex:
                 return self._exact_among(query, candidates, top_k)
             return ids, scores
 
-    def _scan_codes(self, query: EncodedQuery, count: int, params: Any) -> tuple[Ids, Vectors]:
-        scores, ids = self._codes.search(query.codes.reshape(1, -1), count, params=params)
-        found = ids[0] >= 0
-        return ids[0][found], scores[0][found] / query.scale
-
     def _with_outliers(self, found: Ids, candidates: Ids | None) -> Ids:
         """``found`` plus the outliers (among ``candidates`` when given), each once."""
         if not self._outliers:
@@ -222,20 +215,20 @@ class CollectionIndex:
     ) -> tuple[Ids, Vectors]:
         assert self._codec is not None
         wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
         if wanted < self.live_count:
             encoded = self._codec.encode_query(query)
-            found, estimates = self._scan_codes(encoded, wanted, params)
-            ids, scores = self._rerank(query, self._with_outliers(found, candidates), top_k)
-            if len(found) < wanted:  # every vector that passes the selector was re-scored
+            found = self._codes.search(encoded.codes, wanted, selector)
+            ids, scores = self._rerank(query, self._with_outliers(found.ids, candidates), top_k)
+            if found.cutoff is None:  # every vector that passes the selector was re-scored
                 return ids, scores
             bound = score_error_bound(
                 float(np.linalg.norm(query)), encoded.error, self._error_limit, self._decoded_norm_max
             )
-            # A well-coded vector outside the candidates scores at most the last estimate plus the bound.
-            if len(ids) == top_k and scores[-1] >= estimates[-1] + bound:
+            # A well-coded vector outside the candidates scores at most the cut-off plus the bound.
+            if len(ids) == top_k and scores[-1] >= found.cutoff / encoded.scale + bound:
                 return ids, scores
             self.full_scans += 1
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores_found, ids_found = self._vectors.search(query.reshape(1, -1), top_k, params=params)
         found = ids_found[0] >= 0
         return ids_found[0][found], scores_found[0][found]
@@ -251,18 +244,10 @@ class CollectionIndex:
         )
         scanned = np.cumsum([self._codes.invlists.list_size(int(i)) for i in nearest[0]])
         probes = min(len(scanned), max(IVF_PROBE_MIN, int(np.searchsorted(scanned, self.scan_target)) + 1))
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)
         wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
-        # search_preassigned reuses the nearest lists found above; its Python wrapper takes no params.
-        assign = np.ascontiguousarray(nearest[:, :probes])
-        assign_scores = np.ascontiguousarray(centre_scores[:, :probes])
-        scores = np.empty((1, wanted), np.float32)
-        ids = np.empty((1, wanted), np.int64)
-        ptr = faiss.swig_ptr
-        self._codes.search_preassigned_c(
-            1, ptr(codes), wanted, ptr(assign), ptr(assign_scores), ptr(scores), ptr(ids), False, params
-        )
-        found = ids[0][ids[0] >= 0]
+        found = probe_lists(
+            self._codes, encoded.codes, nearest[0, :probes], centre_scores[0, :probes], wanted, selector
+        ).ids
         return self._rerank(query, self._with_outliers(found, candidates), top_k)
 
     def _rerank(self, query: Vectors, candidates: Ids, top_k: int) -> tuple[Ids, Vectors]:
