@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pixembed.store import Record, VectorStore, open_store
+from pixembed.store import Record, VectorStore, open_store, parallel_scan
 from pixembed.store.embedded import DEFAULT_EXACT_MAX, EmbeddedStore
 
 faiss: Any = importlib.import_module("faiss")
@@ -123,6 +123,11 @@ def bench_exact(root: Path, name: str, vectors: np.ndarray, queries: np.ndarray)
     result: dict[str, object] = {"n": len(vectors)}
     result["store"] = summary(*timed(store_search(store), queries), truth)
     result["store_full_float32_scans"] = store._indexes["bench"].full_scans
+    # The same store with its scan on one core (the shards searched one after the other).
+    threads = parallel_scan.SCAN_THREADS
+    parallel_scan.SCAN_THREADS = 1
+    result["store_scan_on_one_core"] = summary(*timed(store_search(store), queries), truth)
+    parallel_scan.SCAN_THREADS = threads
     store.close()
     result["numpy_matvec"] = summary(
         *timed(lambda q: np.argpartition(-(vectors @ q), TOP_K)[:TOP_K].tolist(), queries), truth

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pixembed.store.int8_codes import Int8Codec, score_error_bound
-from pixembed.store.parallel_scan import ShardedCodes, probe_lists
+from pixembed.store.parallel_scan import ShardedCodes, all_cores, probe_lists
 
 # faiss's bundled stubs lack its selectors and search parameters, so it is used untyped here.
 faiss: Any = importlib.import_module("faiss")
@@ -109,7 +109,8 @@ class CollectionIndex:
             ):
                 self._refit()
                 return
-            self._add_codes(rowids, vectors)
+            with all_cores():  # assigning a batch to the inverted lists is a batched search
+                self._add_codes(rowids, vectors)
             if len(self._outliers) > OUTLIERS_MAX:
                 self._refit()
 
@@ -136,6 +137,10 @@ class CollectionIndex:
 
     def _refit(self) -> None:
         """Fit the codes' scale to every vector held and re-encode them; IVF above ``exact_max``."""
+        with all_cores():
+            self._refit_codes()
+
+    def _refit_codes(self) -> None:
         ids, vectors = self._stored()
         self._decoded_norm_max = 0.0
         self._outliers = set()
@@ -242,13 +247,21 @@ class CollectionIndex:
         centre_scores, nearest = self._codes.quantizer.search(
             codes, min(int(self._codes.nlist), IVF_PROBE_MAX)
         )
-        scanned = np.cumsum([self._codes.invlists.list_size(int(i)) for i in nearest[0]])
-        probes = min(len(scanned), max(IVF_PROBE_MIN, int(np.searchsorted(scanned, self.scan_target)) + 1))
+        probes, scanned = 0, 0
+        for list_no in nearest[0]:  # nearest lists first, until the scan target is reached
+            if list_no < 0 or (probes >= IVF_PROBE_MIN and scanned >= self.scan_target):
+                break
+            probes += 1
+            scanned += self._codes.invlists.list_size(int(list_no))
         wanted = max(RERANK_MIN, RERANK_PER_RESULT * top_k)
         found = probe_lists(
             self._codes, encoded.codes, nearest[0, :probes], centre_scores[0, :probes], wanted, selector
-        ).ids
-        return self._rerank(query, self._with_outliers(found, candidates), top_k)
+        )
+        # The search is approximate anyway: re-score only the best estimates of all the shares.
+        best = found.ids
+        if len(best) > wanted:
+            best = best[np.argpartition(-found.estimates, wanted)[:wanted]]
+        return self._rerank(query, self._with_outliers(best, candidates), top_k)
 
     def _rerank(self, query: Vectors, candidates: Ids, top_k: int) -> tuple[Ids, Vectors]:
         if len(candidates) == 0:
