@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from pixembed.store import Record, VectorStore, open_store, parallel_scan
-from pixembed.store.embedded import DEFAULT_EXACT_MAX, EmbeddedStore
+from pixembed.store.embedded import DEFAULT_EXACT_MAX, IVF_FOLDER, EmbeddedStore
+from pixembed.store.index import IVF_SCAN_TARGET
 
 faiss: Any = importlib.import_module("faiss")
 DIMS = 512
@@ -160,8 +161,36 @@ def bench_approx(root: Path, n: int, queries: np.ndarray, targets: list[int]) ->
     for target in targets:
         index.scan_target = target
         result[f"scan_target_{target}"] = summary(*timed(store_search(store), queries), truth)
-    store.close()
+    index.scan_target = IVF_SCAN_TARGET
+    before_close = [[m.id for m in store.search("bench", q, TOP_K)] for q in queries[:50]]
+    result.update(
+        reopen_times(
+            root / "approx",
+            store,
+            lambda s: [[m.id for m in s.search("bench", q, TOP_K)] for q in queries[:50]] == before_close,
+        )
+    )
     return result
+
+
+def reopen_times(
+    path: Path, store: EmbeddedStore, same: Callable[[EmbeddedStore], bool]
+) -> dict[str, object]:
+    """Seconds to close (saving the trained inverted file), to open from it, and to open without it."""
+    start = time.perf_counter()
+    store.close()
+    times: dict[str, object] = {"close_saving_ivf_s": round(time.perf_counter() - start, 1)}
+    for label in ("open_from_saved_ivf_s", "open_training_ivf_s"):
+        start = time.perf_counter()
+        reopened = EmbeddedStore(path, exact_max=store.exact_max)
+        times[label] = round(time.perf_counter() - start, 1)
+        if label == "open_from_saved_ivf_s":
+            times["same_answers_after_open_from_saved"] = same(reopened)
+        reopened._indexes["bench"].changed = False  # keep the file as it is
+        reopened.close()
+        for saved in (path / IVF_FOLDER).glob("*.npz"):
+            saved.unlink()  # the second open trains again
+    return times
 
 
 def bench_ingest(location: str, n: int) -> dict[str, float]:

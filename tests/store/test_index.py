@@ -94,3 +94,22 @@ def test_a_selective_filter_in_approximate_mode_still_returns_top_k(monkeypatch:
     candidates = np.argsort(vectors @ query)[:40].astype(np.int64)
     ids, _ = index.search(query, 10, candidates)
     assert ids.tolist() == _top(vectors, query, 10, candidates)
+
+
+def test_loading_a_collection_fits_once_and_answers_like_adding(monkeypatch: pytest.MonkeyPatch) -> None:
+    fits: list[int] = []
+    refit = CollectionIndex._refit
+    monkeypatch.setattr(CollectionIndex, "_refit", lambda self: (fits.append(self.live_count), refit(self)))
+    vectors = _clustered(6000, 32, 15)
+    batches = [(np.arange(s, s + 1000, dtype=np.int64), vectors[s : s + 1000]) for s in range(0, 6000, 1000)]
+    exact = CollectionIndex(32, exact_max=10_000)
+    exact.load(iter(batches))
+    approximate = CollectionIndex(32, exact_max=2000)
+    approximate.load(iter(batches))
+    assert fits == [6000, 6000]  # one fit each (adding batch by batch refits 3 and 4 times)
+    assert not exact.approximate and approximate.approximate and approximate.max_seq == 5999
+    queries = _clustered(30, 32, 16)
+    for query in queries:
+        assert exact.search(query, 10)[0].tolist() == _top(vectors, query, 10)
+    found = [set(approximate.search(q, 10)[0].tolist()) & set(_top(vectors, q, 10)) for q in queries]
+    assert np.mean([len(f) / 10 for f in found]) >= 0.95

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pixembed.errors import Conflict, InvalidRequest, NotFound
+from pixembed.store import saved_ivf
 from pixembed.store.base import (
     CollectionInfo,
     Match,
@@ -37,18 +38,21 @@ from pixembed.store.sql import SCHEMA, immediate_transaction, where_sql
 
 DEFAULT_EXACT_MAX = 200_000
 DB_FILENAME = "pixembed.sqlite3"
+# Trained inverted files of large collections, beside the database (a cache: see saved_ivf).
+IVF_FOLDER = "ivf"
 
 
 class EmbeddedStore(VectorStore):
     """Collections in one SQLite file under ``path`` (or in memory for ``":memory:"``)."""
 
     def __init__(self, path: str | Path, *, exact_max: int = DEFAULT_EXACT_MAX) -> None:
+        self._folder: Path | None = None
         if str(path) == ":memory:":
             target = ":memory:"
         else:
-            folder = Path(path)
-            folder.mkdir(parents=True, exist_ok=True)
-            target = str(folder / DB_FILENAME)
+            self._folder = Path(path)
+            self._folder.mkdir(parents=True, exist_ok=True)
+            target = str(self._folder / DB_FILENAME)
         self.exact_max = exact_max
         self._lock = threading.RLock()
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -87,17 +91,28 @@ class EmbeddedStore(VectorStore):
 
     def _load_index(self, name: str, dimensions: int) -> CollectionIndex:
         index = CollectionIndex(dimensions, self.exact_max)
-        self._load_rows(index, name, after=0)
+        path = self._ivf_path(name)
+        # One fit of the codes for the whole collection, or none when its saved inverted file still holds.
+        index.load(self._stored_rows(name, after=0), saved_ivf.load(path) if path else None)
         return index
 
+    def _ivf_path(self, name: str) -> Path | None:
+        """Where a collection's trained inverted file is saved (``saved_ivf``); None in memory."""
+        return None if self._folder is None else self._folder / IVF_FOLDER / f"{name}.npz"
+
     def _load_rows(self, index: CollectionIndex, name: str, after: int) -> None:
+        for seqs, vectors in self._stored_rows(name, after):
+            index.add(seqs, vectors)
+
+    def _stored_rows(self, name: str, after: int) -> Iterator[tuple[npt.NDArray[np.int64], Vector]]:
+        """Rowids and vectors committed after rowid ``after``, 10,000 at a time."""
         cursor = self._db.execute(
             "SELECT seq, vector FROM items WHERE collection = ? AND seq > ? ORDER BY seq", (name, after)
         )
         while rows := cursor.fetchmany(10_000):
             seqs = np.array([r[0] for r in rows], dtype=np.int64)
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            index.add(seqs, vectors)
+            yield seqs, vectors
 
     def _index(self, name: str) -> CollectionIndex:
         self._sync()
@@ -149,6 +164,8 @@ class EmbeddedStore(VectorStore):
             db.execute("DELETE FROM items WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
             del self._indexes[name]
+        if path := self._ivf_path(name):
+            saved_ivf.remove(path)
 
     def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
         """Records in insertion order, ``batch_size`` at a time."""
@@ -259,8 +276,13 @@ class EmbeddedStore(VectorStore):
         ]
 
     def close(self) -> None:
-        """Close the database (every write is already committed)."""
+        """Save the trained inverted files and close the database (every write is already committed)."""
         with self._lock:
+            for name, index in self._indexes.items():
+                path, fitted = self._ivf_path(name), index.fitted_ivf()
+                if path is not None and fitted is not None and index.changed:
+                    saved_ivf.save(path, fitted)
+                    index.changed = False
             self._db.close()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy.typing as npt
 
 from pixembed.store.int8_codes import Int8Codec, score_error_bound
 from pixembed.store.parallel_scan import ShardedCodes, all_cores, probe_lists
+from pixembed.store.saved_ivf import FittedIvf, ivf_ids
 
 # faiss's bundled stubs lack its selectors and search parameters, so it is used untyped here.
 faiss: Any = importlib.import_module("faiss")
@@ -82,6 +84,8 @@ class CollectionIndex:
         self.scan_target = IVF_SCAN_TARGET
         # Exact searches the error bound could not settle, answered by the float32 scan (for benchmarks).
         self.full_scans = 0
+        # False while the index is what was last saved or restored (``fitted_ivf``), so it need not be saved.
+        self.changed = True
 
     @property
     def approximate(self) -> bool:
@@ -96,6 +100,7 @@ class CollectionIndex:
     def add(self, rowids: Ids, vectors: Vectors) -> None:
         """Add vectors under new rowids (callers remove a rowid before re-adding it)."""
         with self._lock:
+            self.changed = True
             rowids = rowids.astype(np.int64)
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             self._vectors.add_with_ids(vectors, rowids)
@@ -114,9 +119,75 @@ class CollectionIndex:
             if len(self._outliers) > OUTLIERS_MAX:
                 self._refit()
 
+    def load(self, batches: Iterable[tuple[Ids, Vectors]], saved: FittedIvf | None = None) -> None:
+        """Fill an empty index from stored batches, fitting the codes (and the IVF) once at the end.
+
+        Adding the batches one by one would refit every time the collection doubled; opening a store of a
+        million vectors that way trained the IVF three times. With ``saved`` (this collection's inverted
+        file as it was saved, ``saved_ivf``), nothing is trained when it still describes the rows: only the
+        rows added since are coded.
+        """
+        with self._lock:
+            assert self.live_count == 0, "load() fills an empty index"
+            newer: list[tuple[Ids, Vectors]] = []
+            covered: list[Ids] = [np.zeros(0, np.int64)]  # stored rows the saved file should hold
+            for rowids, vectors in batches:
+                self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rowids)
+                if len(rowids):
+                    self.max_seq = max(self.max_seq, int(rowids.max()))
+                if saved is not None:
+                    after = rowids > saved.max_seq
+                    covered.append(rowids[~after])
+                    if after.any():
+                        newer.append((rowids[after], np.array(vectors[after], dtype=np.float32)))
+            if saved is None or not self._restore(saved, np.concatenate(covered)):
+                self._refit()
+                return
+            self.changed = bool(newer)
+            with all_cores():
+                for rowids, vectors in newer:
+                    self._add_codes(rowids, vectors)
+            if self.live_count >= 2 * self._fitted_count or len(self._outliers) > OUTLIERS_MAX:
+                self._refit()
+
+    def _restore(self, saved: FittedIvf, covered: Ids) -> bool:
+        """Take ``saved`` as this index's codes if it holds exactly the ``covered`` rowids."""
+        if (
+            len(covered) != saved.count
+            or self.live_count <= self.exact_max
+            or int(saved.ivf.d) != self.dimensions
+            or int(saved.ivf.ntotal) != saved.count
+            or not np.array_equal(ivf_ids(saved.ivf), np.sort(covered))
+        ):
+            return False
+        self._codec = Int8Codec(saved.scale)
+        self._codes = saved.ivf
+        self._error_limit = saved.error_limit
+        self._decoded_norm_max = saved.decoded_norm_max
+        self._fitted_count = saved.fitted_count
+        self._outliers = {int(r) for r in saved.outliers}
+        return True
+
+    def fitted_ivf(self) -> FittedIvf | None:
+        """The inverted file and its fitted state, to save (None in exact mode: refitting is quick there)."""
+        with self._lock:
+            if not self.approximate or self._codec is None:
+                return None
+            return FittedIvf(
+                ivf=self._codes,
+                scale=self._codec.scale,
+                error_limit=self._error_limit,
+                decoded_norm_max=self._decoded_norm_max,
+                fitted_count=self._fitted_count,
+                outliers=np.fromiter(self._outliers, dtype=np.int64, count=len(self._outliers)),
+                max_seq=self.max_seq,
+                count=self.live_count,
+            )
+
     def remove(self, rowids: Ids) -> None:
         """Forget rowids."""
         with self._lock:
+            self.changed = True
             rowids = rowids.astype(np.int64)
             self._vectors.remove_ids(rowids)
             if self._codes is not None:
