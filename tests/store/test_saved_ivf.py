@@ -115,3 +115,13 @@ def test_deleting_the_collection_deletes_its_file(tmp_path: Path) -> None:
     assert not (tmp_path / IVF_FOLDER / "big.npz").exists()
     reopened.create_collection("big", "m", D)  # a new collection of the same name starts empty
     assert reopened.get_collection("big").count == 0
+
+
+def test_a_store_that_cannot_save_its_index_still_closes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _filled(tmp_path, _clustered(1000, 8))
+    (tmp_path / IVF_FOLDER).write_text("a file where the folder should be")
+    store.close()  # no exception: the saved index is only a cache
+    assert "could not save the trained index" in caplog.text
+    assert EmbeddedStore(tmp_path, exact_max=500).get_collection("big").count == 1000

@@ -44,7 +44,17 @@ class FittedIvf:
 
 
 def save(path: Path, fitted: FittedIvf) -> None:
-    """Write ``fitted`` to ``path`` atomically: readers see the old file or the new one, never half."""
+    """Write ``fitted`` to ``path`` atomically: readers see the old file or the new one, never half.
+
+    A cache that cannot be written (a read-only or full disk) is logged and skipped: the next open trains.
+    """
+    try:
+        _write(path, fitted)
+    except OSError as exc:
+        log.warning("could not save the trained index %s (%s); the next open will train it again", path, exc)
+
+
+def _write(path: Path, fitted: FittedIvf) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "format": FORMAT,
@@ -55,17 +65,20 @@ def save(path: Path, fitted: FittedIvf) -> None:
         "count": fitted.count,
     }
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with partial.open("wb") as file:
-        np.savez(
-            file,
-            meta=np.array(json.dumps(meta)),
-            ivf=faiss.serialize_index(fitted.ivf),
-            scale=fitted.scale,
-            outliers=fitted.outliers,
-        )
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
+    try:
+        with partial.open("wb") as file:
+            np.savez(
+                file,
+                meta=np.array(json.dumps(meta)),
+                ivf=faiss.serialize_index(fitted.ivf),
+                scale=fitted.scale,
+                outliers=fitted.outliers,
+            )
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # left only when writing failed
 
 
 def load(path: Path) -> FittedIvf | None:
