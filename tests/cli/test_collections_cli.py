@@ -9,9 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from pixembed.cli import app
+from pixembed.services.catalogue import catalogue_from_store
+from pixembed.services.dedup import find_duplicates
+from pixembed.store import open_store
 
 runner = CliRunner()
 
@@ -51,6 +55,26 @@ def test_index_is_resumable_and_reports_bad_files(catalogue: Path, tmp_path: Pat
     assert json.loads(out) == {"collection": "shapes", "indexed": 1, "unchanged": 11, "failed": 1}
     code, out, _ = _run("collections", "info", "shapes", "--data-dir", data)
     assert json.loads(out)["count"] == 12
+
+
+def test_indexed_files_carry_the_hashes_that_find_their_copies(catalogue: Path, tmp_path: Path) -> None:
+    """A photo kept twice (once re-encoded smaller) is found by hash dedup of the indexed collection."""
+    original = catalogue / "star" / "a_yellow_star_0.png"
+    with Image.open(original) as picture:
+        smaller = picture.convert("RGB").resize((picture.width // 2, picture.height // 2))
+    smaller.save(catalogue / "copy_of_star.jpg", quality=85)
+    data = tmp_path / "data"
+    code, _, errors = _run(
+        "index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", str(data)
+    )
+    assert code == 0, errors
+    store = open_store(str(data))
+    catalogue_of_store = catalogue_from_store(store, "shapes", max_items=1000)
+    store.close()
+    assert all(catalogue_of_store.hashes["phash"])  # every indexed file has its hashes
+    result = find_duplicates(catalogue_of_store, "phash", hash_threshold=10)
+    pairs = {frozenset((catalogue_of_store.ids[p.a], catalogue_of_store.ids[p.b])) for p in result.pairs}
+    assert frozenset(("star/a_yellow_star_0.png", "copy_of_star.jpg")) in pairs
 
 
 def test_search_by_text_and_image(catalogue: Path, tmp_path: Path) -> None:

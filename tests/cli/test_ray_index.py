@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from pixembed.cli import app
 from pixembed.imaging import decode_image
 from pixembed.runtime.model import ClipModel
+from pixembed.services.hashing import image_hashes
 from pixembed.store import open_store
 from pixembed.store.thumbnails import THUMBNAILS_FILENAME, ThumbnailStore
 from pixembed.synthetic.shapes import render_shape
@@ -67,7 +68,12 @@ def test_ray_index_matches_the_local_path_and_both_resume(tmp_path: Path, tiny_m
     expected = tiny_model.embed_images([decode_image(f.read_bytes(), max_pixels=10**8) for f in files])
     for item_id, file, want in zip(ids, files, expected, strict=True):
         record = stored[item_id]
+        facts = record.metadata.pop("image")
         assert record.metadata == {"path": item_id, "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
+        # Both paths store the image facts that hash-based dedup of the collection reads.
+        picture = decode_image(file.read_bytes(), max_pixels=10**8)
+        assert facts["hashes"] == image_hashes(picture)
+        assert (facts["width"], facts["height"], facts["bytes"]) == (*picture.size, file.stat().st_size)
         assert float(np.dot(record.vector, want)) >= 0.9999, item_id
     # Both paths keep a thumbnail of every file they indexed.
     thumbnails = ThumbnailStore(str(data / THUMBNAILS_FILENAME))

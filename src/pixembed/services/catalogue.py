@@ -1,7 +1,8 @@
 """Build the ``Catalogue`` that dedup and clustering work on: from decoded images, or a stored collection.
 
-Hashes of stored items: computed once, when the item is ingested (``image_facts``, kept in the item's
-metadata under ``"image"``), because the stored collection keeps vectors, not pixels. Items stored as bare
+Hashes of stored items: computed once, when the item is ingested through the API or ``pixembed index``
+(with or without Ray) (``image_facts``, kept in the item's metadata under ``"image"``), because the stored
+collection keeps vectors, not pixels. Items stored as bare
 vectors, or before this existed, have no hashes: hash methods skip them, semantic methods still see them.
 """
 

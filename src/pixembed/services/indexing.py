@@ -13,6 +13,7 @@ import anyio
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.runtime.model import ClipModel
+from pixembed.services.catalogue import with_facts
 from pixembed.services.collections import check_model
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
@@ -83,14 +84,20 @@ async def index_paths(
         report.unchanged += len(hashes) - len(todo)
         sources = [ImageSource("bytes", contents[i], i) for i in todo]
         keep = thumbnails is not None
-        results = await embed_image_sources(model, sources, settings, keep_images=keep) if sources else []
+        results = (
+            await embed_image_sources(model, sources, settings, with_facts=True, keep_images=keep)
+            if sources
+            else []
+        )
         records = []
         for item_id, result in zip(todo, results, strict=True):
             if result.vector is None:
                 assert isinstance(result.error, PixembedError)
                 report.failed[item_id] = result.error.message
                 continue
-            records.append(Record(item_id, result.vector, {"path": item_id, "sha256": hashes[item_id]}))
+            # Size and perceptual hashes too, so hash-based dedup of the collection sees indexed files.
+            metadata = with_facts({"path": item_id, "sha256": hashes[item_id]}, result.facts)
+            records.append(Record(item_id, result.vector, metadata))
         if records:
             await anyio.to_thread.run_sync(store.upsert, name, records)
             decoded = {i: r.image for i, r in zip(todo, results, strict=True) if r.image is not None}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.imaging import decode_image
 from pixembed.imaging.thumbnail import THUMBNAIL_MEDIA_TYPE, make_thumbnail
 from pixembed.runtime.model import ClipModel
+from pixembed.services.catalogue import image_facts, with_facts
 from pixembed.services.collections import check_model
 from pixembed.services.indexing import IndexReport
 from pixembed.store import Record, VectorStore
@@ -54,6 +56,7 @@ class EmbedFiles:
         count = len(batch["id"])
         hashes = [""] * count
         errors = [""] * count
+        sizes = [0] * count
         good: list[int] = []
         images: list[Image.Image] = []
         for row, path in enumerate(batch["path"]):
@@ -64,6 +67,7 @@ class EmbedFiles:
                 continue
             # Hash what is embedded, not what the driver saw, so a file edited mid-run is stored truthfully.
             hashes[row] = hashlib.sha256(data).hexdigest()
+            sizes[row] = len(data)
             try:
                 images.append(decode_image(data, max_pixels=self.settings.max_image_pixels))
             except PixembedError as exc:
@@ -72,17 +76,20 @@ class EmbedFiles:
             good.append(row)
         vectors = np.zeros((count, self.model.info.dimensions), dtype=np.float32)
         thumbnails = np.full(count, b"", dtype=object)
+        facts = np.full(count, "", dtype=object)
         if images:
             vectors[good] = self.model.embed_images(images)
             # Made here, from the image already decoded, so only a few KB per file reach the driver.
             for row, image in zip(good, images, strict=True):
                 thumbnails[row] = make_thumbnail(image)
+                facts[row] = json.dumps(image_facts(image, sizes[row]))
         return {
             "id": batch["id"],
             "sha256": np.array(hashes, dtype=object),
             "vector": vectors,
             "error": np.array(errors, dtype=object),
             "thumbnail": thumbnails,
+            "facts": facts,
         }
 
 
@@ -206,14 +213,20 @@ def _store_batch(
 ) -> None:
     records = []
     pictures: list[tuple[str, bytes]] = []
-    for raw_id, sha256, vector, error, thumbnail in zip(
-        batch["id"], batch["sha256"], batch["vector"], batch["error"], batch["thumbnail"], strict=True
+    for raw_id, sha256, vector, error, thumbnail, facts in zip(
+        batch["id"],
+        batch["sha256"],
+        batch["vector"],
+        batch["error"],
+        batch["thumbnail"],
+        batch["facts"],
+        strict=True,
     ):
         item_id = str(raw_id)
         if error:
             report.failed[item_id] = str(error)
             continue
-        metadata = {"path": item_id, "sha256": str(sha256)}
+        metadata = with_facts({"path": item_id, "sha256": str(sha256)}, json.loads(str(facts)))
         records.append(Record(item_id, np.asarray(vector, dtype=np.float32), metadata))
         pictures.append((item_id, bytes(thumbnail)))
     if records:
