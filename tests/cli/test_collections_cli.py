@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pixembed.cli import app
 from pixembed.services.catalogue import catalogue_from_store
 from pixembed.services.dedup import find_duplicates
-from pixembed.store import open_store
+from pixembed.store import Record, open_store
 
 runner = CliRunner()
 
@@ -75,6 +75,15 @@ def test_indexed_files_carry_the_hashes_that_find_their_copies(catalogue: Path, 
     result = find_duplicates(catalogue_of_store, "phash", hash_threshold=10)
     pairs = {frozenset((catalogue_of_store.ids[p.a], catalogue_of_store.ids[p.b])) for p in result.pairs}
     assert frozenset(("star/a_yellow_star_0.png", "copy_of_star.jpg")) in pairs
+    # An item indexed before the facts were stored is indexed again once, then counts as unchanged.
+    store = open_store(str(data))
+    old = store.get("shapes", "copy_of_star.jpg")
+    without_facts = {k: v for k, v in old.metadata.items() if k != "image"}
+    store.upsert("shapes", [Record(old.id, old.vector, without_facts)])
+    store.close()
+    args = ("index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", str(data))
+    assert json.loads(_run(*args)[1]) == {"collection": "shapes", "indexed": 1, "unchanged": 12, "failed": 1}
+    assert json.loads(_run(*args)[1]) == {"collection": "shapes", "indexed": 0, "unchanged": 13, "failed": 1}
 
 
 def test_search_by_text_and_image(catalogue: Path, tmp_path: Path) -> None:

@@ -7,13 +7,14 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.runtime.model import ClipModel
-from pixembed.services.catalogue import with_facts
+from pixembed.services.catalogue import FACTS_KEY, with_facts
 from pixembed.services.collections import check_model
 from pixembed.services.embedding import embed_image_sources
 from pixembed.services.inputs import ImageSource
@@ -49,6 +50,14 @@ def find_images(folder: Path) -> list[Path]:
     return found
 
 
+def is_indexed(stored: dict[str, Any] | None, sha256: str) -> bool:
+    """True when an item's stored metadata shows this very file indexed, image facts included.
+
+    Items indexed before the facts were stored are done again once, so hash dedup can see them.
+    """
+    return stored is not None and stored.get("sha256") == sha256 and FACTS_KEY in stored
+
+
 def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
     for start in range(0, len(paths), size):
         yield paths[start : start + size]
@@ -80,7 +89,7 @@ async def index_paths(
                 report.failed[item_id] = f"cannot read: {exc.strerror}"
         hashes = {item_id: hashlib.sha256(data).hexdigest() for item_id, data in contents.items()}
         known = store.existing(name, list(hashes))
-        todo = [i for i in hashes if known.get(i, {}).get("sha256") != hashes[i]]
+        todo = [i for i in hashes if not is_indexed(known.get(i), hashes[i])]
         report.unchanged += len(hashes) - len(todo)
         sources = [ImageSource("bytes", contents[i], i) for i in todo]
         keep = thumbnails is not None

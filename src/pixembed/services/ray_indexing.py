@@ -26,7 +26,7 @@ from pixembed.imaging.thumbnail import THUMBNAIL_MEDIA_TYPE, make_thumbnail
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import image_facts, with_facts
 from pixembed.services.collections import check_model
-from pixembed.services.indexing import IndexReport
+from pixembed.services.indexing import IndexReport, is_indexed
 from pixembed.store import Record, VectorStore
 from pixembed.store.thumbnails import ThumbnailStore
 
@@ -126,7 +126,7 @@ def _new_items(
         chunk = ids[start : start + size]
         known = store.existing(name, chunk)
         for item_id in chunk:
-            if known.get(item_id, {}).get("sha256") != hashes[item_id]:
+            if not is_indexed(known.get(item_id), hashes[item_id]):
                 yield {"id": item_id, "path": str(root / item_id)}
 
 
