@@ -1,13 +1,19 @@
-"""A real uvicorn server on loopback, in a thread, for tests that talk HTTP the way users do."""
+"""Real servers on loopback for tests that talk HTTP the way users do: in a thread, or as a process."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -33,3 +39,41 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class ServeProcess(NamedTuple):
+    """A ``pixembed serve`` process, its base URL, and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+
+def start_serve_process(data_dir: Path, env: dict[str, str] | None = None) -> ServeProcess:
+    """``pixembed serve`` (tiny model) as its own process on a free loopback port, once it is ready.
+
+    Its output goes to a file beside ``data_dir`` (a pipe nobody reads would fill and stall the server).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = data_dir.parent / f"serve-{port}.log"
+    command = [sys.executable, "-m", "pixembed", "serve", "--model", "pixembed-tiny", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return ServeProcess(process, base, log)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    process.wait()
+    raise AssertionError(f"server did not become ready:\n{log.read_text(errors='replace')}")

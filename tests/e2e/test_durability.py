@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,28 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.live_server import start_serve_process
+
 pytestmark = pytest.mark.slow
 KILLS = 10
-
-
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "pixembed", "serve", "--model", "pixembed-tiny", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("server did not become ready")
 
 
 def _writer(
@@ -63,7 +42,7 @@ def _writer(
 
 def test_acknowledged_items_survive_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    process, base = _start(data_dir)
+    process, base, _ = start_serve_process(data_dir)
     assert httpx.post(f"{base}/v1/collections", json={"name": "durable"}).status_code == 201
     dims = httpx.get(f"{base}/v1/collections/durable").json()["dimensions"]
     acked: dict[str, list[float]] = {}
@@ -77,7 +56,7 @@ def test_acknowledged_items_survive_kill_9(tmp_path: Path) -> None:
         process.wait()
         stop.set()
         writer.join(timeout=30)
-        process, base = _start(data_dir)
+        process, base, _ = start_serve_process(data_dir)
         with httpx.Client(base_url=base, timeout=30) as http:
             count = http.get("/v1/collections/durable").json()["count"]
             assert count >= len(acked), f"round {round_no}: {len(acked)} acknowledged, {count} stored"

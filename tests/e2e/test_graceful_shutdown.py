@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,35 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.live_server import start_serve_process
+
 pytestmark = pytest.mark.slow
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "PIXEMBED_SHUTDOWN_GRACE_S": "20", "PIXEMBED_API_KEYS": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pixembed", "serve", "--model", "pixembed-tiny", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(process.communicate()[0].decode())
-
-
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
-    process, base = start_server(tmp_path / "data")
+    process, base, log = start_serve_process(
+        tmp_path / "data", {"PIXEMBED_SHUTDOWN_GRACE_S": "20", "PIXEMBED_API_KEYS": ""}
+    )
     first_chunk_sent = threading.Event()
     terminated = threading.Event()
     outcome: dict[str, object] = {}
@@ -80,13 +56,14 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
         assert outcome.get("status") == 200, outcome
         body = outcome["body"]
         assert isinstance(body, dict) and len(body["vector"]) == body["dimensions"]
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        output = log.read_text(errors="replace")
         # uvicorn re-raises the signal once it has shut down cleanly, as a well-behaved server should.
-        assert process.returncode in (0, -signal.SIGTERM), output.decode()
-        assert "Application shutdown complete" in output.decode()
+        assert process.returncode in (0, -signal.SIGTERM), output
+        assert "Application shutdown complete" in output
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{base}/healthz", timeout=2)
-        logged = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+        logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
         assert any(entry.get("route") == "/v1/embed/text" and entry.get("status") == 200 for entry in logged)
     finally:
         if process.poll() is None:
