@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import NamedTuple
 
@@ -77,3 +78,27 @@ def start_serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Se
     process.kill()
     process.wait()
     raise AssertionError(f"server did not become ready:\n{log.read_text(errors='replace')}")
+
+
+def stream_slowly(
+    handler: BaseHTTPRequestHandler,
+    chunk: bytes,
+    pause_s: float,
+    length: int | None = None,
+    seconds: float = 15,
+) -> None:
+    """Answer 200 and send ``chunk`` over and over for up to ``seconds`` (a misbehaving image host), with a
+    Content-Length of ``length`` when given; stops quietly when the client hangs up."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/png")
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+            time.sleep(pause_s)
+    except OSError:
+        pass  # pixembed hung up, as it should

@@ -22,6 +22,7 @@ from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.hostile import REFUSED_URLS, Case, image_cases
+from tests.live_server import stream_slowly
 
 CASES = image_cases()
 RSS_GROWTH_BOUND = 64 * 1024 * 1024
@@ -46,9 +47,9 @@ class HostileHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif self.path == "/endless":
-            self._stream(b"\x89PNG" + b"\x00" * 65532, pause_s=0.0)
+            stream_slowly(self, b"\x89PNG" + b"\x00" * 65532, pause_s=0.0)
         elif self.path == "/trickle":
-            self._stream(b"\xff", pause_s=0.2, length=100_000)
+            stream_slowly(self, b"\xff", pause_s=0.2, length=100_000)
         elif self.path == "/page.html":
             body = b"<html><body>not an image</body></html>"
             self.send_response(200)
@@ -60,21 +61,6 @@ class HostileHandler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
-
-    def _stream(self, chunk: bytes, pause_s: float, length: int | None = None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        if length is not None:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-        deadline = time.monotonic() + 15
-        try:
-            while time.monotonic() < deadline:
-                self.wfile.write(chunk)
-                self.wfile.flush()
-                time.sleep(pause_s)
-        except OSError:
-            pass  # pixembed hung up, as it should
 
 
 @pytest.fixture(scope="module")

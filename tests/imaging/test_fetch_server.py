@@ -15,6 +15,7 @@ from PIL import Image
 from pixembed.errors import FetchFailed, PayloadTooLarge, UrlRefused
 from pixembed.imaging import decode_image, fetch_url
 from tests.helpers import encode
+from tests.live_server import stream_slowly
 
 IMAGE = encode(Image.new("RGB", (32, 24), (10, 200, 40)), "PNG")
 
@@ -36,9 +37,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/image.png":
             self.reply(200, IMAGE, {"Content-Type": "image/png"})
         elif path == "/endless":
-            self.stream(b"\x00" * 65536, pause_s=0.0)
+            stream_slowly(self, b"\x00" * 65536, pause_s=0.0, seconds=20)
         elif path == "/trickle":
-            self.stream(b"\x89", pause_s=0.2, length=10_000)
+            stream_slowly(self, b"\x89", pause_s=0.2, length=10_000, seconds=20)
         elif path == "/declares-huge":
             self.reply(200, b"\x89PNG", {"Content-Length": str(10**10)})
         elif path.startswith("/hop/"):
@@ -61,20 +62,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def redirect(self, location: str) -> None:
         self.reply(302, b"", {"Location": location})
-
-    def stream(self, chunk: bytes, pause_s: float, length: int | None = None) -> None:
-        self.send_response(200)
-        if length is not None:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-        deadline = time.monotonic() + 20
-        try:
-            while time.monotonic() < deadline:
-                self.wfile.write(chunk)
-                self.wfile.flush()
-                time.sleep(pause_s)
-        except OSError:
-            pass  # the client hung up, which is what the test wanted
 
 
 @pytest.fixture(scope="module")
