@@ -279,10 +279,8 @@ class EmbeddedStore(VectorStore):
         """Save the trained inverted files and close the database (every write is already committed)."""
         with self._lock:
             for name, index in self._indexes.items():
-                path, fitted = self._ivf_path(name), index.fitted_ivf()
-                if path is not None and fitted is not None and index.changed:
-                    saved_ivf.save(path, fitted)
-                    index.changed = False
+                if path := self._ivf_path(name):
+                    index.save_ivf(path)
             self._db.close()
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from pixembed.store import saved_ivf
 from pixembed.store.int8_codes import Int8Codec, score_error_bound
 from pixembed.store.parallel_scan import ShardedCodes, all_cores, probe_lists
 from pixembed.store.saved_ivf import FittedIvf, ivf_ids
@@ -167,6 +169,15 @@ class CollectionIndex:
         self._fitted_count = saved.fitted_count
         self._outliers = {int(r) for r in saved.outliers}
         return True
+
+    def save_ivf(self, path: Path) -> None:
+        """Save the trained inverted file to ``path`` if it changed since it was last saved or restored
+        (under the index's lock, so no write can change it halfway through)."""
+        with self._lock:
+            fitted = self.fitted_ivf()
+            if fitted is not None and self.changed:
+                saved_ivf.save(path, fitted)
+                self.changed = False
 
     def fitted_ivf(self) -> FittedIvf | None:
         """The inverted file and its fitted state, to save (None in exact mode: refitting is quick there)."""
