@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from pixembed.synthetic.shapes import caption
 from tests.detection_helpers import KINDS, iou, three_shape_scene
@@ -48,6 +50,22 @@ def test_regions_are_stored_as_children_of_their_image(client: TestClient) -> No
     assert all(m["parent_id"] == "photo" and m["shop"] == "a" for m in stored)
     for obj in SCENE.objects:
         assert any(m["label"] == obj.caption and iou(m["box"], obj.box) >= 0.5 for m in stored), obj
+    # Each child's thumbnail is its crop: about the shape of its box, not the whole scene.
+    for child, metadata in zip(children, stored, strict=True):
+        picture = client.get(f"/v1/collections/street/items/{quote(child, safe='')}/thumbnail")
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        x1, y1, x2, y2 = metadata["box"]
+        with Image.open(io.BytesIO(picture.content)) as thumb:
+            assert abs(thumb.width / thumb.height - (x2 - x1) / (y2 - y1)) < 0.1
+    # Fewer regions next time: the leftover children go, and their thumbnails with them.
+    body["region_classes"] = CAPTIONS[:1]
+    again = client.post("/v1/collections/street/items", json=body).json()["data"][0]["regions"]
+    assert len(again) < len(children)
+    for gone in children[len(again) :]:
+        url = f"/v1/collections/street/items/{quote(gone, safe='')}/thumbnail"
+        assert client.get(url).status_code == 404
+    body["region_classes"] = CAPTIONS
+    assert client.post("/v1/collections/street/items", json=body).status_code == 200
     only_children = client.post(
         "/v1/collections/street/search",
         json={"text": "a red circle", "top_k": 1, "filter": {"parent_id": "photo"}},

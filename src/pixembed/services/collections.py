@@ -20,7 +20,7 @@ from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import ItemResult, embed_image_sources
 from pixembed.services.inputs import ImageSource
-from pixembed.services.region_items import embed_query_region, region_records, stale_child_ids
+from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore
 from pixembed.store.thumbnails import ThumbnailStore
@@ -117,18 +117,25 @@ async def add_items(
     records = [
         Record(ids[i], vectors[i], with_facts(items[i].metadata, facts.get(i))) for i in sorted(vectors)
     ]
-    children = await _region_children(store, model, name, items, ids, sorted(vectors), regions, settings)
+    children, stale = await _region_children(
+        store, model, name, items, ids, sorted(vectors), regions, settings
+    )
     for found in children.values():
-        records += found
+        records += [child.record for child in found]
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
         pairs = zip(image_positions, embedded, strict=True)
         decoded = {ids[p]: r.image for p, r in pairs if r.image is not None}
+        # A region's thumbnail is its crop of the parent image.
+        decoded.update((child.record.id, child.crop) for found in children.values() for child in found)
         bare = [ids[i] for i in vectors if items[i].image is None]
-        await save_thumbnails(thumbnails, name, decoded, bare)
+        await save_thumbnails(thumbnails, name, decoded, bare + stale)
     return [
         AddedItem(
-            i, ids[i] if i in vectors else None, errors.get(i), tuple(r.id for r in children.get(i, []))
+            i,
+            ids[i] if i in vectors else None,
+            errors.get(i),
+            tuple(child.record.id for child in children.get(i, [])),
         )
         for i in range(len(items))
     ]
@@ -166,16 +173,18 @@ async def _region_children(
     positions: Sequence[int],
     regions: RegionOptions | None,
     settings: Settings,
-) -> dict[int, list[Record]]:
-    """The region records of the items that ask for them; a parent's leftover older regions are deleted."""
-    children: dict[int, list[Record]] = {}
+) -> tuple[dict[int, list[RegionItem]], list[str]]:
+    """The region items of the items that ask for them; a parent's leftover older regions are deleted,
+    and their ids returned (their thumbnails go too)."""
+    children: dict[int, list[RegionItem]] = {}
+    stale: list[str] = []
     for i in positions:
         image = items[i].image
         if not items[i].regions or image is None:
             continue
         if regions is None:
             raise InvalidRequest("regions were asked for, but no detector is available")
-        children[i] = await region_records(
+        children[i] = await region_items(
             model,
             regions.detector,
             ids[i],
@@ -185,8 +194,10 @@ async def _region_children(
             settings,
             top_k=regions.top_k,
         )
-        await anyio.to_thread.run_sync(store.delete, name, stale_child_ids(ids[i], len(children[i])))
-    return children
+        leftover = stale_child_ids(ids[i], len(children[i]))
+        await anyio.to_thread.run_sync(store.delete, name, leftover)
+        stale += leftover
+    return children, stale
 
 
 async def search_collection(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.runtime.detection import Detector
@@ -30,7 +32,15 @@ def stale_child_ids(parent_id: str, kept: int) -> list[str]:
     return [child_id(parent_id, i) for i in range(kept, MAX_TOP_K)]
 
 
-async def region_records(
+@dataclass(frozen=True)
+class RegionItem:
+    """A region stored as a child item, and its crop of the parent image (for the child's thumbnail)."""
+
+    record: Record
+    crop: Image.Image
+
+
+async def region_items(
     model: ClipModel,
     detector: Detector,
     parent_id: str,
@@ -40,8 +50,8 @@ async def region_records(
     settings: Settings,
     *,
     top_k: int = 10,
-) -> list[Record]:
-    """A record per region found: the parent's metadata with ``parent_id``, ``box``, ``label``, ``score``."""
+) -> list[RegionItem]:
+    """An item per region found: the parent's metadata with ``parent_id``, ``box``, ``label``, ``score``."""
     image = await load_image(source, settings)
     found = await anyio.to_thread.run_sync(
         lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
@@ -51,16 +61,19 @@ async def region_records(
     boxes = [d.box for d in found.detections]
     regions = await embed_image_regions(model, image, boxes, settings)
     return [
-        Record(
-            child_id(parent_id, index),
-            region.vector,
-            {
-                **metadata,
-                "parent_id": parent_id,
-                "box": list(region.box),
-                "label": detection.label,
-                "score": detection.score,
-            },
+        RegionItem(
+            Record(
+                child_id(parent_id, index),
+                region.vector,
+                {
+                    **metadata,
+                    "parent_id": parent_id,
+                    "box": list(region.box),
+                    "label": detection.label,
+                    "score": detection.score,
+                },
+            ),
+            image.crop(region.box),
         )
         for index, (region, detection) in enumerate(zip(regions, found.detections, strict=True))
     ]

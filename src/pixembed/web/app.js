@@ -47,7 +47,7 @@ async function thumbnailUrl(collection, id) {
       const response = await fetch(`/v1/collections/${seg(collection)}/items/${seg(id)}/thumbnail`,
         { headers: authHeaders() });
       if (response.ok) return URL.createObjectURL(await response.blob());
-      // A detected region ("<parent>#<n>") has no picture of its own: show its parent's.
+      // A region ("<parent>#<n>") stored before regions had thumbnails of their own: show its parent's.
       const hash = id.lastIndexOf("#");
       return hash > 0 ? thumbnailUrl(collection, id.slice(0, hash)) : null;
     })());
