@@ -142,3 +142,15 @@ class DeadlineExceeded(Unavailable):
     """The request ran past the server's per-request deadline (answered 504)."""
 
     code = "deadline_exceeded"
+
+
+def error_for_code(code: str, message: str) -> PixembedError:
+    """The error of class ``code`` with ``message`` (a stored error read back); the root class when no
+    class has that code."""
+    pending: list[type[PixembedError]] = [PixembedError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls(message)
+        pending.extend(cls.__subclasses__())
+    return PixembedError(message)

@@ -99,6 +99,8 @@ def create_app(
             app.state.store.close()
             app.state.keys.close()
             app.state.thumbnails.close()
+            if (jobs := getattr(app.state, "jobs", None)) is not None:
+                jobs.close()
 
     app = FastAPI(
         title="pixembed",

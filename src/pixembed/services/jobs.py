@@ -1,7 +1,9 @@
 """A small in-process job runner: long dedup/cluster runs on a thread pool, with progress.
 
-Jobs live in memory only: a restart forgets them (clients then get 404 and re-submit). The most recent
-``keep`` jobs are kept; older finished ones are forgotten first.
+With ``JobRecords`` every job is also written to SQLite when it is submitted, starts, reports progress (at
+most once a second) and ends, so its result outlives a restart and other processes serving the same data
+directory can answer for it; a job a stopped process left unfinished reads as failed, interrupted. The most
+recent ``keep`` jobs are kept; older finished ones are forgotten first.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from pixembed.errors import NotFound, PixembedError
+from pixembed.errors import NotFound, PixembedError, error_for_code
+from pixembed.store.job_records import JobRecord, JobRecords
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 Work = Callable[[Callable[[float], None]], Any]
 log = logging.getLogger(__name__)
+# A running job's progress is written at most this often (it is kept in memory between writes).
+PROGRESS_WRITE_S = 1.0
 
 
 @dataclass
@@ -40,18 +45,22 @@ class Job:
 class JobRunner:
     """Runs work functions on a few threads; each gets a progress callback taking 0..1."""
 
-    def __init__(self, workers: int = 1, keep: int = 1000) -> None:
+    def __init__(self, workers: int = 1, keep: int = 1000, records: JobRecords | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pixembed-job")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
+        self._records = records
 
     def submit(self, kind: str, work: Work) -> Job:
         """Queue ``work``; the returned job's fields change as it runs."""
         job = Job(uuid.uuid4().hex, kind, created_at=time.time())
+        self._write(job)
         with self._lock:
             self._jobs[job.id] = job
             self._forget_old()
+        if self._records is not None:
+            self._records.trim(self._keep)
         self._pool.submit(self._run, job, work)
         return job
 
@@ -59,15 +68,24 @@ class JobRunner:
         """A job by id; ``NotFound`` once forgotten or never known."""
         with self._lock:
             job = self._jobs.get(job_id)
+        if job is None and self._records is not None:
+            job = _from_record(self._records.get(job_id))
         if job is None:
-            raise NotFound(f"no job {job_id[:80]!r}: jobs are kept in memory and forgotten on restart")
+            where = "kept in memory and forgotten on restart" if self._records is None else "forgotten"
+            raise NotFound(f"no job {job_id[:80]!r}: unknown, or finished long ago and {where}")
         return job
 
     def _run(self, job: Job, work: Work) -> None:
         job.status = "running"
+        self._write(job)
+        written = time.monotonic()
 
         def progress(fraction: float) -> None:
+            nonlocal written
             job.progress = max(job.progress, min(1.0, max(0.0, float(fraction))))
+            if time.monotonic() - written >= PROGRESS_WRITE_S:
+                self._write(job)
+                written = time.monotonic()
 
         try:
             job.result = work(progress)
@@ -79,6 +97,25 @@ class JobRunner:
         else:
             job.progress, job.status = 1.0, "done"
         job.finished_at = time.time()
+        self._write(job)
+
+    def _write(self, job: Job) -> None:
+        if self._records is None:
+            return
+        error = job.error
+        self._records.put(
+            JobRecord(
+                job.id,
+                job.kind,
+                job.status,
+                job.progress,
+                job.result,
+                error.code if error is not None else None,
+                error.message if error is not None else None,
+                job.created_at,
+                job.finished_at,
+            )
+        )
 
     def _forget_old(self) -> None:
         while len(self._jobs) > self._keep:
@@ -88,5 +125,25 @@ class JobRunner:
             del self._jobs[finished]
 
     def close(self) -> None:
-        """Stop taking work; running jobs finish."""
+        """Stop taking work; running jobs finish (and are recorded as interrupted if the process ends)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._records is not None:
+            self._records.close()
+
+
+def _from_record(record: JobRecord | None) -> Job | None:
+    if record is None:
+        return None
+    error = None
+    if record.error_code is not None:
+        error = error_for_code(record.error_code, record.error_message or "")
+    return Job(
+        record.id,
+        record.kind,
+        cast(JobStatus, record.status),
+        record.progress,
+        record.result,
+        error,
+        record.created_at,
+        record.finished_at,
+    )

@@ -6,6 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,16 @@ class Match:
     id: str
     score: float
     metadata: dict[str, Any]
+
+
+def beside_store(store_location: str, data_dir: Path, filename: str) -> str:
+    """Where a file that goes with the collections lives: next to a folder store, in memory for
+    ``:memory:``, in the data directory for a remote store."""
+    if store_location == ":memory:":
+        return ":memory:"
+    if "://" in store_location or store_location.startswith("qdrant+local:"):
+        return str(data_dir / filename)
+    return str(Path(store_location) / filename)
 
 
 def check_collection_name(name: str) -> str:

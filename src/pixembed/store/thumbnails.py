@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pixembed.errors import NotFound
+from pixembed.store.base import beside_store
 
 THUMBNAILS_FILENAME = "thumbnails.sqlite3"
 SCHEMA = """
@@ -29,11 +30,7 @@ CREATE TABLE IF NOT EXISTS thumbnails (
 
 def thumbnails_location(store_location: str, data_dir: Path) -> str:
     """Next to a folder store; in memory for ``:memory:``; in the data directory for a remote store."""
-    if store_location == ":memory:":
-        return ":memory:"
-    if "://" in store_location or store_location.startswith("qdrant+local:"):
-        return str(data_dir / THUMBNAILS_FILENAME)
-    return str(Path(store_location) / THUMBNAILS_FILENAME)
+    return beside_store(store_location, data_dir, THUMBNAILS_FILENAME)
 
 
 class ThumbnailStore:
