@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         default=None,
         description="store location: a folder, :memory:, or qdrant://host:port; default data_dir",
     )
+    # Embedded store: a collection up to this many items is searched exactly (int8 scan + float32 re-rank,
+    # proven exact), above it through an inverted file (approximate; recall in docs/benchmarks.md).
+    exact_max: int = Field(default=200_000, ge=0, description="largest collection searched exactly")
 
     max_upload_mb: float = Field(default=25.0, gt=0)
     max_request_mb: float = Field(default=1024.0, gt=0)

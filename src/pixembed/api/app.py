@@ -29,8 +29,8 @@ from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
+from pixembed.services.collections import open_collections
 from pixembed.services.thumbnails import open_thumbnails
-from pixembed.store import open_store
 from pixembed.store.keys import KeyStore
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def create_app(
     app.state.detector = detector
     app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
-    app.state.store = open_store(settings.store_location)
+    app.state.store = open_collections(settings)
     app.state.keys = KeyStore(settings.key_store_path)
     app.state.thumbnails = open_thumbnails(settings)
     # Outermost last: every request gets an id, metrics and a log line, then the deadline, then the cap.

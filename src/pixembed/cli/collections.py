@@ -26,12 +26,12 @@ from pixembed.cli.app import (
 )
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, NotFound
-from pixembed.services.collections import Query, create_collection, search_collection
+from pixembed.services.collections import Query, create_collection, open_collections, search_collection
 from pixembed.services.indexing import IndexReport, find_images, index_paths
 from pixembed.services.inputs import ImageSource
 from pixembed.services.ray_indexing import import_ray, index_paths_with_ray
 from pixembed.services.thumbnails import open_thumbnails
-from pixembed.store import VectorStore, open_store, parse_filter
+from pixembed.store import VectorStore, parse_filter
 
 collections_app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_enable=False, help="Stored collections."
@@ -42,7 +42,7 @@ CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collecti
 
 def _store(data_dir: Path | None, store: str | None) -> tuple[Settings, VectorStore]:
     settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store)
-    return settings, open_store(settings.store_location)
+    return settings, open_collections(settings)
 
 
 @app.command()
@@ -83,7 +83,7 @@ def index(
             # The message names the extra as pixembed[ray], which rich would take for markup.
             raise CliError(escape(exc.message)) from exc
     settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
-    opened = open_store(settings.store_location)
+    opened = open_collections(settings)
     loaded = load_cli_model(settings)
     try:
         opened.get_collection(collection)
@@ -149,7 +149,7 @@ def search(
     if (text is None) == (image is None):
         raise CliError("give exactly one of --text or --image")
     settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
-    opened = open_store(settings.store_location)
+    opened = open_collections(settings)
     opened.get_collection(collection)
     raw_filter = _parse_json(where, "--filter") if where else None
     loaded = load_cli_model(settings)

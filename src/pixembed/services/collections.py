@@ -22,7 +22,7 @@ from pixembed.services.embedding import ItemResult, embed_image_sources
 from pixembed.services.inputs import ImageSource
 from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
-from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore
+from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore, open_store
 from pixembed.store.thumbnails import ThumbnailStore
 
 Vector = npt.NDArray[np.float32]
@@ -67,6 +67,11 @@ class Query:
     vector: Vector | None = None
     item_id: str | None = None
     box: Sequence[int] | None = None
+
+
+def open_collections(settings: Settings) -> VectorStore:
+    """The vector store the settings name: its location, and how large a collection is searched exactly."""
+    return open_store(settings.store_location, exact_max=settings.exact_max)
 
 
 def check_model(info: CollectionInfo, model: ClipModel) -> None:

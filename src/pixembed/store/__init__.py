@@ -11,8 +11,11 @@ from pixembed.store.filters import Filter, parse_filter
 __all__ = ["CollectionInfo", "Filter", "Match", "Record", "VectorStore", "open_store", "parse_filter"]
 
 
-def open_store(location: str | Path) -> VectorStore:
-    """A store from its location: ``:memory:``, a folder, ``qdrant://host:port`` or ``qdrant+local:PATH``."""
+def open_store(location: str | Path, *, exact_max: int | None = None) -> VectorStore:
+    """A store from its location: ``:memory:``, a folder, ``qdrant://host:port`` or ``qdrant+local:PATH``.
+
+    ``exact_max`` is the embedded store's largest exactly searched collection (Qdrant indexes by itself).
+    """
     text = str(location)
     if text.startswith(("qdrant://", "qdrant+local:", "qdrants://")):
         from pixembed.store.qdrant import QdrantStore
@@ -20,6 +23,6 @@ def open_store(location: str | Path) -> VectorStore:
         return QdrantStore.from_location(text)
     if "://" in text:
         raise InvalidRequest(f"unknown store location {text!r}: use a folder, :memory: or qdrant://host:port")
-    from pixembed.store.embedded import EmbeddedStore
+    from pixembed.store.embedded import DEFAULT_EXACT_MAX, EmbeddedStore
 
-    return EmbeddedStore(text)
+    return EmbeddedStore(text, exact_max=DEFAULT_EXACT_MAX if exact_max is None else exact_max)
