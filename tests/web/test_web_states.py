@@ -19,7 +19,7 @@ NOT_AN_IMAGE = {"name": "notes.png", "mimeType": "image/png", "buffer": b"plain 
 def _while_held(page: Page, pattern: str, start: Callable[[], None], panel: str) -> None:
     """Hold the request ``start`` sends to ``pattern``: the panel says it is working until it is answered."""
     held: list[Route] = []
-    page.route(pattern, lambda route: held.append(route))
+    page.route(pattern, lambda route: held.append(route))  # noqa: PLW0108 (Playwright wraps the handler: a builtin cannot be)
     start()
     expect(page.locator(panel)).to_have_attribute("aria-busy", "true")
     assert page.locator(f"{panel} button").evaluate_all("bs => bs.every(b => b.disabled)")
@@ -30,7 +30,9 @@ def _while_held(page: Page, pattern: str, start: Callable[[], None], panel: str)
     expect(page.locator(panel)).not_to_have_attribute("aria-busy", "true")
 
 
-def test_empty_states_say_what_to_do(page: Page, server_url: str, shape_images: dict[str, list[bytes]]) -> None:
+def test_empty_states_say_what_to_do(
+    page: Page, server_url: str, shape_images: dict[str, list[bytes]]
+) -> None:
     page.goto(server_url)
     expect(page.locator("#collections-empty")).to_have_text(
         "No collections yet: type a name above and press Create."
@@ -40,7 +42,9 @@ def test_empty_states_say_what_to_do(page: Page, server_url: str, shape_images: 
         expect(page.locator(select)).to_be_disabled()
         expect(page.locator(f"{select} option")).to_have_text(["no collections yet"])
     page.click("#search-run")
-    expect(page.locator("#search-panel .error")).to_have_text("give a text query or a query image (one of them)")
+    expect(page.locator("#search-panel .error")).to_have_text(
+        "give a text query or a query image (one of them)"
+    )
     page.fill("#search-text", RED)
     page.click("#search-run")
     expect(page.locator("#search-panel .error")).to_have_text("create or pick a collection first")
@@ -146,7 +150,9 @@ def test_an_error_clears_the_previous_result(
     expect(page.locator("#cluster-map")).to_be_hidden()
 
 
-def test_compare_shows_cosine_beside_the_share(page: Page, server_url: str, shape_images: dict[str, list[bytes]]) -> None:
+def test_compare_shows_cosine_beside_the_share(
+    page: Page, server_url: str, shape_images: dict[str, list[bytes]]
+) -> None:
     page.goto(server_url)
     page.set_input_files("#compare-file", files_for(shape_images, BLUE)[:1])
     page.fill("#compare-labels", "a blue square\na red circle")
