@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -18,19 +17,6 @@ from pixembed.services.dedup import find_duplicates
 from pixembed.store import Record, open_store
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def catalogue(tmp_path: Path, shape_images: dict[str, list[bytes]]) -> Path:
-    folder = tmp_path / "photos"
-    for caption, images in shape_images.items():
-        sub = folder / caption.split()[-1]
-        sub.mkdir(parents=True)
-        for i, png in enumerate(images):
-            (sub / f"{caption.replace(' ', '_')}_{i}.png").write_bytes(png)
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    (folder / "notes.txt").write_text("not an image, not even looked at")
-    return folder
 
 
 def _run(*args: str) -> tuple[int, str, str]:
