@@ -29,7 +29,7 @@ def test_index_is_resumable_and_reports_bad_files(catalogue: Path, tmp_path: Pat
     code, out, errors = _run(
         "index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", data
     )
-    assert code == 0, errors
+    assert code == 1, errors  # done, but broken.jpg was skipped (README's exit codes)
     assert json.loads(out) == {"collection": "shapes", "indexed": 12, "unchanged": 0, "failed": 1}
     assert "broken.jpg" in errors
     (catalogue / "circle" / "a_red_circle_0.png").write_bytes(
@@ -53,7 +53,7 @@ def test_indexed_files_carry_the_hashes_that_find_their_copies(catalogue: Path, 
     code, _, errors = _run(
         "index", str(catalogue), "-c", "shapes", "--model", "pixembed-tiny", "--data-dir", str(data)
     )
-    assert code == 0, errors
+    assert code == 1, errors  # broken.jpg skipped
     store = open_store(str(data))
     catalogue_of_store = catalogue_from_store(store, "shapes", max_items=1000)
     store.close()

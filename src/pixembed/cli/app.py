@@ -249,7 +249,7 @@ def embed(
                 typer.echo(json.dumps(line))
     if failed or skipped:
         err.print(f"[yellow]{len(failed) + skipped} of {len(files)} files skipped[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("embed-text")
@@ -356,6 +356,7 @@ EXIT_PARTIAL, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
 def main() -> None:
     """Entry point: run the app; every error is one line on stderr and an exit code, never a traceback."""
     import os
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()

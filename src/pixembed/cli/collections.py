@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pixembed.cli.app import (
+    EXIT_PARTIAL,
     CliError,
     DataDirOpt,
     PretrainedOpt,
@@ -165,6 +166,8 @@ def index(
             }
         )
     )
+    if report.failed:  # like embed: the rest is indexed, the skipped files are named, the exit code says so
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
