@@ -39,3 +39,20 @@ def assert_fits_and_every_button_clicks(page: Page) -> None:
         button.click(trial=True, timeout=3_000)
         label = button.inner_text()
         assert button.evaluate("b => b.scrollWidth <= b.clientWidth"), f"button {label!r} is cut off"
+    cut = page.evaluate(CUT_PLACEHOLDERS)
+    assert cut == [], f"placeholders cut off: {cut}"
+
+
+# Visible empty inputs whose placeholder text is wider than the box shows.
+CUT_PLACEHOLDERS = """() => {
+  const measure = document.createElement("canvas").getContext("2d");
+  return [...document.querySelectorAll("input[placeholder], textarea[placeholder]")]
+    .filter((i) => i.offsetParent !== null && !i.value)
+    .filter((i) => {
+      const style = getComputedStyle(i);
+      measure.font = style.font;
+      const room = i.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return measure.measureText(i.placeholder).width > room + 1;
+    })
+    .map((i) => `${i.id}: ${i.placeholder}`);
+}"""

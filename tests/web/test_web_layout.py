@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.contract_images import side_by_side
-from tests.web.conftest import ARTIFACTS
-from tests.web.helpers import DESKTOP, PHONE, assert_fits_and_every_button_clicks, files_for
+from tests.web.helpers import assert_fits_and_every_button_clicks, files_for
 from tests.web.test_web_dedup_cluster_detect import BLUE, RED, _fill_collection
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
-def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page at a phone's or a desktop's size; its screenshot is kept under test-artifacts/web/."""
-    context = browser.new_context(viewport=request.param)
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    try:
-        yield opened
-    finally:
-        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
-        context.close()
 
 
 def test_empty_page_fits_and_every_button_clicks(sized_page: Page, server_url: str) -> None:
@@ -57,12 +39,22 @@ def test_full_page_fits_and_short_panels_do_not_stretch(
     page.fill("#cluster-k", "4")
     page.click("#cluster-run")
     expect(page.locator("#cluster-sheets .sheet[data-cluster]")).to_have_count(4)
+    # The map has axes and a legend naming each cluster's colour.
+    expect(page.locator("#cluster-map line.axis")).to_have_count(2)
+    expect(page.locator("#cluster-legend li")).to_have_count(4)
+    legend = page.locator("#cluster-legend .swatch").evaluate_all(
+        "ss => ss.map(s => getComputedStyle(s).backgroundColor)"
+    )
+    assert len(set(legend)) == 4
     picture, _, _ = side_by_side(shape_images[RED][0], shape_images[BLUE][0])
     page.set_input_files("#detect-file", {"name": "two.png", "mimeType": "image/png", "buffer": picture})
     page.click("#detect-run")
     expect(page.locator("#detect-canvas")).to_be_visible()
 
     assert_fits_and_every_button_clicks(page)
+    # The posted set's file picker sits on the "a posted set" line, not under "a collection".
+    assert page.locator(".row:has(input[value=posted]) #search-set").count() == 1
+    assert page.locator(".row:has(input[value=collection]) #search-set").count() == 0
     # A file name in a card breaks at its underscores, never inside a word.
     card = page.locator("#search-results .card .id").first
     words = card.evaluate(

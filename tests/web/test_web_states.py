@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from PIL import Image
 from playwright.sync_api import Page, Route, expect
 
 from pixembed import Client
 from tests.helpers import encode
-from tests.web.helpers import TINY_CLASSES, files_for
+from tests.web.helpers import TINY_CLASSES, assert_fits_and_every_button_clicks, files_for
 
 RED, BLUE = "a red circle", "a blue square"
 PLAIN = encode(Image.new("RGB", (160, 160), (128, 128, 128)))
 NOT_AN_IMAGE = {"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text"}
+
+
+@pytest.fixture
+def page(sized_page: Page) -> Page:
+    """Every state here is checked on a phone (390 px) and on a desktop (1280 px)."""
+    return sized_page
 
 
 def _while_held(page: Page, pattern: str, start: Callable[[], None], panel: str) -> None:
@@ -69,6 +76,7 @@ def test_empty_states_say_what_to_do(
     page.click("#detect-run")
     expect(page.locator("#detect-empty")).to_contain_text("Nothing detected for these classes")
     expect(page.locator("#detect-list li")).to_have_count(0)
+    assert_fits_and_every_button_clicks(page)
 
 
 def test_each_panel_shows_it_is_working_until_answered(
@@ -148,6 +156,8 @@ def test_an_error_clears_the_previous_result(
     expect(page.locator("#analysis-panel .error")).to_be_visible()
     expect(page.locator("#cluster-sheets .sheet")).to_have_count(0)
     expect(page.locator("#cluster-map")).to_be_hidden()
+    expect(page.locator("#cluster-legend")).to_be_hidden()
+    assert_fits_and_every_button_clicks(page)
 
 
 def test_compare_shows_cosine_beside_the_share(
@@ -157,6 +167,7 @@ def test_compare_shows_cosine_beside_the_share(
     page.set_input_files("#compare-file", files_for(shape_images, BLUE)[:1])
     page.fill("#compare-labels", "a blue square\na red circle")
     page.click("#compare-run")
+    expect(page.locator("#compare-result .cosine")).to_have_count(2)
     cosines = [float(t.split()[1]) for t in page.locator("#compare-result .cosine").all_inner_texts()]
     assert len(cosines) == 2 and cosines[0] > cosines[1] and -1 <= cosines[1] < cosines[0] <= 1
     expect(page.locator("#compare-note")).to_contain_text("Cosine is how well each label matches")
