@@ -62,7 +62,7 @@ def test_empty_states_say_what_to_do(
     expect(page.locator("#search-collection")).to_be_enabled()
     page.click("#search-run")
     expect(page.locator("#search-empty")).to_have_text(
-        "Nothing found: the collection empty has no items yet. Add images to it under Collections."
+        'Nothing found: the collection "empty" has no items yet. Add images to it under Collections.'
     )
     expect(page.locator("#search-results .card")).to_have_count(0)
     page.select_option("#analysis-collection", "empty")

@@ -340,7 +340,7 @@ function setupSearch() {
       if (!cards.length) {
         const known = knownCollections.get(name);
         say($("#search-empty"), known && known.count === 0
-          ? `Nothing found: the collection ${name} has no items yet. Add images to it under Collections.`
+          ? `Nothing found: the collection "${name}" has no items yet. Add images to it under Collections.`
           : "Nothing found: no item matches (check the filter or the query).");
       }
     }
