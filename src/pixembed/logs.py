@@ -7,6 +7,7 @@ import sys
 from contextvars import ContextVar
 from typing import Literal, TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 # Set by the API's request middleware; context variables follow the request into worker threads
@@ -32,6 +33,8 @@ def make_handler(style: Literal["json", "text"], stream: TextIO) -> logging.Hand
                 "{asctime}{levelname}{name}{message}{request_id}",
                 style="{",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                # uvicorn adds the message again with ANSI colour codes for its own console formatter.
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],
             )
         )
     else:

@@ -10,22 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from pixembed.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def shape_files(tmp_path: Path, shape_images: dict[str, list[bytes]]) -> dict[str, Path]:
-    files = {}
-    for caption, images in shape_images.items():
-        path = tmp_path / f"{caption.replace(' ', '_')}.png"
-        path.write_bytes(images[0])
-        files[caption] = path
-    return files
 
 
 def test_embed_writes_json_lines(shape_files: dict[str, Path]) -> None:

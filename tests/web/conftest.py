@@ -13,6 +13,7 @@ from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.live_server import serve_in_thread
+from tests.web.helpers import DESKTOP, PHONE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,6 +49,20 @@ def server_url(tiny_model: ClipModel, settings: Settings) -> Iterator[str]:
     """A real server with the tiny model."""
     with serve_in_thread(create_app(settings, tiny_model)) as url:
         yield url
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
+def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page at a phone's and at a desktop's size; its screenshot is kept under test-artifacts/web/."""
+    context = browser.new_context(viewport=request.param)
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    try:
+        yield opened
+    finally:
+        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
+        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
+        context.close()
 
 
 @pytest.fixture

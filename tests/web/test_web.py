@@ -133,17 +133,32 @@ def keyed_server(tiny_model: ClipModel, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_api_key_field_is_sent_and_remembered(
+def test_api_key_field_is_sent_and_remembered_and_auth_errors_point_at_it(
     page: Page, keyed_server: str, shape_images: dict[str, list[bytes]]
 ) -> None:
     page.goto(keyed_server)
+    banner = page.locator("#global-error")
+    # No key typed: the banner (not a header name) sends the user to the field, which is marked.
+    expect(banner).to_contain_text("This server wants an API key: type it in the API key field")
+    expect(page.locator("header label.key.wanted")).to_have_count(1)
     image = _files(shape_images, "a red circle")[:1]
     page.set_input_files("#embed-file", image)
-    expect(page.locator("#embed-panel .error")).to_contain_text("missing API key")
+    expect(page.locator("#embed-panel .error")).to_contain_text("type it in the API key field")
+    expect(page.locator("#embed-panel .error")).not_to_contain_text("header")
+
+    page.fill("#api-key", "wrong-key")
+    page.dispatch_event("#api-key", "change")
+    expect(banner).to_contain_text("refused the key in the API key field")
+    expect(banner).to_contain_text("invalid API key")
+
     page.fill("#api-key", "page-key")
     page.dispatch_event("#api-key", "change")
+    # The next answered request (the collection list) clears the banner and the mark.
+    expect(banner).to_be_hidden()
+    expect(page.locator("header label.key.wanted")).to_have_count(0)
     page.set_input_files("#embed-file", image)
     expect(page.locator("#embed-norm")).to_have_text("1.000")
     expect(page.locator("#embed-panel .error")).to_be_hidden()
     page.reload()
     expect(page.locator("#api-key")).to_have_value("page-key")
+    expect(banner).to_be_hidden()

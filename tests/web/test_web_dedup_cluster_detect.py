@@ -65,8 +65,35 @@ def test_clusters_show_as_contact_sheets_and_a_map(
     assert len(set(colours)) == 4  # one colour per cluster
 
 
+# For each listed box: the share of pixels along its four edges where the canvas differs from the picture
+# (drawn afresh from the picked file), i.e. where a box line was really painted over it.
+EDGE_CHANGE = """rows => {
+  const canvas = document.querySelector("#detect-canvas");
+  const drawn = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const file = document.querySelector("#detect-file").files[0];
+  return createImageBitmap(file).then((bitmap) => {
+    const plain = new OffscreenCanvas(canvas.width, canvas.height).getContext("2d");
+    plain.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const picture = plain.getImageData(0, 0, canvas.width, canvas.height).data;
+    const differs = (x, y) => {
+      const [cx, cy] = [Math.min(Math.max(Math.round(x), 0), canvas.width - 1),
+                        Math.min(Math.max(Math.round(y), 0), canvas.height - 1)];
+      const i = (cy * canvas.width + cx) * 4;
+      return Math.max(...[0, 1, 2].map((c) => Math.abs(drawn[i + c] - picture[i + c]))) > 40;
+    };
+    return rows.map((row) => {
+      const [x1, y1, x2, y2] = JSON.parse(row.dataset.box);
+      let changed = 0, total = 0;
+      for (let x = x1; x <= x2; x++) { changed += differs(x, y1) + differs(x, y2); total += 2; }
+      for (let y = y1; y <= y2; y++) { changed += differs(x1, y) + differs(x2, y); total += 2; }
+      return [row.dataset.label, changed / total];
+    });
+  });
+}"""
+
+
 def test_detection_draws_the_boxes(page: Page, server_url: str, shape_images: dict[str, list[bytes]]) -> None:
-    picture, _, _ = side_by_side(shape_images[RED][0], shape_images[BLUE][0])
+    picture, left, right = side_by_side(shape_images[RED][0], shape_images[BLUE][0])
     page.goto(server_url)
     page.set_input_files("#detect-file", {"name": "two.png", "mimeType": "image/png", "buffer": picture})
     page.fill("#detect-classes", f"{RED}, {BLUE}")
@@ -74,16 +101,16 @@ def test_detection_draws_the_boxes(page: Page, server_url: str, shape_images: di
     expect(page.locator("#detect-canvas")).to_be_visible()
     rows = page.locator("#detect-list li")
     expect(rows.first).to_be_visible()
-    labels = set(rows.evaluate_all("rows => rows.map(r => r.dataset.label)"))
-    assert labels <= {RED, BLUE}
+    boxes = rows.evaluate_all("rows => rows.map(r => [r.dataset.label, JSON.parse(r.dataset.box)])")
+    assert {label for label, _ in boxes} == {RED, BLUE}  # every expected label, nothing else
+    for label, (x1, _, x2, _) in boxes:
+        half = left if label == RED else right
+        assert half[0] <= (x1 + x2) / 2 <= half[2], (label, x1, x2)  # each in its own half
     size = page.locator("#detect-canvas").evaluate("c => [c.width, c.height]")
     assert size == [320, 160]
-    # Something was drawn over the picture: the canvas is not blank white.
-    drawn = page.locator("#detect-canvas").evaluate(
-        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 250) n++; return n; }"
-    )
-    assert drawn > 1000
+    # Each returned box is painted: along its edges the canvas no longer shows the picture.
+    for label, changed in rows.evaluate_all(EDGE_CHANGE):
+        assert changed > 0.9, (label, changed)
 
 
 def test_detection_errors_are_shown(page: Page, server_url: str) -> None:

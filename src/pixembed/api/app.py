@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from pixembed import __version__
@@ -102,11 +103,15 @@ def create_app(
             if (jobs := getattr(app.state, "jobs", None)) is not None:
                 jobs.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package, not a CDN, so the
+    # docs work on a machine with no network like the rest of the page.
+    app = FastAPIOffline(
         title="pixembed",
         version=__version__,
         description="Self-hosted CLIP embeddings, zero-shot comparison and visual search.",
         lifespan=lifespan,
+        static_url="/docs-assets",
+        favicon_url="/favicon.ico",
     )
     app.state.settings = settings
     app.state.model = model

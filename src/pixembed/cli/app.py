@@ -120,6 +120,7 @@ def serve(
             "set PIXEMBED_API_KEYS, or pass --insecure-no-auth to expose it anyway (only behind your "
             "own authenticating proxy)"
         )
+    check_port_free(host, port)  # before the model loads: a busy port fails in a moment, not after it
     loaded = load_cli_model(settings)
     from pixembed.api.app import load_detector_from_settings
 
@@ -139,6 +140,32 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail with a clear message when ``host:port`` cannot be listened on (in use, or not this machine's)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(
+            f"cannot listen on {host}: {exc.strerror}; pass --host with an address of this machine"
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn does, so a port left in TIME_WAIT by a server that just stopped counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = (
+                "another server (a pixembed serve?) is using it: stop it or pass --port with a free port"
+                if exc.errno == errno.EADDRINUSE
+                else "pass --host/--port with an address and port this user may listen on"
+            )
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}; {hint}") from exc
 
 
 def _any_keys(settings: Settings) -> bool:
@@ -162,25 +189,54 @@ def embed(
     model: ModelOpt = DEFAULT_MODEL,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
-    out: Annotated[Path | None, typer.Option(help="write a .npy matrix here instead of JSON lines")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="write a .npy matrix here, not JSON lines; its rows' files go in .files.json"),
+    ] = None,
 ) -> None:
-    """Embed image files: one JSON line per file on stdout, or a .npy matrix with --out."""
+    """Embed image files: one JSON line per file on stdout, or a .npy matrix with --out.
+
+    A file that cannot be read or decoded is skipped with a warning; the others are embedded, and the exit
+    code is then 1.
+    """
     from pixembed.services.embedding import embed_image_sources
     from pixembed.services.inputs import ImageSource
 
+    if out is not None:
+        check_writable_output(out, ".npy")
     settings = make_settings(model, pretrained, weights)
-    sources = [ImageSource("bytes", _read(path), str(path)) for path in files]
+    sources, skipped = [], 0
+    for path in files:
+        try:
+            sources.append(ImageSource("bytes", _read(path), str(path)))
+        except InvalidRequest as exc:
+            warn_skipped(str(path), exc.message)
+            skipped += 1
+    if not sources:
+        raise CliError("none of the files could be read: check the paths")
     loaded = load_cli_model(settings)
     settings = settings.model_copy(update={"max_batch_items": max(len(sources), 1)})
     results = anyio.run(embed_image_sources, loaded, sources, settings)
     failed = [r for r in results if r.error is not None]
     for r in failed:
         assert r.error is not None
-        err.print(f"[red]{escape(str(r.name))}[/]: {escape(r.error.message)}")
+        warn_skipped(str(r.name), r.error.message)
+    embedded = [(str(r.name), r.vector) for r in results if r.vector is not None]
     if out is not None:
-        vectors = np.stack([r.vector for r in results if r.vector is not None])
+        vectors = (
+            np.stack([vector for _, vector in embedded])
+            if embedded
+            else np.zeros((0, loaded.info.dimensions), np.float32)
+        )
         np.save(out, vectors)
-        err.print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {escape(str(out))}")
+        # Row i of the matrix is the i-th file here; skipped files have no row.
+        rows = out.with_suffix(".files.json")
+        rows.write_text(json.dumps([name for name, _ in embedded], indent=0) + "\n")
+        err.print(
+            f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {escape(str(out))} "
+            f"and their files, row by row, to {escape(str(rows))}",
+            soft_wrap=True,
+        )
     else:
         for r in results:
             if r.vector is not None:
@@ -191,8 +247,9 @@ def embed(
                     "embedding": [round(float(x), 7) for x in r.vector],
                 }
                 typer.echo(json.dumps(line))
-    if failed:
-        raise typer.Exit(1)
+    if failed or skipped:
+        err.print(f"[yellow]{len(failed) + skipped} of {len(files)} files skipped[/]")
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("embed-text")
@@ -266,18 +323,56 @@ app.command("bench")(bench)
 
 
 def _read(path: Path) -> bytes:
+    """A file's bytes; an InvalidRequest naming the file and the problem where it cannot be read."""
+    if path.is_dir():
+        raise InvalidRequest(f"{path} is a folder, not an image file")
     try:
         return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidRequest(f"{path}: no such file") from exc
     except OSError as exc:
         raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def warn_skipped(name: str, reason: str) -> None:
+    """One line on stderr for an input that was skipped."""
+    err.print(f"[yellow]skipped[/] {escape(name)}: {escape(reason)}", soft_wrap=True)
+
+
+def check_writable_output(out: Path, suffix: str) -> None:
+    """Refuse an output path with the wrong suffix or in a missing folder, before any work is done."""
+    if out.suffix != suffix:
+        raise CliError(f"--out must end in {suffix} (got {out})")
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: the folder {out.parent} does not exist")
+
+
+# Exit codes (README "CLI"): 0 done; 1 done, but some inputs were skipped (each named on stderr); 2 nothing
+# done: bad arguments or input, unknown collection, model or weights unavailable, port in use; 70 a bug in
+# pixembed (PIXEMBED_DEBUG=1 shows its traceback); 130 interrupted.
+EXIT_PARTIAL, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
+
+
 def main() -> None:
-    """Entry point: run the app and turn pixembed errors into a message and exit code 2."""
+    """Entry point: run the app; every error is one line on stderr and an exit code, never a traceback."""
+    import os
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
     except (PixembedError, CliError) as exc:
         message = exc.message if isinstance(exc, PixembedError) else str(exc)
-        err.print(f"[red]error:[/] {escape(message)}")
-        sys.exit(2)
+        err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("PIXEMBED_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} (a bug in pixembed: "
+            "PIXEMBED_DEBUG=1 shows the traceback for a report)",
+            soft_wrap=True,
+        )
+        sys.exit(EXIT_BUG)

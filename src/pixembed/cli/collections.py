@@ -13,16 +13,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pixembed.cli.app import (
+    EXIT_PARTIAL,
     CliError,
     DataDirOpt,
-    ModelOpt,
     PretrainedOpt,
     StoreOpt,
     WeightsOpt,
+    _read,
     app,
     err,
     load_cli_model,
     make_settings,
+    warn_skipped,
 )
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, NotFound
@@ -38,6 +40,41 @@ collections_app = typer.Typer(
 )
 app.add_typer(collections_app, name="collections")
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
+CollectionModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="open_clip model name, hf-hub:ORG/REPO, or pixembed-tiny; default: the collection's own model "
+        f"(a new collection: {DEFAULT_MODEL})",
+    ),
+]
+
+
+def model_of_collection(
+    opened: VectorStore, collection: str, model: str | None, pretrained: str | None
+) -> tuple[str, str | None]:
+    """The model (and pretrained tag) to embed for ``collection``: its own unless ``model`` names another.
+
+    A collection keeps the model it was made with (its vectors only mix with that model's), so naming a
+    different one is refused here, before anything loads. A new collection gets ``model`` or the default.
+    """
+    try:
+        info = opened.get_collection(collection)
+    except NotFound:
+        return model or DEFAULT_MODEL, pretrained
+    # A collection records the loaded model's label: pixembed-tiny, ViT-B-32/openai, hf-hub:ORG/REPO.
+    own, own_tag = info.model, ""
+    if not own.startswith("hf-hub:"):
+        own, _, own_tag = own.partition("/")
+    asked = f"{model}/{pretrained}" if pretrained else model
+    if model is not None and (model != own or (pretrained and own_tag and pretrained != own_tag)):
+        raise CliError(
+            f"collection {collection!r} holds {info.dimensions}-d vectors from {info.model}; {asked} would "
+            f"make vectors that do not mix with them: leave out --model to use {info.model}, or pick another "
+            "collection"
+        )
+    return own, pretrained or own_tag or None
 
 
 def _store(data_dir: Path | None, store: str | None) -> tuple[Settings, VectorStore]:
@@ -49,7 +86,7 @@ def _store(data_dir: Path | None, store: str | None) -> tuple[Settings, VectorSt
 def index(
     folder: Annotated[Path, typer.Argument(help="folder of images, searched recursively")],
     collection: CollectionOpt,
-    model: ModelOpt = DEFAULT_MODEL,
+    model: CollectionModelOpt = None,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
     data_dir: DataDirOpt = None,
@@ -82,8 +119,9 @@ def index(
         except InvalidRequest as exc:
             # The message names the extra as pixembed[ray], which rich would take for markup.
             raise CliError(escape(exc.message)) from exc
+    opened = open_collections(make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store))
+    model, pretrained = model_of_collection(opened, collection, model, pretrained)
     settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
-    opened = open_collections(settings)
     loaded = load_cli_model(settings)
     try:
         opened.get_collection(collection)
@@ -117,7 +155,7 @@ def index(
     thumbnails.close()
     opened.close()
     for path, reason in sorted(report.failed.items()):
-        err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
+        warn_skipped(path, reason)
     typer.echo(
         json.dumps(
             {
@@ -128,6 +166,8 @@ def index(
             }
         )
     )
+    if report.failed:  # like embed: the rest is indexed, the skipped files are named, the exit code says so
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -139,24 +179,28 @@ def search(
     where: Annotated[
         str | None, typer.Option("--filter", help='metadata filter as JSON, e.g. {"colour": "red"}')
     ] = None,
-    model: ModelOpt = DEFAULT_MODEL,
+    model: CollectionModelOpt = None,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Search a collection by text or by image: JSON lines, best first."""
+    """Search a collection by text or by image with the collection's own model: JSON lines, best first."""
     if (text is None) == (image is None):
         raise CliError("give exactly one of --text or --image")
-    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
-    opened = open_collections(settings)
-    opened.get_collection(collection)
+    if top_k < 1:
+        raise CliError("--top-k must be at least 1")
+    # Every input is checked before the model loads: a typo fails in a moment, in one line.
+    query_image = ImageSource("bytes", _read(image), str(image)) if image is not None else None
     raw_filter = _parse_json(where, "--filter") if where else None
+    parsed_filter = parse_filter(raw_filter)
+    opened = open_collections(make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store))
+    opened.get_collection(collection)  # NotFound names the collection
+    model, pretrained = model_of_collection(opened, collection, model, pretrained)
+    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
     loaded = load_cli_model(settings)
-    query = Query(text=text, image=ImageSource("bytes", image.read_bytes(), str(image)) if image else None)
-    matches = anyio.run(
-        search_collection, opened, loaded, collection, query, top_k, parse_filter(raw_filter), settings
-    )
+    query = Query(text=text, image=query_image)
+    matches = anyio.run(search_collection, opened, loaded, collection, query, top_k, parsed_filter, settings)
     for match in matches:
         typer.echo(json.dumps({"id": match.id, "score": round(match.score, 6), "metadata": match.metadata}))
 

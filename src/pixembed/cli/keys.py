@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -66,29 +67,49 @@ def keys_list(
     """Names, ids, scopes, limits and usage of the keys; never their secrets."""
     store = _open(data_dir, key_store)
     try:
-        infos = store.list(include_revoked)
+        every = store.list(include_revoked=True)
     finally:
         store.close()
+    infos = every if include_revoked else [i for i in every if i.revoked_at is None]
     if as_json:
         for info in infos:
             typer.echo(json.dumps(_as_dict(info)))
         return
-    table = Table(title="API keys")
-    for column in ("id", "name", "scopes", "quota", "used", "rate", "requests", "last used", "revoked"):
-        table.add_column(column)
+    Console().print(_table(infos, include_revoked))
+    hidden = len(every) - len(infos)
+    if hidden:
+        err.print(f"{hidden} revoked key{'s' if hidden > 1 else ''} not shown: --all shows them")
+
+
+def _limits(info: KeyInfo) -> str:
+    quota = f"{info.quota_used} of {info.quota}" if info.quota else ""  # wraps at the spaces
+    rate = f"rate {info.rate}" if info.rate else ""
+    return "\n".join(part for part in (quota, rate) if part) or "-"
+
+
+def _table(infos: list[KeyInfo], with_revoked: bool) -> Table:
+    """Keys as a table that fits 80 columns: ids and scopes are never cut; names, limits and dates wrap."""
+    # No padding: the box draws one space between columns.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=0)
+    table.add_column("id", no_wrap=True)
+    table.add_column("name", overflow="fold", min_width=6, max_width=8)
+    table.add_column("scopes", no_wrap=True)
+    table.add_column("used, limits", width=12)
+    table.add_column("calls", justify="right", no_wrap=True)
+    table.add_column("last used", width=10)
+    if with_revoked:
+        table.add_column("revoked", width=10)
     for info in infos:
-        table.add_row(
+        row = [
             info.id,
             info.name,
             ",".join(info.scopes),
-            info.quota or "-",
-            str(info.quota_used) if info.quota else "-",
-            info.rate or "-",
+            _limits(info),
             str(info.total_requests),
             _when(info.last_used_at),
-            _when(info.revoked_at),
-        )
-    Console().print(table)
+        ]
+        table.add_row(*row, *([_when(info.revoked_at)] if with_revoked else []))
+    return table
 
 
 @keys_app.command("revoke")

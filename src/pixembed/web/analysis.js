@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, run, el, svg, seg, need, collectionCard, fileToDataUrl } = window.pixembed;
+  const { api, run, el, svg, seg, need, say, collectionCard, fileToDataUrl } = window.pixembed;
   const $ = (selector, root = document) => root.querySelector(selector);
   const PALETTE = ["#2f6fde", "#e07b39", "#1a7f37", "#b42318", "#7c3aed", "#0e7490", "#a16207", "#db2777"];
 
@@ -37,9 +37,32 @@
       sheets.push(await sheet(title, collection, group.members,
         (id) => (id === group.keep ? "keep" : "drop-me")));
     }
-    const summary = el("p", { class: "summary",
-      text: `${result.groups.length} duplicate groups; ${result.drop.length} items could be dropped` });
+    const summary = el("p", { class: "summary", text: result.groups.length
+      ? `${result.groups.length} duplicate groups; ${result.drop.length} items could be dropped`
+      : "No duplicates found with this method." });
     $("#dedup-result").replaceChildren(summary, ...sheets);
+  }
+
+  const colourOf = (cluster) => (cluster === null || cluster === undefined
+    ? "#999" : PALETTE[cluster % PALETTE.length]);
+
+  // Axes (the projection's two components; their units mean nothing on their own) and a legend of colours.
+  function drawAxes(map) {
+    map.append(svg("line", { class: "axis", x1: 20, y1: 300, x2: 390, y2: 300 }),
+      svg("line", { class: "axis", x1: 20, y1: 300, x2: 20, y2: 10 }));
+    const across = svg("text", { x: 390, y: 314, "text-anchor": "end" });
+    across.textContent = "component 1 →";
+    const up = svg("text", { x: 6, y: 300, transform: "rotate(-90 6 300)" });
+    up.textContent = "component 2 →";
+    map.append(across, up);
+  }
+
+  function drawLegend(clusters, noise) {
+    const entries = clusters.map((c) => [colourOf(c.id), `cluster ${c.id}${c.label ? ` "${c.label}"` : ""}`]);
+    if (noise) entries.push([colourOf(null), "noise"]);
+    $("#cluster-legend").replaceChildren(...entries.map(([colour, text]) =>
+      el("li", {}, el("span", { class: "swatch", style: `background:${colour}` }), text)));
+    $("#cluster-legend").hidden = !entries.length;
   }
 
   function drawMap(items) {
@@ -48,13 +71,13 @@
     // An SVG element has no .hidden property: the attribute itself is toggled.
     map.toggleAttribute("hidden", !items.length);
     if (!items.length) return;
+    drawAxes(map);
     const xs = items.map((i) => i.x), ys = items.map((i) => i.y);
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    const scale = (v, lo, hi, size) => 20 + ((v - lo) / ((hi - lo) || 1)) * (size - 40);
+    const scale = (v, lo, hi, size) => 30 + ((v - lo) / ((hi - lo) || 1)) * (size - 50);
     for (const item of items) {
-      const colour = item.cluster === null || item.cluster === undefined
-        ? "#999" : PALETTE[item.cluster % PALETTE.length];
-      const dot = svg("circle", { cx: scale(item.x, x0, x1, 400), cy: 300 - scale(item.y, y0, y1, 300), r: 6,
+      const colour = colourOf(item.cluster);
+      const dot = svg("circle", { cx: scale(item.x, x0, x1, 400), cy: 310 - scale(item.y, y0, y1, 310), r: 6,
         fill: colour, class: "point", "data-id": item.id, "data-cluster": String(item.cluster) });
       const title = svg("title");
       title.textContent = `${item.name || item.id}${item.label ? ` (${item.label})` : ""}`;
@@ -76,6 +99,13 @@
     if (result.noise && result.noise.length) sheets.push(await sheet("noise", collection, result.noise));
     $("#cluster-sheets").replaceChildren(...sheets);
     drawMap(result.items || []);
+    drawLegend(result.items && result.items.length ? result.clusters : [], Boolean(result.noise && result.noise.length));
+  }
+
+  function clearClusters() {
+    $("#cluster-sheets").replaceChildren();
+    drawMap([]);
+    drawLegend([], false);
   }
 
   function setupAnalysis() {
@@ -85,7 +115,7 @@
       need(name, "create or pick a collection first");
       const result = await resultOrJob(`/v1/collections/${seg(name)}/dedup`, { method: $("#dedup-method").value });
       await showDedup(name, result);
-    }));
+    }, () => $("#dedup-result").replaceChildren()));
     $("#cluster-run").addEventListener("click", () => run(panel, async () => {
       const name = $("#analysis-collection").value;
       need(name, "create or pick a collection first");
@@ -95,7 +125,7 @@
       const labels = $("#cluster-labels").value.split(",").map((s) => s.trim()).filter(Boolean);
       if (labels.length) body.labels = labels;
       await showClusters(name, await resultOrJob(`/v1/collections/${seg(name)}/cluster`, body));
-    }));
+    }, clearClusters));
   }
 
   function drawDetections(image, result) {
@@ -119,7 +149,16 @@
     });
     canvas.hidden = false;
     $("#detect-list").replaceChildren(...result.detections.map((d) => el("li", { "data-label": d.label,
+      "data-box": JSON.stringify(d.box),
       text: `${d.label}: ${d.score.toFixed(3)} at [${d.box.map((v) => Math.round(v)).join(", ")}]` })));
+    say($("#detect-empty"), result.detections.length ? "" : "Nothing detected for these classes. Try " +
+      "other classes (the tiny model knows only generated shapes, a photo model finds real objects).");
+  }
+
+  function clearDetections() {
+    $("#detect-canvas").hidden = true;
+    $("#detect-list").replaceChildren();
+    say($("#detect-empty"), "");
   }
 
   function setupDetect() {
@@ -135,7 +174,7 @@
       image.src = URL.createObjectURL(file);
       await image.decode();
       drawDetections(image, result);
-    }));
+    }, clearDetections));
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -6,11 +6,36 @@ const KEY_STORAGE = "pixembed.apiKey";
 
 // ---- the API: every call sends the key (if any) as a Bearer token; errors carry the body's message ----
 class ApiError extends Error {
-  constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
+  constructor(status, body, message) {
+    super(message || (body && body.message) || `HTTP ${status}`);
     this.status = status;
     this.code = body && body.error;
   }
+}
+
+// A 401 or 403 is about the key field at the top, whatever header names the server's message mentions.
+function authMessage(status, body) {
+  const said = (body && body.message) || "";
+  if (status === 403) return `The key in the API key field (top right) may not do this: ${said}`;
+  if (!$("#api-key").value.trim()) {
+    return "This server wants an API key: type it in the API key field (top right), then try again.";
+  }
+  return `The server refused the key in the API key field (top right): ${said || "invalid API key"}. ` +
+    "Check it, or ask for one made with `pixembed keys create`.";
+}
+
+// The banner under the header says what is wrong with the key; the next answered request clears it.
+let authBannerShown = false;
+function showAuthProblem(message) {
+  showGlobalError({ message });
+  $("#api-key").closest("label").classList.add("wanted");
+  authBannerShown = true;
+}
+function clearAuthProblem() {
+  if (!authBannerShown) return;
+  authBannerShown = false;
+  showGlobalError(null);
+  $("#api-key").closest("label").classList.remove("wanted");
 }
 
 function authHeaders() {
@@ -28,10 +53,16 @@ async function api(method, path, { json, form } = {}) {
     body = form;
   }
   const response = await fetch(path, { method, headers, body });
+  if (response.status !== 401 && response.status !== 403) clearAuthProblem();
   if (response.status === 204) return null;
   const text = await response.text();
   let parsed = null;
   try { parsed = text ? JSON.parse(text) : null; } catch (_) { parsed = { message: text }; }
+  if (response.status === 401 || response.status === 403) {
+    const message = authMessage(response.status, parsed);
+    showAuthProblem(message);
+    throw new ApiError(response.status, parsed, message);
+  }
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
 }
@@ -80,14 +111,30 @@ function panelError(panel, error) {
   box.hidden = false;
 }
 
-// Run an action for a panel: clear its error, show the API's message if it fails.
-async function run(panel, action) {
+// Run an action for a panel: clear its error and its previous result (so nothing stale stays under a new
+// request), mark it busy, and show the API's message if it fails.
+async function run(panel, action, clear = () => {}) {
   panelError(panel, null);
+  clear();
   const buttons = panel.querySelectorAll("button");
   buttons.forEach((b) => { b.disabled = true; });
+  panel.setAttribute("aria-busy", "true");
   try { await action(); } catch (error) { panelError(panel, error); } finally {
+    panel.removeAttribute("aria-busy");
     buttons.forEach((b) => { b.disabled = false; });
   }
+}
+
+// An empty-state line: shown with its text, or hidden when text is empty.
+function say(node, text) {
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+// A file input fires change only when its value changes, so picking the same file twice would send
+// nothing: clearing the value as the picker opens makes every pick count.
+function repickable(input) {
+  input.addEventListener("click", () => { input.value = ""; });
 }
 
 function need(condition, message) { if (!condition) throw new Error(message); }
@@ -114,11 +161,18 @@ function enableDrop(label) {
   });
 }
 
+// A file name or id that may break only after _ - . / (not mid-word): a <wbr> after each.
+function breakable(text) {
+  const node = el("div", { class: "id" });
+  for (const part of text.split(/(?<=[_\-./#])/)) node.append(part, el("wbr"));
+  return node;
+}
+
 function card(imageSrc, caption, score, extraClass = "") {
   const image = el("img", { alt: caption });
   if (imageSrc) image.src = imageSrc;
   const node = el("figure", { class: `card ${extraClass}`.trim(), "data-id": caption }, image,
-    el("div", { class: "id", text: caption }));
+    breakable(caption));
   if (score !== undefined && score !== null) node.append(el("div", { class: "score", text: score.toFixed(3) }));
   return node;
 }
@@ -141,6 +195,14 @@ function plotVector(target, vector) {
   target.append(svg("line", { x1: 0, x2: width, y1: mid, y2: mid, stroke: "#999", "stroke-width": 0.5 }));
 }
 
+function clearEmbed() {
+  $("#embed-result").hidden = true;
+  delete $("#embed-result").dataset.file;
+  $("#embed-preview").removeAttribute("src");
+  $("#embed-plot").replaceChildren();
+  for (const id of ["#embed-model", "#embed-dims", "#embed-norm"]) $(id).textContent = "";
+}
+
 function setupEmbed() {
   const panel = $("#embed-panel");
   $("#embed-file").addEventListener("change", () => run(panel, async () => {
@@ -157,7 +219,7 @@ function setupEmbed() {
     plotVector($("#embed-plot"), vector);
     $("#embed-result").dataset.file = file.name;
     $("#embed-result").hidden = false;
-  }));
+  }, clearEmbed));
 }
 
 // ---- compare ----
@@ -174,14 +236,20 @@ function setupCompare() {
     const rows = result.ranking.map((r) => el("div", { class: "bar", "data-label": r.prompt },
       el("span", { class: "label", text: r.prompt }),
       el("div", { class: "track" }, el("div", { class: "fill", style: `width:${(r.probability * 100).toFixed(1)}%` })),
-      el("span", { class: "prob", text: `${(r.probability * 100).toFixed(1)}%` })));
+      el("span", { class: "cosine", title: "cosine similarity", text: `cos ${r.similarity.toFixed(3)}` }),
+      el("span", { class: "prob", title: "share among these labels", text: `${(r.probability * 100).toFixed(1)}%` })));
     $("#compare-result").replaceChildren(...rows);
-  }));
+    $("#compare-note").hidden = false;
+  }, () => { $("#compare-result").replaceChildren(); $("#compare-note").hidden = true; }));
 }
 
 // ---- collections ----
+const knownCollections = new Map();  // name -> the listing's entry, for empty-state messages
+
 async function refreshCollections() {
   const list = await api("GET", "/v1/collections");
+  knownCollections.clear();
+  list.data.forEach((c) => knownCollections.set(c.name, c));
   const rows = list.data.map((c) => {
     const remove = el("button", { class: "delete", text: "Delete" });
     remove.addEventListener("click", () => run($("#collections-panel"), async () => {
@@ -194,9 +262,13 @@ async function refreshCollections() {
       el("td", {}, remove));
   });
   $("#collections-table tbody").replaceChildren(...rows);
+  $("#collections-table").hidden = !rows.length;
+  $("#collections-empty").hidden = Boolean(rows.length);
   for (const select of document.querySelectorAll(".collection-select")) {
     const chosen = select.value;
-    select.replaceChildren(...list.data.map((c) => el("option", { value: c.name, text: c.name })));
+    const options = list.data.map((c) => el("option", { value: c.name, text: c.name }));
+    select.replaceChildren(...(options.length ? options : [el("option", { value: "", text: "no collections yet" })]));
+    select.disabled = !options.length;
     if (list.data.some((c) => c.name === chosen)) select.value = chosen;
   }
 }
@@ -265,17 +337,38 @@ function setupSearch() {
         result = await api("POST", path, { form });
       }
       cards = await Promise.all(result.results.map((m) => collectionCard(name, m.id, m.score)));
+      if (!cards.length) {
+        const known = knownCollections.get(name);
+        say($("#search-empty"), known && known.count === 0
+          ? `Nothing found: the collection "${name}" has no items yet. Add images to it under Collections.`
+          : "Nothing found: no item matches (check the filter or the query).");
+      }
     }
+    if (target === "posted" && !cards.length) say($("#search-empty"), "Nothing found among the posted images.");
     $("#search-results").replaceChildren(...cards);
-  }));
+  }, () => { $("#search-results").replaceChildren(); say($("#search-empty"), ""); }));
 }
 
 // ---- page ----
+// The tiny test model knows only generated shapes: "fashion" would find nothing, so Detect starts with its
+// shapes and says why.
+const TINY_MODEL = "pixembed-tiny";
+const TINY_CLASSES = "a red circle, a blue square, a green triangle, a yellow star";
+
+function fitDetectToModel(model) {
+  if (model !== TINY_MODEL) return;
+  const classes = $("#detect-classes");
+  if (classes.value.trim() === "fashion") classes.value = TINY_CLASSES;
+  $("#detect-hint").textContent = "The server runs pixembed-tiny, which knows only generated shapes and " +
+    "colours, so the classes start as its shapes; \"fashion\" needs a photo model.";
+}
+
 async function showModel() {
   try {
     const models = await api("GET", "/v1/models");
     $("#model-info").textContent = models.loaded
       ? `model: ${models.loaded.model} (${models.loaded.dimensions}-d)` : "model: loading…";
+    if (models.loaded) fitDetectToModel(models.loaded.model);
   } catch (error) {
     $("#model-info").textContent = `model: ${error.message}`;
   }
@@ -297,10 +390,13 @@ function showGlobalError(error) {
   box.hidden = !error;
 }
 
-window.pixembed = { api, run, el, svg, seg, need, card, collectionCard, fileToDataUrl, refreshCollections };
+window.pixembed = {
+  api, run, el, svg, seg, need, say, card, collectionCard, fileToDataUrl, refreshCollections,
+};
 
 document.addEventListener("DOMContentLoaded", () => {
   setupKey();
+  document.querySelectorAll("input[type=file]").forEach(repickable);
   document.querySelectorAll(".drop").forEach(enableDrop);
   setupEmbed();
   setupCompare();
