@@ -17,6 +17,16 @@ from pixembed.synthetic.shapes import caption, render_shape
 from tests.helpers import encode
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_client_host_names() -> Iterator[None]:
+    """Starlette's TestClient sends ``Host: testserver`` and httpx's ASGI tests ``http://test``: names this
+    server would refuse (DNS rebinding protection), so every Settings built in the tests allows them.
+    Tests of the Host check itself set ``allowed_hosts`` explicitly."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXEMBED_ALLOWED_HOSTS", "testserver,test")
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> ClipModel:
     """The committed pixembed-tiny model, through the same loader as real weights."""

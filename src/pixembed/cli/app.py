@@ -131,6 +131,8 @@ def serve(
     configure_logging(settings.log_format)
     # Our middleware logs each request as JSON with its id, so uvicorn's own access log is off. On
     # SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to shutdown_grace_s, then exits.
+    from pixembed.api.server import uvicorn_options
+
     uvicorn.run(
         create_app(settings, loaded, found),
         host=host,
@@ -138,11 +140,12 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        **uvicorn_options(settings),
     )
 
 
 def _any_keys(settings: Settings) -> bool:
-    """True when PIXEMBED_API_KEYS or the key store holds a live key."""
+    """True when the server will ask for keys: PIXEMBED_API_KEYS, or a key store that ever held a key."""
     if settings.api_keys:
         return True
     if not settings.key_store_path.exists():
@@ -151,7 +154,7 @@ def _any_keys(settings: Settings) -> bool:
 
     store = KeyStore(settings.key_store_path)
     try:
-        return store.has_live_keys()
+        return store.has_ever_had_keys()
     finally:
         store.close()
 

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from fastapi import APIRouter, Depends, Request, Response
 
+from pixembed.api.auth import AuthFirstRoute
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.collection_schemas import (
     AddedOut,
@@ -43,7 +44,7 @@ from pixembed.services.detection import resolve_classes
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
 from pixembed.store.thumbnails import ThumbnailStore
 
-router = APIRouter(prefix="/v1/collections", tags=["collections"])
+router = APIRouter(prefix="/v1/collections", tags=["collections"], route_class=AuthFirstRoute)
 
 
 def _out(info: CollectionInfo) -> CollectionOut:
