@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat, web
-from pixembed.api.auth import AuthSwitch, require_scope, scope_by_route
+from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
@@ -55,12 +55,6 @@ def load_model_from_settings(settings: Settings) -> ClipModel:
     )
     MODEL_LOAD_SECONDS.set(time.perf_counter() - started)
     return model
-
-
-# Collection routes that change data; every other collection route (GET, search) reads.
-COLLECTION_SCOPES = scope_by_route(
-    {("POST", "/v1/collections"), ("POST", "/v1/collections/{name}/items"), ("DELETE", "*")}
-)
 
 
 def load_detector_from_settings(settings: Settings) -> Detector | None:
@@ -134,15 +128,13 @@ def create_app(
     add_cors(app, settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    # Scopes (see CONTRACTS.md): read for embedding and searching, write for changing collections,
-    # admin for keys. Native routes take the key as Bearer (mSightFlow's way) or x-api-key; the
-    # compatibility routers find it where their service sends it. System routes stay open.
-    read = [Depends(require_scope("read"))]
-    for router in (embed.router, search.router, compare.router, dedup.router, detect.router):
-        app.include_router(router, dependencies=read)
-    app.include_router(collections.router, dependencies=[Depends(require_scope(COLLECTION_SCOPES))])
-    app.include_router(keys.router, dependencies=[Depends(require_scope("admin"))])
-    for router in (system.router, *compat.ROUTERS):
+    # Each router declares its key scope (see CONTRACTS.md): read for embedding and searching, write for
+    # changing collections, admin for keys. Native routes take the key as Bearer (mSightFlow's way) or
+    # x-api-key; the compatibility routers find it where their service sends it. System routes stay open.
+    # The scope dependencies sit on the routers, not here: AuthFirstRoute runs them before a body is read,
+    # and FastAPI keeps dependencies given to include_router out of the route's own list.
+    native = (embed.router, search.router, compare.router, dedup.router, detect.router, collections.router)
+    for router in (*native, keys.router, system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     web.mount_web_page(app)

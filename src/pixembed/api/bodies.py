@@ -50,7 +50,7 @@ class BodyBudget:
         """``PayloadTooLarge`` when the declared length or the bytes seen are over the cap."""
         if max(self.declared or 0, self.seen) > self.limit:
             advice = f"; {self.advice}" if self.advice else ""
-            raise PayloadTooLarge(f"request body is over {self.limit / MB:g} MB ({self.setting}){advice}")
+            raise PayloadTooLarge(f"request body is over {self.limit / MB:.4g} MB ({self.setting}){advice}")
 
 
 def limit_body(request: Request, max_bytes: int, setting: str, advice: str) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from pixembed.api.auth import AuthFirstRoute, AuthSwitch
+from pixembed.api.auth import AuthFirstRoute, AuthSwitch, require_scope
 from pixembed.store.keys import KeyInfo, KeyStore
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=AuthFirstRoute)
+router = APIRouter(
+    prefix="/v1/keys",
+    tags=["keys"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("admin"))],
+)
 
 
 class KeyOut(BaseModel):
