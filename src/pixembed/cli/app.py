@@ -126,6 +126,11 @@ def serve(
     with err.status(f"loading the {settings.detector} detector ..."):
         found = load_detector_from_settings(settings)  # None: CLIP region scoring, built on first use
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
+    if host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        err.print(
+            "answering Host names localhost, 127.0.0.1, [::1] and IP addresses only: add the names clients "
+            "use (or a proxy forwards) to PIXEMBED_ALLOWED_HOSTS"
+        )
     from pixembed.logs import configure_logging
 
     configure_logging(settings.log_format)
