@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,14 +18,12 @@ from pixembed.synthetic.shapes import caption, render_shape
 from tests.helpers import encode
 
 
-@pytest.fixture(scope="session", autouse=True)
-def test_client_host_names() -> Iterator[None]:
-    """Starlette's TestClient sends ``Host: testserver`` and httpx's ASGI tests ``http://test``: names this
-    server would refuse (DNS rebinding protection), so every Settings built in the tests allows them.
-    Tests of the Host check itself set ``allowed_hosts`` explicitly."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIXEMBED_ALLOWED_HOSTS", "testserver,test")
-        yield
+def pytest_configure(config: pytest.Config) -> None:
+    """Starlette's TestClient (and schemathesis through it) sends ``Host: testserver`` and httpx's ASGI tests
+    ``http://test``: names a pixembed server refuses (DNS rebinding protection). Set here, before collection,
+    so every Settings the tests build allows them, module-level apps included; tests of the Host check
+    itself set ``allowed_hosts`` explicitly."""
+    os.environ["PIXEMBED_ALLOWED_HOSTS"] = "testserver,test"
 
 
 @pytest.fixture(scope="session")
