@@ -158,7 +158,10 @@ class AuthFirstRoute(APIRoute):
     """A route that checks its key (from headers or the query string) before FastAPI reads the body.
 
     FastAPI parses a route's body before it runs the route's dependencies, so a key dependency alone would
-    let an anonymous client make the server read, and hold, a body of any size first.
+    let an anonymous client make the server read, and hold, a body of any size first. The checks run are
+    those of the key dependencies in the route's own list (its router's ``dependencies`` or its own):
+    FastAPI keeps dependencies given to ``include_router`` out of that list, so each router declares its
+    key dependency itself. ``tests/api/test_limits.py`` proves no documented route reads a body first.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -176,7 +179,11 @@ class AuthFirstRoute(APIRoute):
 
 
 def key_dependency(check: KeyCheck, dependency: KeyDependency) -> KeyDependency:
-    """``dependency`` (run and documented by FastAPI), marked so ``AuthFirstRoute`` runs ``check`` first."""
+    """``dependency`` (run and documented by FastAPI), marked so ``AuthFirstRoute`` runs ``check`` first.
+
+    The security parameters of ``dependency`` put the key's location in the OpenAPI document; ``check``
+    reads the same headers and query itself, and a second ``admit`` of one request only re-checks the scope.
+    """
     setattr(dependency, _CHECK_ATTRIBUTE, check)
     return dependency
 
