@@ -128,9 +128,10 @@ def create_app(
     add_cors(app, settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    # Each router declares its key scope (see CONTRACTS.md): read for embedding and searching, write for
-    # changing collections, admin for keys. Native routes take the key as Bearer (mSightFlow's way) or
-    # x-api-key; the compatibility routers find it where their service sends it. System routes stay open.
+    # Each router declares its key scope (README, "Keys, limits and operations"): read for embedding and
+    # searching, write for changing collections, admin for keys. Native routes take the key as Bearer
+    # (mSightFlow's way) or x-api-key; the compatibility routers find it where their service sends it.
+    # System routes stay open.
     # The scope dependencies sit on the routers, not here: AuthFirstRoute runs them before a body is read,
     # and FastAPI keeps dependencies given to include_router out of the route's own list.
     native = (embed.router, search.router, compare.router, dedup.router, detect.router, collections.router)
