@@ -12,9 +12,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from starlette.responses import PlainTextResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from pixembed.api import create_app
+from pixembed.api.bodies import BodyLimitMiddleware
+from pixembed.api.errors import error_response
 from pixembed.config import Settings
+from pixembed.errors import RequestTimeout
 from pixembed.runtime.model import ClipModel
 from tests.helpers import encode
 
@@ -222,3 +227,50 @@ def test_a_body_that_may_carry_the_key_is_capped_low(tiny_model: ClipModel, sett
     assert set(response.json()) == {"message"}  # Roboflow's error shape
     assert "capped at one base64 image of PIXEMBED_MAX_UPLOAD_MB" in message
     assert body.sent <= 12  # ~106 KB of the 10 MB on offer
+
+
+async def _drive(middleware: BodyLimitMiddleware, chunks: list[bytes], gap_s: float, late_s: float) -> int:
+    """Run ``middleware`` over an app that starts reading ``late_s`` after the request arrives, with a
+    client that sends ``chunks`` ``gap_s`` apart; the response status."""
+    pending = list(chunks)
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        await asyncio.sleep(gap_s)
+        body = pending.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(late_s)
+        try:
+            while (await receive()).get("more_body"):
+                pass
+        except RequestTimeout as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        await PlainTextResponse("read")(scope, receive, send)
+
+    middleware.app = app
+    scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    await middleware(scope, receive, send)
+    return statuses[0]
+
+
+def test_only_time_spent_waiting_on_the_client_counts() -> None:
+    guard = BodyLimitMiddleware(
+        PlainTextResponse("unused"),
+        max_request_bytes=10**6,
+        max_json_bytes=10**6,
+        read_timeout_s=0.3,
+        min_rate=100,
+    )
+    # A prompt client of a route that reads late (after a queue, say) is not timed out.
+    assert asyncio.run(_drive(guard, [b"x" * 10] * 3, gap_s=0.0, late_s=0.5)) == 200
+    # A trickle (10 B/s, under the 100 B/s minimum) is cut once 0.3 s plus its bytes' worth are used up.
+    assert asyncio.run(_drive(guard, [b"x"] * 50, gap_s=0.1, late_s=0.0)) == 408
+    # A pause longer than read_timeout_s is cut however fast the rest is.
+    assert asyncio.run(_drive(guard, [b"x" * 100, b"x"], gap_s=0.5, late_s=0.0)) == 408

@@ -65,9 +65,9 @@ class BodyLimitMiddleware:
 
     The cap is ``max_request_bytes`` for multipart bodies (files stream to disk) and ``max_json_bytes`` for
     every other body (parsed in memory); a Content-Length over it is a 413 before a byte is read, a stream
-    that passes it is a 413 at once. While the body arrives it may pause at most ``read_timeout_s`` and
-    must average ``min_rate`` bytes/s after its first ``read_timeout_s`` (Apache's mod_reqtimeout rule),
-    else 408: one byte a second cannot hold a connection and a worker.
+    that passes it is a 413 at once. While the route waits for the body, the client may pause at most
+    ``read_timeout_s`` and must average ``min_rate`` bytes/s beyond its first ``read_timeout_s`` of waiting
+    (Apache's mod_reqtimeout rule), else 408: one byte a second cannot hold a connection and a worker.
     """
 
     def __init__(
@@ -106,19 +106,23 @@ class BodyLimitMiddleware:
             await error_response(exc)(scope, receive, send)
             return
         scope[BODY_BUDGET] = budget
-        started = time.monotonic()
+        # Only time spent waiting on the client counts: a route that reads its body late (after a queue,
+        # say) does not make a prompt client look slow.
+        waited = 0.0
         body_done = False
 
         async def guarded_receive() -> Message:
-            nonlocal body_done
+            nonlocal body_done, waited
             if body_done:  # past the body, receive() only waits for a disconnect: no deadline
                 return await receive()
-            allowed_until = started + self.read_timeout_s + budget.seen / self.min_rate
-            wait = min(self.read_timeout_s, allowed_until - time.monotonic())
+            allowed = self.read_timeout_s + budget.seen / self.min_rate
+            wait = min(self.read_timeout_s, allowed - waited)
             message: Message | None = None
             if wait > 0:
+                started = time.monotonic()
                 with anyio.move_on_after(wait):
                     message = await receive()
+                waited += time.monotonic() - started
             if message is None:
                 raise _too_slow(self.read_timeout_s, self.min_rate)
             if message["type"] == "http.request":
