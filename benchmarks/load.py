@@ -6,8 +6,11 @@ Starts the server itself (tiny model, a fresh data dir), fills a collection, the
 mix of requests (embed an image, embed a text, search the collection by text, compare an image with
 prompts) for ``--duration`` seconds. With ``--with-key`` every request carries a stored API key with a
 quota and a rate limit (too large to bite), so the key store's per-request accounting is in the figures.
-Reports throughput, p50/p99 latency per kind, responses by status, and the server's RSS after warm-up and
-at the end. Exits 1 on any 5xx or an RSS growth of 10% or more.
+Every answer is checked against the one the idle server gave before the load began: an image's vector and
+a text's vector (cosine >= 0.999), the best prompt of a comparison, the top hit of a search. Reports
+throughput, p50/p99 latency per kind, responses by status, wrong answers, and the server's RSS after warm-up
+and at the end. Exits 1 on any 5xx, any wrong answer, an RSS growth of 10% or more, or (with
+``--max-p99-ms``) a p99 latency over that bound.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +102,53 @@ def create_key(data_dir: Path) -> str:
     return key
 
 
+PROMPTS = [caption(shape, colour) for shape, colour in SHAPES]
+SAME_VECTOR = 0.999  # cosine: batching may change float rounding, never the vector
+
+
+@dataclass
+class Answers:
+    """What the idle server answered for each image and text: the reference for every answer under load."""
+
+    image_vectors: list[np.ndarray] = field(default_factory=list)
+    best_prompts: list[int] = field(default_factory=list)
+    text_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    top_hits: dict[str, str] = field(default_factory=dict)
+
+
+def unit(values: list[float]) -> np.ndarray:
+    """A vector as a float64 array (already unit length from the server)."""
+    return np.asarray(values, dtype=np.float64)
+
+
+async def idle_answers(base: str, headers: dict[str, str], images: list[bytes]) -> Answers:
+    """Ask the idle server once for every image and text the load will send."""
+    answers = Answers()
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
+        for image in images:
+            embedded = (await one_request(http, "embed", image, "")).raise_for_status().json()
+            answers.image_vectors.append(unit(embedded["vector"]))
+            compared = (await one_request(http, "compare", image, "")).raise_for_status().json()
+            answers.best_prompts.append(compared["ranking"][0]["index"])
+        for text in PROMPTS:
+            embedded = (await one_request(http, "embed_text", b"", text)).raise_for_status().json()
+            answers.text_vectors[text] = unit(embedded["vector"])
+            found = (await one_request(http, "search", b"", text)).raise_for_status().json()
+            answers.top_hits[text] = found["results"][0]["id"]
+    return answers
+
+
+def answer_is_right(kind: str, body: dict[str, Any], answers: Answers, image: int, text: str) -> bool:
+    """True when ``body`` (a 200 answer under load) says what the idle server said."""
+    if kind == "embed":
+        return float(unit(body["vector"]) @ answers.image_vectors[image]) >= SAME_VECTOR
+    if kind == "embed_text":
+        return float(unit(body["vector"]) @ answers.text_vectors[text]) >= SAME_VECTOR
+    if kind == "search":
+        return bool(body["results"][0]["id"] == answers.top_hits[text])
+    return bool(body["ranking"][0]["index"] == answers.best_prompts[image])
+
+
 async def one_request(http: httpx.AsyncClient, kind: str, image: bytes, text: str) -> httpx.Response:
     """One request of ``kind``."""
     if kind == "embed":
@@ -106,8 +157,7 @@ async def one_request(http: httpx.AsyncClient, kind: str, image: bytes, text: st
         return await http.post("/v1/embed/text", json={"text": text})
     if kind == "search":
         return await http.post("/v1/collections/load/search", json={"text": text, "top_k": 5})
-    prompts = [caption(shape, colour) for shape, colour in SHAPES]
-    return await http.post("/v1/compare", files={"image": ("q.png", image)}, data={"prompts": prompts})
+    return await http.post("/v1/compare", files={"image": ("q.png", image)}, data={"prompts": PROMPTS})
 
 
 async def client_loop(
@@ -118,21 +168,29 @@ async def client_loop(
     seed: int,
     results: dict[str, list[float]],
     statuses: Counter[str],
+    answers: Answers,
+    checks: Counter[str],
 ) -> None:
-    """Send requests back to back until ``until``, recording latency by kind and status by kind."""
+    """Send requests back to back until ``until``, recording latency and status by kind, and counting
+    (in ``checks``) the answers checked and the wrong ones."""
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
         while time.monotonic() < until:
             kind = rng.choice(KINDS)
-            shape, colour = rng.choice(SHAPES)
+            image = rng.randrange(len(images))
+            text = rng.choice(PROMPTS)
             started = time.perf_counter()
             try:
-                response = await one_request(http, kind, rng.choice(images), caption(shape, colour))
+                response = await one_request(http, kind, images[image], text)
                 status = str(response.status_code)
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
             results[kind].append(time.perf_counter() - started)
             statuses[f"{kind} {status}"] += 1
+            if status == "200":
+                checks[f"{kind} checked"] += 1
+                if not answer_is_right(kind, response.json(), answers, image, text):
+                    checks[f"{kind} wrong"] += 1
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -141,14 +199,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_load(
-    base: str, headers: dict[str, str], clients: int, duration: float, images: list[bytes]
+    base: str,
+    headers: dict[str, str],
+    clients: int,
+    duration: float,
+    images: list[bytes],
+    answers: Answers,
 ) -> dict[str, Any]:
     """Run ``clients`` loops for ``duration`` seconds; the summary as a dict."""
     results: dict[str, list[float]] = defaultdict(list)
     statuses: Counter[str] = Counter()
+    checks: Counter[str] = Counter()
     started = time.monotonic()
     until = started + duration
-    loops = (client_loop(base, headers, until, images, i, results, statuses) for i in range(clients))
+    loops = (
+        client_loop(base, headers, until, images, i, results, statuses, answers, checks)
+        for i in range(clients)
+    )
     await asyncio.gather(*loops)
     elapsed = time.monotonic() - started
     every = [v for values in results.values() for v in values]
@@ -168,6 +235,8 @@ async def run_load(
             for kind, values in sorted(results.items())
         },
         "statuses": dict(sorted(statuses.items())),
+        "answers_checked": {k.split()[0]: v for k, v in sorted(checks.items()) if k.endswith("checked")},
+        "wrong_answers": {k.split()[0]: v for k, v in sorted(checks.items()) if k.endswith("wrong")},
     }
 
 
@@ -181,6 +250,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before RSS is first read")
     parser.add_argument("--with-key", action="store_true", help="send a stored API key with limits")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--max-p99-ms", type=float, help="fail when the p99 latency is over this")
     args = parser.parse_args()
 
     images = png_images(24)
@@ -190,10 +260,11 @@ def main() -> None:
         process, base = start_server(data_dir, Path(tmp) / "server.log")
         try:
             fill_collection(base, images, headers)
+            answers = asyncio.run(idle_answers(base, headers, images))
             server = psutil.Process(process.pid)
-            asyncio.run(run_load(base, headers, args.clients, args.warmup, images))
+            asyncio.run(run_load(base, headers, args.clients, args.warmup, images, answers))
             rss_start = server.memory_info().rss
-            summary = asyncio.run(run_load(base, headers, args.clients, args.duration, images))
+            summary = asyncio.run(run_load(base, headers, args.clients, args.duration, images, answers))
             rss_end = server.memory_info().rss
         finally:
             process.terminate()
@@ -207,7 +278,8 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
-    if server_errors or summary["rss_growth_pct"] >= 10:
+    too_slow = args.max_p99_ms is not None and summary["p99_ms"] > args.max_p99_ms
+    if server_errors or summary["wrong_answers"] or summary["rss_growth_pct"] >= 10 or too_slow:
         sys.exit(1)
 
 

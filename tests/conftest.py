@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,14 @@ from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic.shapes import caption, render_shape
 from tests.helpers import encode
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Starlette's TestClient (and schemathesis through it) sends ``Host: testserver`` and httpx's ASGI tests
+    ``http://test``: names a pixembed server refuses (DNS rebinding protection). Set here, before collection,
+    so every Settings the tests build allows them, module-level apps included; tests of the Host check
+    itself set ``allowed_hosts`` explicitly."""
+    os.environ["PIXEMBED_ALLOWED_HOSTS"] = "testserver,test"
 
 
 @pytest.fixture(scope="session")

@@ -190,8 +190,107 @@ REFUSED_URLS: list[tuple[str, int, str]] = [
     ("http://0x7f.0.0.1/a.png", 400, "url_refused"),
     ("http://127.1/a.png", 400, "url_refused"),
     ("http://2852039166/latest/meta-data/", 400, "url_refused"),
+    ("http://168.63.129.16/machine?comp=goalstate", 400, "url_refused"),
+    ("http://192.0.0.192/opc/v2/instance/", 400, "url_refused"),
+    ("http://169.254.170.2/v2/credentials/x", 400, "url_refused"),
+    ("http://[fec0::1]/a.png", 400, "url_refused"),
     ("ftp://example.com/a.png", 400, "url_refused"),
     ("file:///etc/passwd", 400, "url_refused"),
     ("gopher://example.com/_x", 400, "url_refused"),
     ("http://user:pass@example.com/a.png", 400, "url_refused"),
+]
+
+
+@dataclass(frozen=True)
+class RequestCase:
+    """A whole hostile request (not an upload): what a browser page, a rebinding attacker or a sloppy client
+    sends, and the status and error code pixembed answers with."""
+
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: object
+    status: int
+    error: str | None
+
+
+EVIL_ORIGIN = "https://evil.example"
+# PIXEMBED_MAX_JSON_MB of the app the request cases run against; one case sends just over it.
+JSON_CAP_MB = 1.0
+
+REQUEST_CASES: list[RequestCase] = [
+    RequestCase(
+        "rebinding Host mints an admin key",
+        "POST",
+        "/v1/keys",
+        {"Host": "rebind.attacker.example:8000"},
+        {"name": "x", "scopes": ["read", "write", "admin"]},
+        400,
+        "invalid_request",
+    ),
+    RequestCase(
+        "rebinding Host reads collections",
+        "GET",
+        "/v1/collections",
+        {"Host": "rebind.attacker.example"},
+        None,
+        400,
+        "invalid_request",
+    ),
+    RequestCase(
+        "cross-site POST creates a collection",
+        "POST",
+        "/v1/collections",
+        {"Origin": EVIL_ORIGIN},
+        {"name": "drive-by"},
+        403,
+        "forbidden",
+    ),
+    RequestCase(
+        "cross-site POST with Origin: null",
+        "POST",
+        "/v1/embed/text",
+        {"Origin": "null"},
+        {"text": "x"},
+        403,
+        "forbidden",
+    ),
+    RequestCase(
+        "cross-site POST seen only in Referer",
+        "POST",
+        "/v1/embed/text",
+        {"Referer": f"{EVIL_ORIGIN}/a.html"},
+        {"text": "x"},
+        403,
+        "forbidden",
+    ),
+    RequestCase(
+        "cross-site DELETE of a collection",
+        "DELETE",
+        "/v1/collections/x",
+        {"Origin": EVIL_ORIGIN},
+        None,
+        403,
+        "forbidden",
+    ),
+    RequestCase(
+        "collection name with a trailing newline",
+        "POST",
+        "/v1/collections",
+        {},
+        {"name": "abc\n"},
+        400,
+        "invalid_request",
+    ),
+    RequestCase(
+        "JSON body over PIXEMBED_MAX_JSON_MB",
+        "POST",
+        "/v1/embed/text",
+        {},
+        {"text": "a" * int(JSON_CAP_MB * 1024 * 1024 + 10)},
+        413,
+        "payload_too_large",
+    ),
+    RequestCase("an invented HTTP method", "BREW", "/v1/collections", {}, None, 405, "method_not_allowed"),
 ]

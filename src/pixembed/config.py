@@ -53,6 +53,13 @@ class Settings(BaseSettings):
 
     max_upload_mb: float = Field(default=25.0, gt=0)
     max_request_mb: float = Field(default=1024.0, gt=0)
+    # JSON bodies are parsed whole in memory (several times their size), so they get a cap of their own,
+    # well under the multipart one (multipart files stream to disk). Over it: 413 before the rest is read.
+    max_json_mb: float = Field(default=64.0, gt=0)
+    # Slow clients: request headers must arrive within read_timeout_s of the first byte; a body may pause
+    # at most read_timeout_s and must average body_min_rate_kb KB/s beyond its first read_timeout_s.
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    body_min_rate_kb: float = Field(default=1.0, gt=0)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
     max_batch_items: int = Field(default=256, ge=1)
     max_dataset_items: int = Field(default=10_000, ge=1)
@@ -77,8 +84,15 @@ class Settings(BaseSettings):
     detector_weights: Path | None = None
     detect_threshold: float | None = Field(default=None, ge=0, le=1, description="default: the detector's")
 
-    # Empty means auth is off (the loopback default). NoDecode: the env var may be a plain comma list.
+    # Empty (and an empty key store) means auth is off (the loopback default). Once a server has keys it
+    # keeps asking for them until it stops (api/auth.py). NoDecode: the env var may be a plain comma list.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names the server answers to besides localhost, 127.0.0.1, [::1] and the address it is bound to
+    # ("api.example.com", "*.example.com", or "*" for any); other Host headers are refused (DNS rebinding).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Web origins ("https://app.example.com", or "*") allowed to call the API from a browser: CORS answers,
+    # and state-changing requests from them are not refused as cross-site. Default: none.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys made by `pixembed keys create` (hashed, scoped, with quotas); default data_dir/keys.sqlite.
     key_store: Path | None = None
     request_timeout_s: float = Field(default=120.0, gt=0, description="per-request deadline (504 after)")
@@ -87,10 +101,10 @@ class Settings(BaseSettings):
     max_form_field_kb: float = Field(default=1024.0, gt=0, description="per non-file multipart field")
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        """Accept ``PIXEMBED_API_KEYS`` as a JSON list or as comma-separated keys."""
+    def _split_list(cls, value: Any) -> Any:
+        """Accept a list setting (``PIXEMBED_API_KEYS``...) as a JSON list or as comma-separated values."""
         if isinstance(value, str):
             text = value.strip()
             value = json.loads(text) if text.startswith("[") else text.split(",")
@@ -119,3 +133,8 @@ class Settings(BaseSettings):
     def max_request_bytes(self) -> int:
         """The whole-request body limit in bytes (posted-set searches carry many files)."""
         return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def max_json_bytes(self) -> int:
+        """The cap in bytes of a non-multipart (JSON) body: the JSON cap, or the request cap if lower."""
+        return min(int(self.max_json_mb * 1024 * 1024), self.max_request_bytes)

@@ -9,7 +9,9 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     │   └── TooManyItems          a batch or dataset over its limit
     ├── Unauthorized              missing or invalid API key (401)
     ├── NotFound                  unknown model, collection, item or route target (404)
-    ├── Conflict                  a collection that already exists, or another model's collection (409)
+    ├── RequestTimeout            a client too slow to send its request's headers or body (408)
+    ├── Conflict                  a collection that already exists, another model's collection, or the
+    │                             last admin key (409)
     ├── PayloadTooLarge           bytes over the upload limit (413)
     │   └── ImageTooLarge         pixel count over the decompression-bomb limit
     ├── UnsupportedMediaType      data that is not an image format pixembed decodes (415)
@@ -98,6 +100,12 @@ class UndecodableImage(PixembedError):
     """The data looks like a supported format but cannot be decoded (truncated or corrupt)."""
 
     code = "undecodable_image"
+
+
+class RequestTimeout(PixembedError):
+    """The client sent its request too slowly (pauses, or a trickle under the minimum rate)."""
+
+    code = "request_timeout"
 
 
 class FetchFailed(PixembedError):

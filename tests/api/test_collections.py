@@ -46,6 +46,9 @@ def test_lifecycle_and_model_info(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
     assert client.post("/v1/collections", json={"name": "../../etc"}).status_code == 400
+    for sneaky in ("abc\n", "abc\r\n", "a" * 64 + "\n"):  # "$" alone would let a trailing newline through
+        refused = client.post("/v1/collections", json={"name": sneaky})
+        assert refused.status_code == 400 and "invalid collection name" in refused.json()["message"]
     other = client.post("/v1/collections", json={"name": "x", "model": "ViT-B-32/openai"})
     assert other.status_code == 409
 

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-from tests.hostile import REFUSED_URLS, Case, image_cases
+from tests.hostile import JSON_CAP_MB, REFUSED_URLS, REQUEST_CASES, Case, RequestCase, image_cases
 from tests.live_server import stream_slowly
 
 CASES = image_cases()
@@ -121,7 +121,7 @@ def check(response_status: int, body: dict[str, object], status: int, error: str
 
 
 def test_the_corpus_is_big_enough() -> None:
-    assert len(CASES) + len(REFUSED_URLS) + len(SERVER_CASES) >= 50
+    assert len(CASES) + len(REFUSED_URLS) + len(SERVER_CASES) + len(REQUEST_CASES) >= 50
     assert len({case.name for case in CASES}) == len(CASES)
 
 
@@ -181,3 +181,30 @@ def test_the_whole_corpus_leaves_the_server_up_with_bounded_memory(app_client: T
     assert growth < RSS_GROWTH_BOUND, f"RSS grew {growth / 2**20:.1f} MiB over one corpus pass"
     assert app_client.get("/healthz").status_code == 200
     assert app_client.get("/readyz").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def guarded_client(tiny_model: ClipModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """Default Host policy (loopback names only) and a small JSON cap, addressed as a loopback server."""
+    settings = Settings(
+        model="pixembed-tiny",
+        data_dir=tmp_path_factory.mktemp("hostile-requests"),
+        allowed_hosts=[],
+        max_json_mb=JSON_CAP_MB,
+    )
+    with TestClient(create_app(settings, tiny_model), base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+@pytest.mark.parametrize("case", REQUEST_CASES, ids=[case.name for case in REQUEST_CASES])
+def test_each_hostile_request_gets_its_documented_status(
+    guarded_client: TestClient, case: RequestCase
+) -> None:
+    response = guarded_client.request(case.method, case.path, headers=case.headers, json=case.json)
+    assert response.status_code == case.status, response.text
+    body = response.json()
+    assert body["error"] == case.error and body["status"] == case.status
+    assert isinstance(body["message"], str) and body["message"]
+    # Nothing was written: the key store and the collections are as empty as they started.
+    assert guarded_client.get("/v1/keys").json()["keys"] == []
+    assert guarded_client.get("/v1/collections").json()["data"] == []

@@ -240,3 +240,67 @@ def test_a_rate_limit_refills_at_its_rate(tmp_path: Path) -> None:
     assert burst[10].decision is not None and burst[10].decision.retry_after_s == pytest.approx(0.1, abs=1e-5)
     clock.now += 0.1
     assert store.admit(info.id).allowed and not store.admit(info.id).allowed
+
+
+ADMIN_BODY = {"name": "x", "scopes": ["read", "write", "admin"]}
+
+
+def test_revoking_the_last_admin_key_is_refused_and_auth_never_falls_open(
+    http: TestClient, keys: KeyStore
+) -> None:
+    # The attack of issue 14: with one admin key, revoke it, then mint an admin key anonymously.
+    owner, _ = keys.create("owner", ("read", "write", "admin"))
+    refused = http.delete("/v1/keys/owner", headers=bearer(owner))
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "conflict"
+    assert "last live admin key" in refused.json()["message"]
+    assert "create another admin key first" in refused.json()["message"]
+    assert http.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+    # With a second admin the first may go; the second is then the last one and stays.
+    second = http.post("/v1/keys", json={**ADMIN_BODY, "name": "second"}, headers=bearer(owner)).json()["key"]
+    assert http.delete("/v1/keys/owner", headers=bearer(second)).status_code == 200
+    assert http.delete("/v1/keys/second", headers=bearer(second)).status_code == 409
+    # An operator revoking every key from the CLI (another process) leaves the server closed, not open.
+    keys.revoke("second")
+    assert not keys.has_live_keys()
+    anonymous = http.post("/v1/keys", json=ADMIN_BODY)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["message"].startswith("missing API key")
+    assert http.post("/v1/embed/text", json={"text": "a red circle"}).status_code == 401
+    assert http.post("/v1/keys", json=ADMIN_BODY, headers=bearer(second)).status_code == 401
+
+
+def test_the_first_key_created_anonymously_closes_the_server_for_good(
+    http: TestClient, keys: KeyStore
+) -> None:
+    assert http.post("/v1/embed/text", json={"text": "x"}).status_code == 200  # no keys: open on loopback
+    made = http.post("/v1/keys", json={"name": "reader", "scopes": ["read"]})
+    assert made.status_code == 201
+    keys.revoke("reader")  # even with no live key left, this process keeps asking for one
+    assert http.post("/v1/embed/text", json={"text": "x"}).status_code == 401
+    assert http.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+
+
+def test_a_server_started_on_a_store_whose_keys_are_all_revoked_is_closed(
+    tiny_model: ClipModel, settings: Settings
+) -> None:
+    store = KeyStore(settings.key_store_path)
+    store.create("old", ("admin",))
+    store.revoke("old")
+    store.close()
+    with TestClient(create_app(settings, tiny_model)) as client:
+        assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+        assert client.post("/v1/embed/text", json={"text": "x"}).status_code == 401
+        assert client.get("/healthz").status_code == 200
+
+
+def test_with_environment_keys_the_last_stored_admin_key_may_be_revoked(
+    tiny_model: ClipModel, settings: Settings
+) -> None:
+    keyed = settings.model_copy(update={"api_keys": ["env-secret-key"]})
+    with TestClient(create_app(keyed, tiny_model)) as client:
+        env = bearer("env-secret-key")
+        assert client.post("/v1/keys", json={**ADMIN_BODY, "name": "stored"}, headers=env).status_code == 201
+        assert client.delete("/v1/keys/stored", headers=env).status_code == 200  # the env key still admins
+        assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+        assert client.get("/v1/keys", headers=env).status_code == 200

@@ -52,6 +52,16 @@ def test_metrics_count_requests_by_route_template_and_time_the_model_load(settin
         assert f"# TYPE {family}" in text
 
 
+def test_invented_http_methods_share_one_metrics_label(client: TestClient) -> None:
+    for i in range(5):
+        assert client.request(f"BREW{i}", "/healthz").status_code == 405
+    client.request("PURGE", "/v1/collections")
+    text = client.get("/metrics").text
+    assert "BREW" not in text and "PURGE" not in text
+    other = re.search(r'pixembed_requests_total\{method="other",route="/healthz",status="405"\} (\S+)', text)
+    assert other is not None and float(other.group(1)) >= 5
+
+
 def test_every_response_carries_a_request_id_and_a_sane_incoming_one_is_kept(client: TestClient) -> None:
     fresh = client.get("/healthz").headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", fresh)

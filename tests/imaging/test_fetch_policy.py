@@ -78,6 +78,12 @@ REFUSED = [
     ("http://[fe80::1]/", "link-local"),
     ("http://[fc00::1]/", "private"),
     ("http://[fd00:ec2::254]/", "cloud metadata"),
+    ("http://168.63.129.16/machine?comp=goalstate", "cloud metadata"),  # Azure WireServer
+    ("http://192.0.0.192/opc/v2/instance/", "cloud metadata"),  # Oracle Cloud
+    ("http://192.0.0.199/", "cloud metadata"),  # the rest of its /29
+    ("http://169.254.170.2/v2/credentials/x", "cloud metadata"),  # ECS task credentials
+    ("http://[fec0::1]/", "site-local"),
+    ("http://[feff::1]/", "site-local"),
     ("http://[2002:7f00:1::]/", "loopback (IPv4 127.0.0.1 inside IPv6)"),  # 6to4
     ("http://[64:ff9b::a00:1]/", "private (IPv4 10.0.0.1 inside IPv6)"),  # NAT64
     ("http://evil.example/", "evil.example resolves to 10.1.2.3, a private address"),
@@ -136,6 +142,31 @@ async def test_odd_loopback_spellings_are_caught_after_system_resolution(url: st
 )
 def test_refusal_reason(address: str, reason: str | None) -> None:
     assert refusal_reason(address) == reason
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.170.2/v2/credentials/x",
+        "http://168.63.129.16/",
+        "http://192.0.0.192/",
+        "http://[fd00:ec2::254]/",
+    ],
+)
+async def test_credential_endpoints_stay_refused_when_private_urls_are_allowed(url: str) -> None:
+    with pytest.raises(UrlRefused) as caught:
+        await fetch(url, allow_private=True)
+    assert "cloud metadata" in caught.value.message
+
+
+@pytest.mark.anyio
+async def test_allowing_private_urls_opens_site_local_and_the_rest_of_link_local() -> None:
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=PNG, headers={"Content-Type": "image/png"})
+
+    for url in ("http://[fec0::1]/a.png", "http://169.254.170.3/a.png", "http://192.0.0.200/a.png"):
+        assert await fetch(url, serve, allow_private=True) == PNG, url
 
 
 @pytest.mark.anyio

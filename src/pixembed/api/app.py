@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat, web
-from pixembed.api.auth import require_scope, scope_by_route
+from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
@@ -22,6 +22,7 @@ from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
+from pixembed.api.origins import OriginPolicy, RequestOriginGuard, add_cors
 from pixembed.api.routes import collections, compare, dedup, detect, embed, keys, search, system
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
@@ -55,12 +56,6 @@ def load_model_from_settings(settings: Settings) -> ClipModel:
     )
     MODEL_LOAD_SECONDS.set(time.perf_counter() - started)
     return model
-
-
-# Collection routes that change data; every other collection route (GET, search) reads.
-COLLECTION_SCOPES = scope_by_route(
-    {("POST", "/v1/collections"), ("POST", "/v1/collections/{name}/items"), ("DELETE", "*")}
-)
 
 
 def load_detector_from_settings(settings: Settings) -> Detector | None:
@@ -121,21 +116,31 @@ def create_app(
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_collections(settings)
     app.state.keys = KeyStore(settings.key_store_path)
+    app.state.auth = AuthSwitch(settings, app.state.keys)
     app.state.thumbnails = open_thumbnails(settings)
-    # Outermost last: every request gets an id, metrics and a log line, then the deadline, then the cap.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # Outermost last: every request gets an id, metrics and a log line; CORS answers preflights and marks
+    # responses for allowed origins; foreign Host headers and cross-site writes are refused; then the
+    # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_json_bytes=settings.max_json_bytes,
+        read_timeout_s=settings.read_timeout_s,
+        min_rate=settings.body_min_rate_kb * 1024,
+    )
     app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s)
+    app.add_middleware(RequestOriginGuard, policy=OriginPolicy.from_settings(settings))
+    add_cors(app, settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    # Scopes (see CONTRACTS.md): read for embedding and searching, write for changing collections,
-    # admin for keys. Native routes take the key as Bearer (mSightFlow's way) or x-api-key; the
-    # compatibility routers find it where their service sends it. System routes stay open.
-    read = [Depends(require_scope("read"))]
-    for router in (embed.router, search.router, compare.router, dedup.router, detect.router):
-        app.include_router(router, dependencies=read)
-    app.include_router(collections.router, dependencies=[Depends(require_scope(COLLECTION_SCOPES))])
-    app.include_router(keys.router, dependencies=[Depends(require_scope("admin"))])
-    for router in (system.router, *compat.ROUTERS):
+    # Each router declares its key scope (README, "Keys, limits and operations"): read for embedding and
+    # searching, write for changing collections, admin for keys. Native routes take the key as Bearer
+    # (mSightFlow's way) or x-api-key; the compatibility routers find it where their service sends it.
+    # System routes stay open.
+    # The scope dependencies sit on the routers, not here: AuthFirstRoute runs them before a body is read,
+    # and FastAPI keeps dependencies given to include_router out of the route's own list.
+    native = (embed.router, search.router, compare.router, dedup.router, detect.router, collections.router)
+    for router in (*native, keys.router, system.router, *compat.ROUTERS):
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     web.mount_web_page(app)

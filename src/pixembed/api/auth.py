@@ -1,9 +1,17 @@
 """API keys on every protected route: where each client family sends its key, scopes, rate limits, quotas.
 
 Keys come from the key store (``pixembed keys create``: hashed, scoped, rate-limited) and from
-``Settings.api_keys`` (``PIXEMBED_API_KEYS``: full scope, no limits). With neither, auth is off. Native
-routes take ``Authorization: Bearer`` or ``x-api-key`` through ``require_scope``; each compatibility router
-finds the key where its service sends it and then goes through the same ``admit``.
+``Settings.api_keys`` (``PIXEMBED_API_KEYS``: full scope, no limits). With neither, auth is off.
+
+Auth never falls open while the server runs (``AuthSwitch``): it is on from startup when either source has
+(or ever had) a key, it turns on for good the moment a first key appears, and revoking the last admin key
+over HTTP is refused.
+
+Keys are checked before a body is read: routes use ``AuthFirstRoute`` (or a subclass), which runs the key
+check of the route's dependency from the headers and query string first; only Roboflow, whose clients may
+put ``api_key`` in the JSON body, reads a body before auth, and then under a low cap. Native routes take
+``Authorization: Bearer`` or ``x-api-key`` through ``require_scope``; each compatibility router finds the key
+where its service sends it and then goes through the same ``admit``.
 """
 
 from __future__ import annotations
@@ -11,21 +19,51 @@ from __future__ import annotations
 import hmac
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from pixembed.api.bodies import limit_body
+from pixembed.config import Settings
 from pixembed.errors import Forbidden, RateLimited, Unauthorized
 from pixembed.store.keys import SCOPES, KeyStore
 from pixembed.store.limits import Decision
 
 Scope = Literal["read", "write", "admin"]
 KeyDependency = Callable[..., Awaitable[None]]
+KeyCheck = Callable[[Request], Awaitable[None]]
 ScopeRule = Scope | Callable[[Request], Scope]
+_CHECK_ATTRIBUTE = "pixembed_key_check"
+
+
+class AuthSwitch:
+    """Whether the server asks for keys: decided at startup, then latched on, never off, while it runs.
+
+    On at startup when ``PIXEMBED_API_KEYS`` is set or the key store has ever held a key (a store whose
+    keys are all revoked stays closed: nobody gets in until an operator creates a key). Off only for a
+    server that never had one; the first key created (over HTTP, or by ``pixembed keys create`` in another
+    process) turns it on for good. Serving anonymously again takes a restart with no keys at all.
+    """
+
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        self._keys = keys
+        self._on = bool(settings.api_keys) or keys.has_ever_had_keys()
+
+    @property
+    def on(self) -> bool:
+        """True when requests need a key; once True, True until the process exits."""
+        if not self._on and self._keys.has_ever_had_keys():
+            self._on = True
+        return self._on
+
+    def latch(self) -> None:
+        """Turn auth on for the rest of this process (a key was just created)."""
+        self._on = True
 
 
 @dataclass(frozen=True)
@@ -52,9 +90,9 @@ def key_is_valid(configured: list[str], presented: str) -> bool:
 
 
 def auth_enabled(request: Request) -> bool:
-    """Auth is on as soon as any key exists, in the environment or in the key store."""
-    keys: KeyStore = request.app.state.keys
-    return bool(request.app.state.settings.api_keys) or keys.has_live_keys()
+    """True when this request needs a key (see ``AuthSwitch``)."""
+    switch: AuthSwitch = request.app.state.auth
+    return switch.on
 
 
 async def admit(request: Request, presented: str | None, where: str, scope: Scope) -> Principal:
@@ -116,6 +154,40 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     }
 
 
+class AuthFirstRoute(APIRoute):
+    """A route that checks its key (from headers or the query string) before FastAPI reads the body.
+
+    FastAPI parses a route's body before it runs the route's dependencies, so a key dependency alone would
+    let an anonymous client make the server read, and hold, a body of any size first. The checks run are
+    those of the key dependencies in the route's own list (its router's ``dependencies`` or its own):
+    FastAPI keeps dependencies given to ``include_router`` out of that list, so each router declares its
+    key dependency itself. ``tests/api/test_limits.py`` proves no documented route reads a body first.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checks: list[KeyCheck] = [
+            check for d in self.dependencies if (check := getattr(d.dependency, _CHECK_ATTRIBUTE, None))
+        ]
+
+        async def authenticated_first(request: Request) -> Response:
+            for check in checks:
+                await check(request)
+            return await handler(request)
+
+        return authenticated_first
+
+
+def key_dependency(check: KeyCheck, dependency: KeyDependency) -> KeyDependency:
+    """``dependency`` (run and documented by FastAPI), marked so ``AuthFirstRoute`` runs ``check`` first.
+
+    The security parameters of ``dependency`` put the key's location in the OpenAPI document; ``check``
+    reads the same headers and query itself, and a second ``admit`` of one request only re-checks the scope.
+    """
+    setattr(dependency, _CHECK_ATTRIBUTE, check)
+    return dependency
+
+
 _native_bearer = HTTPBearer(auto_error=False, scheme_name="bearer key")
 _native_header = APIKeyHeader(name="x-api-key", auto_error=False, scheme_name="x-api-key header")
 
@@ -126,16 +198,20 @@ def require_scope(rule: ScopeRule) -> KeyDependency:
     ``rule`` is a scope, or a function of the request (for routers that mix reads and writes).
     """
 
-    async def dependency(
-        request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_native_bearer),
-        header: str | None = Depends(_native_header),
-    ) -> None:
-        presented = credentials.credentials if credentials else header
+    async def check(request: Request) -> None:
+        credentials = await _native_bearer(request)
+        presented = credentials.credentials if credentials else await _native_header(request)
         scope = rule if isinstance(rule, str) else rule(request)
         await admit(request, presented, "an Authorization: Bearer or x-api-key header", scope)
 
-    return dependency
+    async def dependency(
+        request: Request,
+        _bearer: HTTPAuthorizationCredentials | None = Depends(_native_bearer),
+        _header: str | None = Depends(_native_header),
+    ) -> None:
+        await check(request)
+
+    return key_dependency(check, dependency)
 
 
 def scope_by_route(writes: set[tuple[str, str]], default: Scope = "read") -> Callable[[Request], Scope]:
@@ -155,55 +231,87 @@ def bearer_key(service: str, scope: Scope = "read") -> KeyDependency:
     """A dependency that wants the key as ``Authorization: Bearer <key>``."""
     scheme = HTTPBearer(auto_error=False, scheme_name=f"{service} bearer key")
 
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(scheme)
-    ) -> None:
+    async def check(request: Request) -> None:
+        credentials = await scheme(request)
         presented = credentials.credentials if credentials else None
         await admit(request, presented, "an Authorization: Bearer header", scope)
 
-    return dependency
+    async def dependency(
+        request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(scheme)
+    ) -> None:
+        await check(request)
+
+    return key_dependency(check, dependency)
 
 
 def header_key(service: str, header: str, scope: Scope = "read") -> KeyDependency:
     """A dependency that wants the key in the named request header."""
     scheme = APIKeyHeader(name=header, auto_error=False, scheme_name=f"{service} {header} header")
 
-    async def dependency(request: Request, presented: str | None = Depends(scheme)) -> None:
-        await admit(request, presented, f"the {header!r} header", scope)
+    async def check(request: Request) -> None:
+        await admit(request, await scheme(request), f"the {header!r} header", scope)
 
-    return dependency
+    async def dependency(request: Request, _presented: str | None = Depends(scheme)) -> None:
+        await check(request)
+
+    return key_dependency(check, dependency)
+
+
+# A body that may carry the key is read before auth, so it is capped at one base64 image plus room for
+# the other fields: enough for every documented Roboflow request, far from the multipart cap.
+BODY_KEY_SLACK_BYTES = 64 * 1024
+
+
+def body_key_cap(settings: Settings) -> int:
+    """The body cap of a route that takes its key in the JSON body: one base64 upload, and some slack."""
+    return min(settings.max_json_bytes, math.ceil(settings.max_upload_bytes * 4 / 3) + BODY_KEY_SLACK_BYTES)
 
 
 def body_or_query_key(service: str, field: str, scope: Scope = "read") -> KeyDependency:
-    """A dependency that finds the key in the JSON body or query string as ``field``, or as a Bearer header.
+    """A dependency that finds the key in the query string or a Bearer header as ``field``, else in the
+    JSON body.
 
     Roboflow's clients put ``api_key`` in the body (v1), the query string (v0), or, in the SDK's header
-    transport, an ``Authorization: Bearer`` header; all three reach the same check.
+    transport, an ``Authorization: Bearer`` header; all three reach the same check. The body is read only
+    when neither of the others holds a key, and always under ``body_key_cap``.
     """
     query = APIKeyQuery(name=field, auto_error=False, scheme_name=f"{service} {field}")
     bearer = HTTPBearer(auto_error=False, scheme_name=f"{service} bearer key")
 
-    async def dependency(
-        request: Request,
-        in_query: str | None = Depends(query),
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    ) -> None:
+    async def check(request: Request) -> None:
+        settings: Settings = request.app.state.settings
+        limit_body(
+            request,
+            body_key_cap(settings),
+            f"{service} requests carry their key in the body, so they are capped at one base64 image "
+            "of PIXEMBED_MAX_UPLOAD_MB",
+            "send fewer or smaller images per request",
+        )
         presented = None
-        if auth_enabled(request):
-            presented = await _json_field(request, field) or in_query
-            if presented is None and credentials is not None:
-                presented = credentials.credentials
+        # Once admitted (AuthFirstRoute ran this before the body), the dependency's run re-parses nothing.
+        if auth_enabled(request) and getattr(request.state, "principal", None) is None:
+            credentials = await bearer(request)
+            presented = await query(request) or (credentials.credentials if credentials else None)
+            if presented is None:
+                presented = await _json_field(request, field)
         await admit(request, presented, f"{field!r} in the JSON body or the query string", scope)
 
-    return dependency
+    async def dependency(
+        request: Request,
+        _in_query: str | None = Depends(query),
+        _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> None:
+        await check(request)
+
+    return key_dependency(check, dependency)
 
 
 async def _json_field(request: Request, field: str) -> str | None:
-    # FastAPI has already read (and cached) the body by the time dependencies run; a body that is not a
-    # JSON object simply holds no key here, and the route's own validation reports what is wrong with it.
+    # The body is capped (body_key_cap) before this reads it; Starlette caches it for the route. A body
+    # that is not a JSON object holds no key here, and the route's own validation says what is wrong.
     try:
         body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
     value = body.get(field) if isinstance(body, dict) else None
     return value if isinstance(value, str) else None

@@ -3,52 +3,143 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+import anyio
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
-from pixembed.errors import InvalidRequest, PayloadTooLarge, TooManyItems, UnsupportedMediaType
+from pixembed.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyItems,
+    UnsupportedMediaType,
+)
+
+MB = 1024 * 1024
+BODY_BUDGET = "pixembed.body_budget"
+_CAP_ADVICE = {
+    "PIXEMBED_MAX_REQUEST_MB": "send fewer or smaller files",
+    "PIXEMBED_MAX_JSON_MB": "send images as multipart/form-data files, or fewer items per request",
+}
+
+
+class BodyBudget:
+    """How many body bytes one request may send: the cap for its content type, lowered by a route that
+    wants less (``limit_body``); ``seen`` counts what has arrived so far."""
+
+    def __init__(self, limit: int, setting: str, declared: int | None) -> None:
+        self.limit = limit
+        self.setting = setting
+        self.advice = _CAP_ADVICE.get(setting, "")
+        self.declared = declared
+        self.seen = 0
+
+    def lower(self, limit: int, setting: str, advice: str) -> None:
+        """Cap this request at ``limit`` bytes if that is lower, and refuse it now if it is already over."""
+        if limit < self.limit:
+            self.limit, self.setting, self.advice = limit, setting, advice
+        self.check()
+
+    def check(self) -> None:
+        """``PayloadTooLarge`` when the declared length or the bytes seen are over the cap."""
+        if max(self.declared or 0, self.seen) > self.limit:
+            advice = f"; {self.advice}" if self.advice else ""
+            raise PayloadTooLarge(f"request body is over {self.limit / MB:.4g} MB ({self.setting}){advice}")
+
+
+def limit_body(request: Request, max_bytes: int, setting: str, advice: str) -> None:
+    """Lower this request's body cap before its body is read (a route that must read it before auth)."""
+    budget = request.scope.get(BODY_BUDGET)
+    if isinstance(budget, BodyBudget):
+        budget.lower(max_bytes, setting, advice)
 
 
 class BodyLimitMiddleware:
-    """Refuse a request body over ``max_bytes`` as soon as its Content-Length or its streamed bytes say so."""
+    """Cap request bodies and refuse slow ones, before any route (or auth) reads them.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The cap is ``max_request_bytes`` for multipart bodies (files stream to disk) and ``max_json_bytes`` for
+    every other body (parsed in memory); a Content-Length over it is a 413 before a byte is read, a stream
+    that passes it is a 413 at once. While the route waits for the body, the client may pause at most
+    ``read_timeout_s`` and must average ``min_rate`` bytes/s beyond its first ``read_timeout_s`` of waiting
+    (Apache's mod_reqtimeout rule), else 408: one byte a second cannot hold a connection and a worker.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_request_bytes: int,
+        max_json_bytes: int,
+        read_timeout_s: float,
+        min_rate: float,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_request_bytes = max_request_bytes
+        self.max_json_bytes = max_json_bytes
+        self.read_timeout_s = read_timeout_s
+        self.min_rate = min_rate
+
+    def _budget(self, scope: Scope) -> BodyBudget:
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length", b"")
+        declared = int(length) if length.isdigit() else None
+        if headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+            return BodyBudget(self.max_request_bytes, "PIXEMBED_MAX_REQUEST_MB", declared)
+        if self.max_json_bytes < self.max_request_bytes:
+            return BodyBudget(self.max_json_bytes, "PIXEMBED_MAX_JSON_MB", declared)
+        return BodyBudget(self.max_request_bytes, "PIXEMBED_MAX_REQUEST_MB", declared)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                response = error_response(_too_large(limit))
-                await response(scope, receive, send)
-                return
-        seen = 0
+        budget = self._budget(scope)
+        try:
+            budget.check()
+        except PayloadTooLarge as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        scope[BODY_BUDGET] = budget
+        # Only time spent waiting on the client counts: a route that reads its body late (after a queue,
+        # say) does not make a prompt client look slow.
+        waited = 0.0
+        body_done = False
 
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal body_done, waited
+            if body_done:  # past the body, receive() only waits for a disconnect: no deadline
+                return await receive()
+            allowed = self.read_timeout_s + budget.seen / self.min_rate
+            wait = min(self.read_timeout_s, allowed - waited)
+            message: Message | None = None
+            if wait > 0:
+                started = time.monotonic()
+                with anyio.move_on_after(wait):
+                    message = await receive()
+                waited += time.monotonic() - started
+            if message is None:
+                raise _too_slow(self.read_timeout_s, self.min_rate)
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _too_large(limit)
+                budget.seen += len(message.get("body", b""))
+                budget.check()
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
-        await self.app(scope, counting_receive, send)
+        await self.app(scope, guarded_receive, send)
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"request body is over {limit / 1024 / 1024:g} MB (PIXEMBED_MAX_REQUEST_MB); "
-        "send fewer or smaller files"
+def _too_slow(read_timeout_s: float, min_rate: float) -> RequestTimeout:
+    return RequestTimeout(
+        f"the request body arrived too slowly: pauses over {read_timeout_s:g} s (PIXEMBED_READ_TIMEOUT_S) "
+        f"or under {min_rate / 1024:g} KB/s (PIXEMBED_BODY_MIN_RATE_KB) are cut off"
     )
 
 

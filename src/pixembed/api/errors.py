@@ -20,6 +20,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.RequestTimeout, 408),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
@@ -76,6 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, errors.PixembedError):
+            # FastAPI wraps whatever stops it reading a body (the body cap, a read timeout) in a 400.
+            return error_response(exc.__cause__)
         codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
         body = {"error": code, "message": str(exc.detail), "status": exc.status_code}

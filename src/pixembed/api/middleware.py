@@ -25,6 +25,9 @@ log = logging.getLogger("pixembed.access")
 # (log injection, huge values) is replaced by a fresh id.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 UNMATCHED = "(unmatched)"
+# Any other method string a client invents is counted under one label, so /metrics stays bounded.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 def request_id_from(scope: Scope) -> str:
@@ -35,6 +38,12 @@ def request_id_from(scope: Scope) -> str:
             if _SANE_REQUEST_ID.match(text):
                 return text
     return uuid.uuid4().hex
+
+
+def method_label(scope: Scope) -> str:
+    """The request's method as a metrics label: a standard method, or ``other``."""
+    method = str(scope["method"])
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def route_template(scope: Scope) -> str:
@@ -76,7 +85,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
-            REQUESTS.labels(route=route, method=scope["method"], status=str(status)).inc()
+            REQUESTS.labels(route=route, method=method_label(scope), status=str(status)).inc()
             REQUEST_SECONDS.labels(route=route).observe(elapsed)
             principal = (scope.get("state") or {}).get("principal")
             log.info(

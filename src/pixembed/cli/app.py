@@ -127,11 +127,18 @@ def serve(
     with err.status(f"loading the {settings.detector} detector ..."):
         found = load_detector_from_settings(settings)  # None: CLIP region scoring, built on first use
     err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
+    if host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        err.print(
+            "answering Host names localhost, 127.0.0.1, [::1] and IP addresses only: add the names clients "
+            "use (or a proxy forwards) to PIXEMBED_ALLOWED_HOSTS"
+        )
     from pixembed.logs import configure_logging
 
     configure_logging(settings.log_format)
     # Our middleware logs each request as JSON with its id, so uvicorn's own access log is off. On
     # SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to shutdown_grace_s, then exits.
+    from pixembed.api.server import uvicorn_options
+
     uvicorn.run(
         create_app(settings, loaded, found),
         host=host,
@@ -139,6 +146,7 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        **uvicorn_options(settings),
     )
 
 
@@ -169,7 +177,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def _any_keys(settings: Settings) -> bool:
-    """True when PIXEMBED_API_KEYS or the key store holds a live key."""
+    """True when the server will ask for keys: PIXEMBED_API_KEYS, or a key store that ever held a key."""
     if settings.api_keys:
         return True
     if not settings.key_store_path.exists():
@@ -178,7 +186,7 @@ def _any_keys(settings: Settings) -> bool:
 
     store = KeyStore(settings.key_store_path)
     try:
-        return store.has_live_keys()
+        return store.has_ever_had_keys()
     finally:
         store.close()
 

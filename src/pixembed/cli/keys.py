@@ -122,6 +122,13 @@ def keys_revoke(
     store = _open(data_dir, key_store)
     try:
         info = store.revoke(key)
+        admins_left = any("admin" in live.scopes for live in store.list())
     finally:
         store.close()
     err.print(f"revoked key [bold]{info.name}[/] (id {info.id})")
+    if not admins_left:
+        # Auth never falls open: the server stays closed; say how to get back in.
+        err.print(
+            "[yellow]no live admin key is left[/]: a server on this store keeps refusing requests without a "
+            "key; create one with `pixembed keys create --scopes admin` (or use PIXEMBED_API_KEYS)"
+        )

@@ -27,9 +27,24 @@ _HEADERS = {
     "Accept-Encoding": "identity",
     "User-Agent": f"pixembed/{__version__}",
 }
-_CLOUD_METADATA = frozenset(
-    ipaddress.ip_address(address) for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+# Credential and platform endpoints of cloud hosts, refused even with PIXEMBED_ALLOW_PRIVATE_URLS: AWS IMDS
+# (and its IPv6 form), ECS task metadata, EKS Pod Identity (and its IPv6 form), Alibaba, Azure's WireServer,
+# Oracle Cloud's metadata block (192.0.0.192/29).
+_CLOUD_METADATA = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "169.254.169.254/32",
+        "fd00:ec2::254/128",
+        "169.254.170.2/32",
+        "169.254.170.23/32",
+        "fd00:ec2::23/128",
+        "100.100.100.200/32",
+        "168.63.129.16/32",
+        "192.0.0.192/29",
+    )
 )
+# Deprecated IPv6 site-local addresses: Python does not count them private, but they are a LAN's.
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
 _SHARED_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
@@ -178,7 +193,7 @@ def refusal_reason(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "unparseable"
-    if ip in _CLOUD_METADATA:
+    if any(ip.version == network.version and ip in network for network in _CLOUD_METADATA):
         return "cloud metadata"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
@@ -195,6 +210,7 @@ def refusal_reason(address: str) -> str | None:
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
         ("private", ip.is_private),
+        ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL),
         ("shared (carrier-grade NAT)", ip in _SHARED_CGNAT),
         ("non-global", not ip.is_global),
     )

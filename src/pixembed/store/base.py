@@ -16,7 +16,7 @@ from pixembed.errors import InvalidRequest
 from pixembed.store.filters import Filter
 
 Vector = npt.NDArray[np.float32]
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ID_MAX_CHARS = 256
 
 
@@ -60,7 +60,8 @@ def beside_store(store_location: str, data_dir: Path, filename: str) -> str:
 
 def check_collection_name(name: str) -> str:
     """Collection names are 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit."""
-    if not NAME_PATTERN.match(name):
+    # fullmatch: "$" in match() also accepts a trailing newline ("abc\n").
+    if not NAME_PATTERN.fullmatch(name):
         raise InvalidRequest(
             f"invalid collection name {name[:80]!r}: use 1-64 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"

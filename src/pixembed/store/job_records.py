@@ -79,6 +79,8 @@ class JobRecords:
         self._closed = False
         self._db = sqlite3.connect(location, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # A finished job's result, once shown to a poller, must survive a power loss (not only kill -9).
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         with immediate_transaction(self._db, self._lock) as db:
             unfinished = db.execute(

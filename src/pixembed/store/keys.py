@@ -164,19 +164,42 @@ class KeyStore:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM keys {where} ORDER BY created_at, id").fetchall()
         return [self._info(row) for row in rows]
 
-    def revoke(self, id_or_name: str) -> KeyInfo:
-        """Revoke a live key by id or name; it stops working at once, in every process."""
+    def revoke(self, id_or_name: str, *, keep_an_admin: bool = False) -> KeyInfo:
+        """Revoke a live key by id or name; it stops working at once, in every process.
+
+        With ``keep_an_admin``, revoking the last live key with the admin scope is refused (``Conflict``):
+        the check and the revocation are one transaction, so two racing revocations cannot both pass it.
+        """
         info = self.get(id_or_name)
         if info.revoked_at is not None:
             raise NotFound(f"key {id_or_name!r} is already revoked")
         with self._transaction() as db:
+            if keep_an_admin and "admin" in info.scopes:
+                others = db.execute(
+                    "SELECT COUNT(*) FROM keys WHERE revoked_at IS NULL AND id != ? "
+                    "AND (',' || scopes || ',') LIKE '%,admin,%'",
+                    (info.id,),
+                ).fetchone()[0]
+                if not others:
+                    raise Conflict(
+                        f"key {info.name!r} is the last live admin key, so revoking it would leave nobody "
+                        "able to manage keys: create another admin key first (POST /v1/keys with the admin "
+                        "scope, or `pixembed keys create --scopes admin`), or revoke it with "
+                        "`pixembed keys revoke`"
+                    )
             db.execute("UPDATE keys SET revoked_at = ? WHERE id = ?", (self._clock(), info.id))
         return self.get(info.id)
 
     def has_live_keys(self) -> bool:
-        """True when at least one key is not revoked (auth is then on)."""
+        """True when at least one key is not revoked."""
         with self._lock:
             row = self._db.execute("SELECT EXISTS (SELECT 1 FROM keys WHERE revoked_at IS NULL)").fetchone()
+        return bool(row[0])
+
+    def has_ever_had_keys(self) -> bool:
+        """True when any key was ever created here, revoked or not: a server on this store asks for keys."""
+        with self._lock:
+            row = self._db.execute("SELECT EXISTS (SELECT 1 FROM keys)").fetchone()
         return bool(row[0])
 
     def authenticate(self, presented: str) -> KeyInfo | None:

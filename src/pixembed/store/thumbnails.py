@@ -1,9 +1,9 @@
 """Thumbnails of stored items, kept beside whichever vector store holds the items.
 
 A small SQLite table keyed by (collection, item id), separate from the vector store so that every backend
-(embedded, Qdrant) gets the same thumbnails and none of them needs to know about pictures. Thumbnails are a
-convenience for showing results: losing one costs a picture, never a vector, so this file uses normal
-durability rather than the store's synchronous=FULL.
+(embedded, Qdrant) gets the same thumbnails and none of them needs to know about pictures. Like every
+pixembed SQLite file it commits with synchronous=FULL: a thumbnail acknowledged with its item survives a
+power loss with it.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class ThumbnailStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(location, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
     def put_many(self, collection: str, thumbnails: Iterable[tuple[str, bytes]], media_type: str) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from pixembed.api.auth import AuthFirstRoute
 from pixembed.api.errors import error_response, status_for
 from pixembed.errors import InvalidRequest, PixembedError
 
@@ -17,14 +17,15 @@ ErrorRenderer = Callable[[PixembedError], Response]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def shaped_route(render: ErrorRenderer) -> type[APIRoute]:
+def shaped_route(render: ErrorRenderer) -> type[AuthFirstRoute]:
     """An ``APIRoute`` class whose failures, validation included, are answered by ``render``.
 
     The app-wide handlers answer in pixembed's native shape; a client of a hosted service parses its
-    service's shape, so each compatibility router converts errors before they leave the route.
+    service's shape, so each compatibility router converts errors before they leave the route. Keys are
+    checked before the body is read (``AuthFirstRoute``), and their errors are shaped too.
     """
 
-    class ShapedRoute(APIRoute):
+    class ShapedRoute(AuthFirstRoute):
         def get_route_handler(self) -> Handler:
             handler = super().get_route_handler()
 

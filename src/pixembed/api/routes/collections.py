@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from fastapi import APIRouter, Depends, Request, Response
 
+from pixembed.api.auth import AuthFirstRoute, require_scope, scope_by_route
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.collection_schemas import (
     AddedOut,
@@ -43,7 +44,16 @@ from pixembed.services.detection import resolve_classes
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
 from pixembed.store.thumbnails import ThumbnailStore
 
-router = APIRouter(prefix="/v1/collections", tags=["collections"])
+# Collection routes that change data; every other collection route (GET, search) reads.
+COLLECTION_SCOPES = scope_by_route(
+    {("POST", "/v1/collections"), ("POST", "/v1/collections/{name}/items"), ("DELETE", "*")}
+)
+router = APIRouter(
+    prefix="/v1/collections",
+    tags=["collections"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope(COLLECTION_SCOPES))],
+)
 
 
 def _out(info: CollectionInfo) -> CollectionOut:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, Request
 
+from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
@@ -17,7 +18,12 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import compare
 from pixembed.services.inputs import ImageSource
 
-router = APIRouter(prefix="/v1", tags=["compare"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["compare"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("read"))],
+)
 
 Subject = str | ImageSource
 Prompts = list[str] | list[ImageSource]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.dedup_schemas import (
     ClusterOptions,
@@ -46,7 +47,12 @@ from pixembed.services.jobs import Job, JobRunner
 from pixembed.store import VectorStore
 from pixembed.store.job_records import JobRecords, jobs_location
 
-router = APIRouter(prefix="/v1", tags=["dedup"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["dedup"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("read"))],
+)
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 

@@ -6,6 +6,7 @@ import base64
 
 from fastapi import APIRouter, Depends, Request
 
+from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.detect_schemas import (
     DetectionOut,
@@ -37,7 +38,12 @@ from pixembed.services.inputs import ImageSource
 from pixembed.services.labelsets import LabelSet, label_set_from_texts
 from pixembed.services.regions import embed_detected_regions, embed_regions
 
-router = APIRouter(prefix="/v1", tags=["detect"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["detect"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("read"))],
+)
 
 DETECT_BODY = body_doc(
     DetectRequest,

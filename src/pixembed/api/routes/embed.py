@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
@@ -25,7 +26,12 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.embedding import embed_image_sources, embed_texts
 from pixembed.services.inputs import ImageSource
 
-router = APIRouter(prefix="/v1", tags=["embed"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["embed"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("read"))],
+)
 
 MULTIPART_OR_JSON = body_doc(
     EmbedRequest, {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from pixembed.api.auth import AuthFirstRoute, AuthSwitch, require_scope
 from pixembed.store.keys import KeyInfo, KeyStore
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(
+    prefix="/v1/keys",
+    tags=["keys"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("admin"))],
+)
 
 
 class KeyOut(BaseModel):
@@ -71,6 +77,8 @@ async def create_key_route(request: Request, body: NewKey) -> CreatedKey:
     key, info = await anyio.to_thread.run_sync(
         lambda: store.create(body.name, tuple(body.scopes), body.quota, body.rate)
     )
+    switch: AuthSwitch = request.app.state.auth
+    switch.latch()  # the first key turns auth on for good; a server that had keys never serves anonymously
     return CreatedKey(key=key, **KeyOut.of(info).model_dump())
 
 
@@ -82,5 +90,12 @@ async def get_key_route(request: Request, key_id: str) -> KeyOut:
 
 @router.delete("/{key_id}", response_model=KeyOut)
 async def revoke_key_route(request: Request, key_id: str) -> KeyOut:
-    """Revoke a key (by id or live name); it stops working at once."""
-    return KeyOut.of(await anyio.to_thread.run_sync(_keys(request).revoke, key_id))
+    """Revoke a key (by id or live name); it stops working at once.
+
+    Revoking the last live admin key is a 409 unless ``PIXEMBED_API_KEYS`` is set (those keys are admins):
+    nobody could manage keys any more. The server would still stay closed (auth never falls open).
+    """
+    keep_an_admin = not request.app.state.settings.api_keys
+    store = _keys(request)
+    revoked = await anyio.to_thread.run_sync(lambda: store.revoke(key_id, keep_an_admin=keep_an_admin))
+    return KeyOut.of(revoked)

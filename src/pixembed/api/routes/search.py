@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
@@ -16,7 +17,12 @@ from pixembed.runtime.model import ClipModel
 from pixembed.services.inputs import ImageSource
 from pixembed.services.search import search_dataset
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["search"],
+    route_class=AuthFirstRoute,
+    dependencies=[Depends(require_scope("read"))],
+)
 
 SEARCH_BODY = body_doc(
     SearchRequest,
