@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from pixembed.cli import app
 
 runner = CliRunner()
+TINY = ["--model", "pixembed-tiny"]
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_dedup_json_report_and_dry_run_then_move(folder: Path, tmp_path: Path) -
     report, target = tmp_path / "dedup.html", tmp_path / "dupes"
     (target).mkdir()
     (target / "s0_1.jpg").write_bytes(b"already here")  # must not be overwritten
-    args = ["dedup", str(folder), "--json", "--report", str(report), "--move-duplicates", str(target)]
+    args = ["dedup", str(folder), "--json", "--report", str(report), "--move-duplicates", str(target), *TINY]
     dry = runner.invoke(app, args)
     assert dry.exit_code == 0, dry.stderr
     result = json.loads(dry.stdout)
@@ -48,7 +49,7 @@ def test_dedup_json_report_and_dry_run_then_move(folder: Path, tmp_path: Path) -
     _self_contained(page)
     assert page.count("data:image/jpeg;base64,") == 12 and "KEEP" in page and "DROP" in page
 
-    moved = runner.invoke(app, ["dedup", str(folder), "--move-duplicates", str(target), "--yes"])
+    moved = runner.invoke(app, ["dedup", str(folder), "--move-duplicates", str(target), "--yes", *TINY])
     assert moved.exit_code == 0, moved.stderr
     left = sorted(p.name for p in folder.iterdir())
     assert left == ["broken.png", "s0_0.png", "s1_0.png", "s2_0.png", "s3_0.png"]
