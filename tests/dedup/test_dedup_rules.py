@@ -1,0 +1,125 @@
+"""The grouping and safety rules at their edges: items exactly at each default threshold and one step past
+it, a borderline chain, and which copies are safe to drop.
+
+The default thresholds are written out here on purpose (not read from ``services.dedup``): a change of a
+default must fail these tests until they are changed with it, and docs/benchmarks.md re-measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixembed.services.dedup import Catalogue, find_duplicates
+
+DEFAULT_BITS = {"phash": 12, "dhash": 10, "ahash": 4, "whash": 4}
+COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 14, 0.85, 0.95
+FAR = "ffffffffffffffff"
+
+
+def bits_apart(n: int) -> str:
+    """A 64-bit hex hash exactly ``n`` bits from the all-zero hash."""
+    return f"{(1 << n) - 1:016x}"
+
+
+def catalogue(
+    hashes: dict[str, list[str | None]],
+    vectors: np.ndarray | None = None,
+    widths: list[int] | None = None,
+) -> Catalogue:
+    n = len(next(iter(hashes.values()))) if hashes else len(vectors)  # type: ignore[arg-type]
+    sides = widths or [100] * n
+    return Catalogue(
+        ids=[str(i) for i in range(n)],
+        names=[None] * n,
+        widths=list(sides),
+        heights=list(sides),
+        sizes=[None] * n,
+        ages=[None] * n,
+        vectors=vectors,
+        hashes=hashes,
+    )
+
+
+def at_cosine(cosines: list[float]) -> np.ndarray:
+    """Unit vectors: row 0, then one row at each given cosine to row 0 (and far from each other)."""
+    rows = [np.eye(1, 8, 0)[0]]
+    for k, c in enumerate(cosines, start=1):
+        rows.append(c * np.eye(1, 8, 0)[0] + np.sqrt(1.0 - c * c) * np.eye(1, 8, k)[0])
+    return np.array(rows, dtype=np.float32)
+
+
+@pytest.mark.parametrize("method", ["phash", "dhash", "ahash", "whash"])
+def test_hash_methods_pair_at_their_default_and_not_one_bit_past(method: str) -> None:
+    bits = DEFAULT_BITS[method]
+    # 0 is the keeper (largest); 1 sits exactly at the threshold, 2 one bit past it (on other bits).
+    past = f"{((1 << (bits + 1)) - 1) << 20:016x}"
+    cat = catalogue({method: ["0" * 16, bits_apart(bits), past]}, widths=[300, 100, 100])
+    result = find_duplicates(cat, method)  # type: ignore[arg-type]
+    assert result.hash_threshold == bits
+    assert [g.members for g in result.groups] == [[0, 1]]
+    assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, bits)]
+
+
+def test_semantic_pairs_at_its_default_cosine_and_not_just_below() -> None:
+    vectors = at_cosine([SEMANTIC_COSINE + 1e-4, SEMANTIC_COSINE - 0.005, 0.6])
+    result = find_duplicates(catalogue({}, vectors, [300, 100, 100, 100]), "semantic")
+    assert result.similarity_threshold == SEMANTIC_COSINE
+    assert [g.members for g in result.groups] == [[0, 1]]
+
+
+def test_combined_needs_both_measures_each_at_its_threshold() -> None:
+    # 1: both at the thresholds; 2: hash one bit past; 3: cosine just below; 4: hash equal, cosine 0.6.
+    hashes = ["0" * 16, bits_apart(COMBINED_BITS), bits_apart(COMBINED_BITS + 1), "0" * 16, "0" * 16]
+    cosines = [COMBINED_COSINE + 1e-4, 0.99, COMBINED_COSINE - 0.005, 0.6]
+    cat = catalogue({"phash": list(hashes)}, at_cosine(cosines), [300, 100, 100, 100, 100])
+    result = find_duplicates(cat)
+    assert (result.method, result.hash_threshold, result.similarity_threshold) == (
+        "combined",
+        COMBINED_BITS,
+        COMBINED_COSINE,
+    )
+    assert [g.members for g in result.groups] == [[0, 1]]
+    pair = result.pairs[0]
+    assert pair.distance == COMBINED_BITS and pair.similarity == pytest.approx(COMBINED_COSINE, abs=1e-3)
+
+
+def test_a_borderline_chain_never_becomes_one_group() -> None:
+    # Five items, each 16 bits from the next, the ends 64 bits apart: connected components made one group.
+    chain = [bits_apart(16 * k) for k in range(5)]
+    for widths in ([100] * 5, [100, 100, 300, 100, 100], [100, 100, 100, 100, 300]):
+        result = find_duplicates(catalogue({"phash": list(chain)}, widths=widths), "phash", hash_threshold=16)
+        assert len(result.pairs) == 4
+        for group in result.groups:
+            assert len(group.members) < 5
+            for member in group.members:  # every member is within 16 bits of the item kept
+                assert abs(member - group.keep) <= 1
+    # Keepers best-first: the middle one, largest, takes both neighbours; the ends are left alone.
+    middle = find_duplicates(
+        catalogue({"phash": list(chain)}, widths=[100, 100, 300, 100, 100]), "phash", hash_threshold=16
+    )
+    assert [(g.keep, g.members) for g in middle.groups] == [(2, [1, 2, 3])]
+
+
+def test_only_copies_inside_the_margin_or_confirmed_are_dropped() -> None:
+    # pHash 12 (default): the margin is 3 bits, so 9 bits is safe and 10 is borderline, unless dHash confirms.
+    phash = ["0" * 16, bits_apart(9), bits_apart(10), bits_apart(12), bits_apart(12)]
+    dhash = ["0" * 16, FAR, FAR, FAR, bits_apart(10)]
+    cat = catalogue({"phash": phash, "dhash": dhash}, widths=[300, 100, 100, 100, 100])
+    result = find_duplicates(cat, "phash")
+    (group,) = result.groups
+    assert group.keep == 0 and group.members == [0, 1, 2, 3, 4]
+    assert result.drop == [1, 4] and result.borderline == [2, 3]
+    reasons = {c.index: (c.distance, c.reason) for c in group.copies}
+    assert reasons == {
+        1: (9, "margin"),
+        2: (10, "borderline"),
+        3: (12, "borderline"),
+        4: (12, "confirmed by dhash (10 bits)"),
+    }
+
+
+def test_semantic_margin_is_a_quarter_of_the_cosine_range() -> None:
+    # Cosine 0.95: safe from 0.9625 up; 0.955 is a duplicate but borderline.
+    result = find_duplicates(catalogue({}, at_cosine([0.97, 0.955]), [300, 100, 100]), "semantic")
+    assert result.drop == [1] and result.borderline == [2]
