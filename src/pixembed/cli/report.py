@@ -157,6 +157,6 @@ def cluster_report(result: dict[str, Any], thumbs: dict[str, str]) -> str:
     summary = (
         f"method <b>{html.escape(result['method'])}</b>, {len(result['items'])} images, k = {result['k']}, "
         f"{len(result['noise'])} noise; a name whose probability is below {result['label_threshold']:.2f} "
-        "reads \"unknown\" (its confidence is shown beside every name)"
+        'reads "unknown" (its confidence is shown beside every name)'
     )
     return _page("pixembed clusters", summary, f"<h2>Map (PCA)</h2>{svg}<h2>Clusters</h2>{''.join(sheets)}")
