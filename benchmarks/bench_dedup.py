@@ -158,7 +158,7 @@ def imagededup_table(title: str, folder: Path, truth: Truth) -> None:
 
     from imagededup.methods import AHash, DHash, PHash, WHash
 
-    logging.getLogger("imagededup").setLevel(logging.WARNING)
+    logging.disable(logging.INFO)  # imagededup logs every step at INFO on its own handlers
 
     print(f"\n{title}, imagededup 0.3 at its defaults (max_distance_threshold=10):\n")
     print("| method | pair P | pair R | pair F1 | pair P strict |\n|---|---|---|---|---|")

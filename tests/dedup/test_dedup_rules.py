@@ -12,7 +12,7 @@ import pytest
 
 from pixembed.services.dedup import Catalogue, find_duplicates
 
-DEFAULT_BITS = {"phash": 12, "dhash": 10, "ahash": 4, "whash": 4}
+DEFAULT_BITS = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
 COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 14, 0.85, 0.95
 FAR = "ffffffffffffffff"
 
@@ -102,9 +102,10 @@ def test_a_borderline_chain_never_becomes_one_group() -> None:
 
 
 def test_only_copies_inside_the_margin_or_confirmed_are_dropped() -> None:
-    # pHash 12 (default): the margin is 3 bits, so 9 bits is safe and 10 is borderline, unless dHash confirms.
-    phash = ["0" * 16, bits_apart(9), bits_apart(10), bits_apart(12), bits_apart(12)]
-    dhash = ["0" * 16, FAR, FAR, FAR, bits_apart(10)]
+    # pHash 14 (default): the margin is 4 bits, so 10 bits is safe and 11 is borderline, unless dHash
+    # (within its default, 12) confirms.
+    phash = ["0" * 16, bits_apart(10), bits_apart(11), bits_apart(14), bits_apart(14)]
+    dhash = ["0" * 16, FAR, bits_apart(13), FAR, bits_apart(12)]
     cat = catalogue({"phash": phash, "dhash": dhash}, widths=[300, 100, 100, 100, 100])
     result = find_duplicates(cat, "phash")
     (group,) = result.groups
@@ -112,10 +113,10 @@ def test_only_copies_inside_the_margin_or_confirmed_are_dropped() -> None:
     assert result.drop == [1, 4] and result.borderline == [2, 3]
     reasons = {c.index: (c.distance, c.reason) for c in group.copies}
     assert reasons == {
-        1: (9, "margin"),
-        2: (10, "borderline"),
-        3: (12, "borderline"),
-        4: (12, "confirmed by dhash (10 bits)"),
+        1: (10, "margin"),
+        2: (11, "borderline"),
+        3: (14, "borderline"),
+        4: (14, "confirmed by dhash (12 bits)"),
     }
 
 

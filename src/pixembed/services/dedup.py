@@ -13,7 +13,7 @@ group is a duplicate of the item kept, and a borderline pair between two copies 
 (connected components did: a chain A~B~C joined A and C however far apart).
 
 Safe drops: a copy is dropped (moved by the CLI) only when it is inside the threshold by a margin
-(``MARGIN`` of the threshold's range: 3 bits of pHash 12, 0.0125 of cosine 0.95) or its pair with the
+(``MARGIN`` of the threshold's range: 4 bits of pHash 14, 0.0125 of cosine 0.95) or its pair with the
 keeper is confirmed by a second method (dHash within its default threshold; pHash for the dHash method).
 Other members are ``borderline``: reported, never dropped.
 
@@ -43,10 +43,11 @@ KEEP_RULES: tuple[KeepRule, ...] = get_args(KeepRule)
 
 # One default method for the CLI, the API and the web page (see the module docstring).
 DEFAULT_METHOD: DedupMethod = "combined"
-# Chosen on group precision >= 0.98 (docs/benchmarks.md, "Duplicates"). A hash alone sees grey levels
-# only: on generated shapes no hash threshold reaches that precision (same shape, other colour), which is
-# why the default method is ``combined``.
-DEFAULT_HASH_THRESHOLDS: dict[str, int] = {"phash": 12, "dhash": 10, "ahash": 4, "whash": 4}
+# Each the threshold of best group F1 among those with group precision >= 0.98 on the photographs
+# (docs/benchmarks.md, "Duplicates"); aHash reaches 0.95 at best, so its default is 2 bits. A hash alone
+# sees grey levels only: on generated shapes no hash threshold passes 0.8 (same shape, other colour),
+# which is why the default method is ``combined``.
+DEFAULT_HASH_THRESHOLDS: dict[str, int] = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
 DEFAULT_SIMILARITY_THRESHOLD = 0.95
 # ``combined`` asks both measures to agree, so each may be looser than when it decides alone.
 COMBINED_HASH_THRESHOLD = 14
