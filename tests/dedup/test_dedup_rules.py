@@ -124,3 +124,20 @@ def test_semantic_margin_is_a_quarter_of_the_cosine_range() -> None:
     # Cosine 0.95: safe from 0.9625 up; 0.955 is a duplicate but borderline.
     result = find_duplicates(catalogue({}, at_cosine([0.97, 0.955]), [300, 100, 100]), "semantic")
     assert result.drop == [1] and result.borderline == [2]
+
+
+def test_one_default_method_for_the_cli_the_api_the_client_and_the_web_page() -> None:
+    import inspect
+
+    from pixembed.api.dedup_schemas import DedupOptions
+    from pixembed.api.web import WEB_DIR
+    from pixembed.cli.dedup import dedup
+    from pixembed.client.analysis_operations import dedup as client_dedup
+    from pixembed.services.dedup import DEFAULT_METHOD
+
+    assert DEFAULT_METHOD == "combined" and DedupOptions().method == DEFAULT_METHOD
+    assert inspect.signature(dedup).parameters["method"].default == DEFAULT_METHOD
+    assert inspect.signature(client_dedup).parameters["method"].default == DEFAULT_METHOD
+    page = (WEB_DIR / "index.html").read_text()
+    first_option = page.split('<select id="dedup-method">', 1)[1].split("<option>", 1)[1]
+    assert first_option.startswith(f"{DEFAULT_METHOD}</option>")  # a select shows its first option

@@ -51,7 +51,10 @@ def test_clusters_show_as_contact_sheets_and_a_map(
     page.select_option("#analysis-collection", "shapes")
     page.fill("#cluster-k", "4")
     page.fill("#cluster-labels", ", ".join(shape_images))
-    page.click("#cluster-run")
+    page.fill("#cluster-label-threshold", "0.8")
+    with page.expect_request(lambda request: request.url.endswith("/cluster")) as sent:
+        page.click("#cluster-run")
+    assert sent.value.post_data_json["label_threshold"] == 0.8  # below it a cluster is named "unknown"
     sheets = page.locator("#cluster-sheets .sheet[data-cluster]")
     expect(sheets).to_have_count(4)
     for i in range(4):
