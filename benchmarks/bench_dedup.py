@@ -51,7 +51,7 @@ from pixembed.services.dedup import (
     DedupResult,
     find_duplicates,
 )
-from pixembed.services.hashing import HASH_METHODS
+from pixembed.services.hashing import HASH_METHODS, STORED_HASHES
 from pixembed.store import Record
 from pixembed.store.embedded import EmbeddedStore
 
@@ -112,7 +112,7 @@ def make_catalogue(paths: list[Path], model: Any) -> Catalogue:
     images = [decode_image(p.read_bytes(), max_pixels=10**8) for p in paths]
     return catalogue_from_images(
         images, [p.name for p in paths], [p.stat().st_size for p in paths], [0.0] * len(paths),
-        hash_methods=HASH_METHODS, model=model,
+        hash_methods=STORED_HASHES, model=model,
     )  # fmt: skip
 
 

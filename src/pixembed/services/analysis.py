@@ -86,8 +86,9 @@ async def catalogue_from_sources(
 
 def dedup_inputs(method: DedupMethod) -> tuple[list[str], bool]:
     """The hashes (its own and the one that confirms a safe drop) and whether the vectors a method needs."""
-    hash_method = hash_method_of(method)
-    return ([hash_method] if hash_method else []) + [confirming_hash(method)], needs_vectors(method)
+    return [m for m in (hash_method_of(method), confirming_hash(method)) if m is not None], needs_vectors(
+        method
+    )
 
 
 def cluster_catalogue(

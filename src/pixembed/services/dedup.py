@@ -33,7 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from pixembed.errors import InvalidRequest
-from pixembed.services.hashing import HASH_BITS, HASH_METHODS, codes_from_hex, hamming_distance, hamming_pairs
+from pixembed.services.hashing import (
+    HASH_BITS,
+    HASH_METHODS,
+    PHASH_VIEWS,
+    Codes,
+    codes_from_hex,
+    hamming_cross_pairs,
+    hamming_distance,
+    hamming_pairs,
+    phash_distance,
+)
 from pixembed.services.neighbours import similar_pairs
 
 DedupMethod = Literal["phash", "dhash", "ahash", "whash", "semantic", "combined"]
@@ -51,7 +61,7 @@ DEFAULT_HASH_THRESHOLDS: dict[str, int] = {"phash": 14, "dhash": 12, "ahash": 2,
 DEFAULT_SIMILARITY_THRESHOLD = 0.95
 # ``combined`` asks both measures to agree, so each may be looser than when it decides alone.
 COMBINED_HASH_THRESHOLD = 14
-COMBINED_SIMILARITY_THRESHOLD = 0.85
+COMBINED_SIMILARITY_THRESHOLD = 0.8
 # A copy is safe to drop when it sits inside the threshold by this share of the threshold's range.
 MARGIN = 0.25
 # The two rules in words, for reports and the API: what a group guarantees, and what a safe drop is.
@@ -194,13 +204,35 @@ def resolve_thresholds(
     return bits, cosine
 
 
-def _hash_pairs(cat: Catalogue, method: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
-    known = [(i, h) for i, h in enumerate(cat.hashes.get(method, [])) if h is not None]
-    if len(known) < 2:
+def _view(cat: Catalogue, key: str) -> tuple[npt.NDArray[np.int64], Codes]:
+    """The items that have hash ``key`` and their codes."""
+    known = [(i, h) for i, h in enumerate(cat.hashes.get(key, [])) if h is not None]
+    return np.array([i for i, _ in known], dtype=np.int64), codes_from_hex([h for _, h in known])
+
+
+def _within(cat: Catalogue, key: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
+    """Pairs of items whose hash ``key`` differs in at most ``bits`` bits, with the distance."""
+    rows, codes = _view(cat, key)
+    if len(rows) < 2:
         return {}
-    rows = np.array([i for i, _ in known], dtype=np.int64)
-    a, b, dist = hamming_pairs(codes_from_hex([h for _, h in known]), bits, on_progress)
+    a, b, dist = hamming_pairs(codes, bits, on_progress)
     return {(int(rows[x]), int(rows[y])): int(d) for x, y, d in zip(a, b, dist, strict=True)}
+
+
+def _hash_pairs(cat: Catalogue, method: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
+    """Pairs within ``bits`` of a hash method; for pHash, within ``bits`` in any of its views (the pHash,
+    the border-trimmed pHash, trimmed against mirrored), each with its smallest distance."""
+    if method != "phash":
+        return _within(cat, method, bits, on_progress)
+    candidates = set(_within(cat, "phash", bits, lambda f: on_progress(f / 3)))
+    candidates.update(_within(cat, "phash_trimmed", bits, lambda f: on_progress((1 + f) / 3)))
+    (trimmed, t_codes), (mirrored, m_codes) = _view(cat, "phash_trimmed"), _view(cat, "phash_mirrored")
+    x, y = hamming_cross_pairs(t_codes, m_codes, bits)
+    crossed = zip(trimmed[x].tolist(), mirrored[y].tolist(), strict=True)
+    candidates.update((min(a, b), max(a, b)) for a, b in crossed if a != b)
+    on_progress(1.0)
+    found = {pair: _distance(cat, "phash", *pair) for pair in candidates}
+    return {pair: d for pair, d in found.items() if d is not None and d <= bits}
 
 
 def _vector_pairs(cat: Catalogue, cosine: float, on_progress: Progress) -> dict[tuple[int, int], float]:
@@ -210,10 +242,15 @@ def _vector_pairs(cat: Catalogue, cosine: float, on_progress: Progress) -> dict[
 
 
 def _distance(cat: Catalogue, method: str, a: int, b: int) -> int | None:
-    """Bits between two items' hashes of ``method``, or None when either is unknown."""
-    hashes = cat.hashes.get(method, [])
-    first, second = (hashes[a], hashes[b]) if hashes else (None, None)
-    return None if first is None or second is None else hamming_distance(first, second)
+    """Bits between two items' hashes of ``method`` (for pHash: the smallest over its views), or None when
+    either is unknown."""
+    keys = (method, *PHASH_VIEWS) if method == "phash" else (method,)
+    first: dict[str, str | None] = {k: cat.hashes[k][a] for k in keys if cat.hashes.get(k)}
+    second: dict[str, str | None] = {k: cat.hashes[k][b] for k in keys if cat.hashes.get(k)}
+    if method == "phash":
+        return phash_distance(first, second)
+    one, other = first.get(method), second.get(method)
+    return None if one is None or other is None else hamming_distance(one, other)
 
 
 def _similarity(cat: Catalogue, a: int, b: int) -> float | None:
