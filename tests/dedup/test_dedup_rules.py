@@ -161,3 +161,14 @@ def test_phash_sees_a_flipped_and_a_framed_copy_but_not_another_picture() -> Non
     result = find_duplicates(cat, "phash")
     assert [g.members for g in result.groups] == [[0, 1, 2]] and result.groups[0].keep == 2
     assert all(c.distance is not None and c.distance <= 14 for c in result.groups[0].copies)
+
+
+def test_a_mirrored_match_counts_four_bits_farther() -> None:
+    zero, high, low = "0" * 16, "ffffffff00000000", "00000000ffffffff"
+    views = {
+        "phash": [zero, high, low],
+        "phash_trimmed": [zero, high, low],
+        "phash_mirrored": [zero, bits_apart(10), bits_apart(11)],  # 1 and 2 only match 0 mirrored
+    }
+    result = find_duplicates(catalogue(views, widths=[300, 100, 100]), "phash")
+    assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, 14)]

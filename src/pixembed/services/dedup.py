@@ -36,6 +36,7 @@ from pixembed.errors import InvalidRequest
 from pixembed.services.hashing import (
     HASH_BITS,
     HASH_METHODS,
+    MIRROR_PENALTY,
     PHASH_VIEWS,
     Codes,
     codes_from_hex,
@@ -227,7 +228,7 @@ def _hash_pairs(cat: Catalogue, method: str, bits: int, on_progress: Progress) -
     candidates = set(_within(cat, "phash", bits, lambda f: on_progress(f / 3)))
     candidates.update(_within(cat, "phash_trimmed", bits, lambda f: on_progress((1 + f) / 3)))
     (trimmed, t_codes), (mirrored, m_codes) = _view(cat, "phash_trimmed"), _view(cat, "phash_mirrored")
-    x, y = hamming_cross_pairs(t_codes, m_codes, bits)
+    x, y = hamming_cross_pairs(t_codes, m_codes, bits - MIRROR_PENALTY)
     crossed = zip(trimmed[x].tolist(), mirrored[y].tolist(), strict=True)
     candidates.update((min(a, b), max(a, b)) for a, b in crossed if a != b)
     on_progress(1.0)

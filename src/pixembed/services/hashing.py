@@ -9,7 +9,9 @@ Two more pHashes are kept beside the four (``PHASH_VIEWS``), so that pHash compa
 edits that move every pixel: ``phash_trimmed`` is the pHash of the picture with a uniform border cut off
 (a frame added around a photo, or a scan's margin), ``phash_mirrored`` the pHash of that trimmed picture
 mirrored left to right (a flipped copy). The pHash distance of two items is the smallest of: their pHashes,
-their trimmed pHashes, and one's trimmed pHash against the other's mirrored one (``phash_distance``).
+their trimmed pHashes, and one's trimmed pHash against the other's mirrored one plus ``MIRROR_PENALTY``
+bits (``phash_distance``): comparing mirrored views doubles the chances of a chance match (on generated
+shapes a square and a mirrored star came within 12 bits), so a flipped match must be that much closer.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ STORED_HASHES: tuple[HashMethod | PhashView, ...] = HASH_METHODS + PHASH_VIEWS
 # left keeps at least half the picture: a photo whose edges happen to be flat is not cropped to a detail.
 BORDER_TOLERANCE = 12
 BORDER_MIN_KEPT = 0.5
+MIRROR_PENALTY = 4
 HASH_BITS = 64
 HASH_SOURCE_SIDE = 256
 # Queries per FAISS range search call: bounds the memory of one call's results.
@@ -99,15 +102,15 @@ def hamming_distance(a: str, b: str) -> int:
 def phash_distance(first: dict[str, str | None], second: dict[str, str | None]) -> int | None:
     """The pHash distance of two items from their stored hashes (see the module docstring): the smallest
     of the views both have; None when they share none."""
-    pairs = [
-        ("phash", "phash"),
-        ("phash_trimmed", "phash_trimmed"),
-        ("phash_trimmed", "phash_mirrored"),
-        ("phash_mirrored", "phash_trimmed"),
+    views = [
+        ("phash", "phash", 0),
+        ("phash_trimmed", "phash_trimmed", 0),
+        ("phash_trimmed", "phash_mirrored", MIRROR_PENALTY),
+        ("phash_mirrored", "phash_trimmed", MIRROR_PENALTY),
     ]
     found = [
-        hamming_distance(a, b)
-        for a, b in ((first.get(x), second.get(y)) for x, y in pairs)
+        hamming_distance(a, b) + penalty
+        for a, b, penalty in ((first.get(x), second.get(y), p) for x, y, p in views)
         if a is not None and b is not None
     ]
     return min(found) if found else None
@@ -152,7 +155,7 @@ def hamming_cross_pairs(
     """Every (row of ``codes``, row of ``queries``) within ``max_distance`` bits: how one view of each item
     is searched against another view (the caller leaves out an item matched with itself)."""
     empty = np.zeros(0, np.int64)
-    if len(codes) == 0 or len(queries) == 0:
+    if len(codes) == 0 or len(queries) == 0 or max_distance < 0:
         return empty, empty
     index = _binary_index(codes)
     rows, found_by = [empty], [empty]
