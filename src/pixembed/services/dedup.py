@@ -1,10 +1,12 @@
 """Duplicates: pairs by perceptual hash and/or embedding cosine, groups that never chain, a safe drop list.
 
 Methods: ``phash``/``dhash``/``ahash``/``whash`` pair two items when their hashes differ in at most
-``hash_threshold`` bits; ``semantic`` when their vectors' cosine is at least ``similarity_threshold``;
-``combined`` (the default) only when both hold: pHash within its threshold *and* cosine at or above its own,
-so a pair needs the pixels and the content to agree (hashes see grey levels only: a red and a green circle
-hash alike; the embedding tells them apart). Every pair reports both measures when both are known.
+``hash_threshold`` bits (pHash: the smallest distance over its stored views, which see through a frame
+and a flip; see ``services.hashing``); ``semantic`` when their vectors' cosine is at least
+``similarity_threshold``; ``combined`` (the default) only when both hold: pHash within its threshold *and*
+cosine at or above its own, so a pair needs the pixels and the content to agree (hashes see grey levels
+only: a red and a green circle hash alike; the embedding tells them apart). Every pair reports both
+measures when both are known.
 
 Groups (star linkage): items are taken best-first by the keep rule (highest resolution, largest file, or
 oldest; ties go to the item listed first). The first item not yet in a group becomes a keeper, and its group
