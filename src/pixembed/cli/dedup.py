@@ -170,7 +170,7 @@ def dedup(
         f"{len(result['borderline'])} borderline (reported, never moved)"
     )
     if move_duplicates is not None:
-        _move(folder, paths, result, move_duplicates, yes)
+        move_safe_copies(folder, paths, result, move_duplicates, yes)
 
 
 def evidence_text(copy: dict[str, Any], result: dict[str, Any]) -> str:
@@ -185,7 +185,9 @@ def evidence_text(copy: dict[str, Any], result: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _move(folder: Path, paths: list[Path], result: dict[str, Any], target: Path, yes: bool) -> None:
+def move_safe_copies(
+    folder: Path, paths: list[Path], result: dict[str, Any], target: Path, yes: bool
+) -> None:
     """Move the safe copies (each listed with its distance to its keeper); list the borderline ones."""
     copies = {c["id"]: (g["keep"], c) for g in result["groups"] for c in g["copies"]}
     safe = [copies[i] for i in result["drop"]]
