@@ -1,181 +1,192 @@
-"""Duplicate detection: quality on real photographs and their edits, against imagededup; speed at 100k.
+"""Duplicate detection: quality of pairs *and groups* on real photographs and generated shapes, against
+imagededup in the same run; speed at 100k.
 
-Quality: every photograph that scikit-image and scikit-learn ship (no download), each with 11 edits
-(JPEG at quality 90/50/20, resize to 50%, crop 5% and 10%, rotate 5 degrees, colour jitter, horizontal
-flip, overlaid text, a border). A pair is a true duplicate when both come from the same photograph;
-every cross-photograph pair is a negative. Precision, recall and F1 over pairs, per method and threshold.
-imagededup runs on the same files in the same process, at its default thresholds.
+Quality (``benchmarks/dedup_sets.py``): every photograph the installed packages ship, each with 21 edits
+(recompression, resizes, crops, borders, rotations of 1-10 degrees with dark or mirrored corners, text,
+colour changes, greyscale, a flip), and generated shapes (the issue's flat shapes with copies, and
+``pixembed.synthetic`` pictures with copies). Two files are duplicates when they come from the same
+picture. Scores, for each method and threshold:
+
+- pair level: precision, recall and F1 of the pairs the method finds;
+- group level: of the pairs the *groups* imply (every two members of a group), what a move acts on;
+- safe drops: how many copies the run would drop (move), and the share of them that are true copies of
+  their keeper; borderline: copies reported but kept.
+
+Scikit-image's two motorcycle photographs are a stereo pair (one scene, one instant, two lenses): pairs
+across them are left out of the scores ("ignored"), and the strict group precision, counting them as
+false, is printed beside. imagededup runs on the same files in the same process, at its defaults, its
+per-file duplicate lists scored as pairs.
 
 Scale: synthetic clustered unit vectors with planted near-duplicates (see ``scale``): all semantic
 duplicate groups of 100,000 vectors, and the single-image check through the store's search.
 
-    python benchmarks/bench_dedup.py --scale 100000
+    python benchmarks/bench_dedup.py --scale 0
+    python benchmarks/bench_dedup.py --skip-quality --scale 100000
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+from dedup_sets import write_photo_set, write_shape_sets  # beside this script, on sys.path when it runs
 
 from pixembed.imaging import decode_image
 from pixembed.runtime.loading import load_model
 from pixembed.services.catalogue import catalogue_from_images
-from pixembed.services.dedup import Catalogue, find_duplicates
-from pixembed.services.hashing import HASH_METHODS
+from pixembed.services.dedup import (
+    COMBINED_HASH_THRESHOLD,
+    COMBINED_SIMILARITY_THRESHOLD,
+    DEFAULT_HASH_THRESHOLDS,
+    DEFAULT_METHOD,
+    DEFAULT_SIMILARITY_THRESHOLD,
+    Catalogue,
+    DedupResult,
+    find_duplicates,
+)
+from pixembed.services.hashing import HASH_METHODS, STORED_HASHES
 from pixembed.store import Record
 from pixembed.store.embedded import EmbeddedStore
 
-PHOTOS = [
-    "astronaut", "coffee", "chelsea", "rocket", "camera", "horse", "coins", "moon", "page", "text", "clock",
-    "immunohistochemistry", "hubble_deep_field", "retina", "colorwheel", "grass", "gravel", "brick", "cell",
-    "logo",
-]  # fmt: skip
+STEREO = {"motorcycle_left", "motorcycle_right"}
+Pairs = set[tuple[str, str]]
 
 
-def photographs() -> dict[str, Image.Image]:
-    """The packaged photographs, RGB, at most 512 px on the long side."""
-    import skimage.data
-    from sklearn.datasets import load_sample_images
+class Truth:
+    """The positive pairs of a labelled set, and the pairs left out of the scores."""
 
-    arrays = {name: getattr(skimage.data, name)() for name in PHOTOS}
-    samples = load_sample_images()
-    arrays.update({Path(f).stem: img for f, img in zip(samples.filenames, samples.images, strict=True)})
-    photos = {}
-    for name, raw in arrays.items():
-        pixels = np.asarray(raw)
-        if pixels.dtype == bool:
-            pixels = pixels.astype(np.uint8) * 255
-        image = Image.fromarray(pixels.astype(np.uint8)).convert("RGB")
-        image.thumbnail((512, 512))
-        photos[name] = image
-    return photos
+    def __init__(self, source: dict[str, str]) -> None:
+        names = sorted(source)
+        self.source = source
+        self.positive = {(a, b) for a, b in combinations(names, 2) if source[a] == source[b]}
 
+    def ignored(self, pair: tuple[str, str]) -> bool:
+        a, b = (self.source[x] for x in pair)
+        return a != b and a in STEREO and b in STEREO
 
-def edits(image: Image.Image) -> dict[str, tuple[Image.Image, str, int]]:
-    """The original and 11 edits: name -> (image, format to save, JPEG quality)."""
-    w, h = image.size
-    texted = image.copy()
-    ImageDraw.Draw(texted).text((w // 10, h // 2), "SALE 50% OFF www.example.com", fill=(255, 255, 0))
-    return {
-        "orig": (image, "PNG", 0),
-        "q90": (image, "JPEG", 90),
-        "q50": (image, "JPEG", 50),
-        "q20": (image, "JPEG", 20),
-        "half": (image.resize((w // 2, h // 2), Image.Resampling.LANCZOS), "PNG", 0),
-        "crop5": (image.crop((int(w * 0.05), int(h * 0.05), w, h)), "PNG", 0),
-        "crop10": (image.crop((int(w * 0.05), int(h * 0.05), int(w * 0.95), int(h * 0.95))), "PNG", 0),
-        "rot5": (image.rotate(5, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0)), "PNG", 0),
-        "jitter": (ImageEnhance.Color(ImageEnhance.Brightness(image).enhance(1.2)).enhance(1.3), "PNG", 0),
-        "flip": (ImageOps.mirror(image), "PNG", 0),
-        "text": (texted, "PNG", 0),
-        "border": (ImageOps.expand(image, border=max(w, h) // 20, fill=(255, 255, 255)), "PNG", 0),
-    }
+    def score(self, pairs: Pairs, strict: bool = False) -> tuple[float, float, float]:
+        """Precision, recall, F1 of ``pairs`` (sorted name tuples)."""
+        counted = pairs if strict else {p for p in pairs if not self.ignored(p)}
+        hits = len(counted & self.positive)
+        precision = hits / len(counted) if counted else 1.0
+        recall = hits / len(self.positive)
+        return precision, recall, (2 * precision * recall / (precision + recall) if hits else 0.0)
 
 
-def write_dataset(folder: Path) -> list[tuple[Path, str]]:
-    """Every edit of every photograph as a file; returns (path, source photograph)."""
-    files = []
-    for name, photo in photographs().items():
-        for edit, (image, fmt, quality) in edits(photo).items():
-            path = folder / f"{name}__{edit}.{'jpg' if fmt == 'JPEG' else 'png'}"
-            image.save(path, fmt, **({"quality": quality} if quality else {}))
-            files.append((path, name))
-    return files
+def found_pairs(cat: Catalogue, result: DedupResult) -> tuple[Pairs, Pairs]:
+    """The pairs a run found, and the pairs its groups imply, as sorted name tuples."""
+    names = cat.names
+
+    def named(a: int, b: int) -> tuple[str, str]:
+        first, second = sorted((str(names[a]), str(names[b])))
+        return first, second
+
+    pairs = {named(p.a, p.b) for p in result.pairs}
+    grouped = {named(a, b) for g in result.groups for a, b in combinations(g.members, 2)}
+    return pairs, grouped
 
 
-def score(pairs: set[tuple[str, str]], source: dict[str, str]) -> tuple[float, float, float]:
-    """Precision, recall, F1 of predicted pairs of file names."""
-    names = sorted(source)
-    truth = {(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if source[a] == source[b]}
-    hits = len(pairs & truth)
-    precision = hits / len(pairs) if pairs else 1.0
-    recall = hits / len(truth)
-    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
-    return precision, recall, f1
+def safe_drops(cat: Catalogue, result: DedupResult, truth: Truth) -> tuple[int, str, int]:
+    """Copies a run would drop, the share that are true copies of their keeper (strict in brackets), and
+    the borderline count."""
+    right = ignored = total = 0
+    for group in result.groups:
+        for index in group.drop:
+            pair = (str(cat.names[index]), str(cat.names[group.keep]))
+            total += 1
+            right += truth.source[pair[0]] == truth.source[pair[1]]
+            ignored += truth.ignored(pair)
+    share = right / (total - ignored) if total > ignored else 1.0
+    return total, f"{share:.3f} ({right / total if total else 1.0:.3f})", len(result.borderline)
 
 
-def pixembed_catalogue(files: list[Path], model: Any) -> tuple[Catalogue, float, float]:
-    """Decode and hash (all four hashes) and embed; returns seconds for hashing and for embedding."""
-    start = time.perf_counter()
-    images = [decode_image(p.read_bytes(), max_pixels=10**8) for p in files]
-    names = [p.name for p in files]
-    cat = catalogue_from_images(images, names, [p.stat().st_size for p in files], [0.0] * len(files),
-                                hash_methods=HASH_METHODS)  # fmt: skip
-    hashed = time.perf_counter() - start
-    start = time.perf_counter()
-    cat.vectors = catalogue_from_images(images, names, [None] * len(files), [None] * len(files),
-                                        model=model).vectors  # fmt: skip
-    return cat, hashed, time.perf_counter() - start
+def make_catalogue(paths: list[Path], model: Any) -> Catalogue:
+    """Decode, take all four hashes, embed with ``model``."""
+    images = [decode_image(p.read_bytes(), max_pixels=10**8) for p in paths]
+    return catalogue_from_images(
+        images, [p.name for p in paths], [p.stat().st_size for p in paths], [0.0] * len(paths),
+        hash_methods=STORED_HASHES, model=model,
+    )  # fmt: skip
+
+
+def sweep() -> list[tuple[str, int | None, float | None, bool]]:
+    """(method, hash threshold, cosine threshold, is the default) for every row of the table."""
+    rows: list[tuple[str, int | None, float | None, bool]] = []
+    for method in HASH_METHODS:
+        for bits in sorted({*range(0, 21, 2), DEFAULT_HASH_THRESHOLDS[method]}):
+            rows.append((method, bits, None, bits == DEFAULT_HASH_THRESHOLDS[method]))
+    for cosine in sorted({0.8, 0.85, 0.9, 0.93, 0.97, DEFAULT_SIMILARITY_THRESHOLD}):
+        rows.append(("semantic", None, cosine, cosine == DEFAULT_SIMILARITY_THRESHOLD))
+    for bits in (10, 12, 14, 16, 18):
+        for cosine in (0.8, 0.85, 0.9):
+            default = (bits, cosine) == (COMBINED_HASH_THRESHOLD, COMBINED_SIMILARITY_THRESHOLD)
+            rows.append(("combined", bits, cosine, default))
+    return rows
+
+
+def quality_table(title: str, cat: Catalogue, truth: Truth) -> None:
+    """One set's table: pair level, group level (and strict), safe drops, per method and threshold."""
+    print(f"\n### {title}: {len(cat)} files, {len(truth.positive)} duplicate pairs\n")
+    print("| method | hash bits | cosine | pair P | pair R | pair F1 | group P | group R | group F1 "
+          "| group P strict | safe drops | of which right (strict) | borderline |")  # fmt: skip
+    print("|" + "---|" * 13)
+    for method, bits, cosine, default in sweep():
+        result = find_duplicates(cat, method, hash_threshold=bits, similarity_threshold=cosine)  # type: ignore[arg-type]
+        pairs, grouped = found_pairs(cat, result)
+        p, r, f = truth.score(pairs)
+        gp, gr, gf = truth.score(grouped)
+        strict = truth.score(grouped, strict=True)[0]
+        drops, right, borderline = safe_drops(cat, result, truth)
+        name = f"**{method} (default)**" if default and method == DEFAULT_METHOD else method
+        name = f"{name} (default)" if default and method != DEFAULT_METHOD else name
+        print(f"| {name} | {'' if bits is None else bits} | {'' if cosine is None else cosine} | {p:.3f} "
+              f"| {r:.3f} | {f:.3f} | {gp:.3f} | {gr:.3f} | {gf:.3f} | {strict:.3f} | {drops} | {right} "
+              f"| {borderline} |")  # fmt: skip
+
+
+def imagededup_table(title: str, folder: Path, truth: Truth) -> None:
+    """imagededup's four hashers at their default threshold (10 bits), per-file lists scored as pairs."""
+    import logging
+    import warnings
+
+    from imagededup.methods import AHash, DHash, PHash, WHash
+
+    logging.disable(logging.INFO)  # imagededup logs every step at INFO on its own handlers
+
+    print(f"\n{title}, imagededup 0.3 at its defaults (max_distance_threshold=10):\n")
+    print("| method | pair P | pair R | pair F1 | pair P strict |\n|---|---|---|---|---|")
+    for cls in (PHash, DHash, AHash, WHash):
+        hasher = cls(verbose=False)
+        encodings = hasher.encode_images(image_dir=str(folder))
+        with warnings.catch_warnings():  # "num_enc_workers has no effect": the encodings are given
+            warnings.simplefilter("ignore")
+            found = hasher.find_duplicates(encoding_map=encodings)
+        pairs: Pairs = {(min(a, b), max(a, b)) for a, dups in found.items() for b in dups}
+        p, r, f = truth.score(pairs)
+        print(f"| {cls.__name__} | {p:.3f} | {r:.3f} | {f:.3f} | {truth.score(pairs, strict=True)[0]:.3f} |")
 
 
 def quality() -> None:
-    """The quality table and the comparison with imagededup."""
+    """Both sets: pixembed's sweep, then imagededup on the same files."""
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    model = load_model("pixembed-tiny")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        files = write_dataset(folder)
-        source = {p.name: name for p, name in files}
-        paths = [p for p, _ in files]
-        print(f"{len(paths)} images from {len(set(source.values()))} photographs\n")
-        model = load_model("pixembed-tiny")
-        cat, hash_s, embed_s = pixembed_catalogue(paths, model)
-        print(f"pixembed: decode + 4 hashes {hash_s:.2f} s; embed (pixembed-tiny) {embed_s:.2f} s\n")
-        print("| method | threshold | precision | recall | F1 | search s |\n|---|---|---|---|---|---|")
-        sweeps: dict[str, list[Any]] = {m: list(range(0, 21, 2)) for m in HASH_METHODS}
-        sweeps["semantic"] = [0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99]
-        best: dict[str, tuple[float, Any]] = {}
-        for method, thresholds in sweeps.items():
-            for t in thresholds:
-                start = time.perf_counter()
-                if method == "semantic":
-                    result = find_duplicates(cat, "semantic", similarity_threshold=t)
-                else:
-                    result = find_duplicates(cat, method, hash_threshold=t)  # type: ignore[arg-type]
-                took = time.perf_counter() - start
-                pairs = {tuple(sorted((cat.names[p.a], cat.names[p.b]))) for p in result.pairs}
-                p, r, f = score(pairs, source)  # type: ignore[arg-type]
-                print(f"| {method} | {t} | {p:.3f} | {r:.3f} | {f:.3f} | {took:.3f} |")
-                if f > best.get(method, (-1.0, None))[0]:
-                    best[method] = (f, t)
-        for t_hash, t_sem in [(10, 0.9), (10, 0.95), (12, 0.97)]:
-            result = find_duplicates(cat, "combined", hash_threshold=t_hash, similarity_threshold=t_sem)
-            pairs = {tuple(sorted((cat.names[p.a], cat.names[p.b]))) for p in result.pairs}
-            p, r, f = score(pairs, source)  # type: ignore[arg-type]
-            print(f"| combined (pHash or cosine) | {t_hash} / {t_sem} | {p:.3f} | {r:.3f} | {f:.3f} | |")
-        print("\nbest F1 per method:", {m: (round(f, 3), t) for m, (f, t) in best.items()})
-        compare_imagededup(folder, paths, source)
-
-
-def compare_imagededup(folder: Path, paths: list[Path], source: dict[str, str]) -> None:
-    """imagededup's hashers at their default max_distance_threshold (10), vs pixembed at the same 10."""
-    from imagededup.methods import AHash, DHash, PHash, WHash
-
-    print("\n| library | method | threshold | precision | recall | F1 | wall s (encode + search) |")
-    print("|---|---|---|---|---|---|---|")
-    for cls, method in [(PHash, "phash"), (DHash, "dhash"), (AHash, "ahash"), (WHash, "whash")]:
-        start = time.perf_counter()
-        hasher = cls(verbose=False)
-        encodings = hasher.encode_images(image_dir=str(folder))
-        found = hasher.find_duplicates(encoding_map=encodings)
-        took = time.perf_counter() - start
-        pairs = {tuple(sorted((a, b))) for a, dups in found.items() for b in dups}
-        p, r, f = score(pairs, source)  # type: ignore[arg-type]
-        print(f"| imagededup 0.3 | {method} | 10 | {p:.3f} | {r:.3f} | {f:.3f} | {took:.2f} |")
-        start = time.perf_counter()
-        images = [decode_image(path.read_bytes(), max_pixels=10**8) for path in paths]
-        cat = catalogue_from_images(images, [path.name for path in paths], [None] * len(paths),
-                                    [None] * len(paths), hash_methods=[method])  # fmt: skip
-        result = find_duplicates(cat, method, hash_threshold=10)  # type: ignore[arg-type]
-        took = time.perf_counter() - start
-        pairs = {tuple(sorted((cat.names[x.a], cat.names[x.b]))) for x in result.pairs}
-        p, r, f = score(pairs, source)  # type: ignore[arg-type]
-        print(f"| pixembed | {method} | 10 | {p:.3f} | {r:.3f} | {f:.3f} | {took:.2f} |")
+        for title, write in (("Photographs", write_photo_set), ("Generated shapes", write_shape_sets)):
+            folder = Path(tmp) / title.split()[-1].lower()
+            folder.mkdir()
+            files = write(folder)
+            truth = Truth({p.name: source for p, source in files})
+            cat = make_catalogue([p for p, _ in files], model)
+            quality_table(f"{title} ({len({s for _, s in files})} pictures)", cat, truth)
+            imagededup_table(title, folder, truth)
+    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def clustered_vectors(n: int, d: int = 512, seed: int = 0) -> tuple[np.ndarray[Any, Any], int]:

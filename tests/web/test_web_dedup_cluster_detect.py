@@ -33,7 +33,7 @@ def test_duplicates_show_as_a_contact_sheet(
     _fill_collection(server_url, shape_images)
     page.goto(server_url)
     page.select_option("#analysis-collection", "shapes")
-    page.select_option("#dedup-method", "phash")
+    expect(page.locator("#dedup-method")).to_have_value("combined")  # the API's and the CLI's default too
     page.click("#dedup-run")
     sheets = page.locator("#dedup-result .sheet")
     expect(sheets).to_have_count(1)
@@ -51,14 +51,18 @@ def test_clusters_show_as_contact_sheets_and_a_map(
     page.select_option("#analysis-collection", "shapes")
     page.fill("#cluster-k", "4")
     page.fill("#cluster-labels", ", ".join(shape_images))
-    page.click("#cluster-run")
+    page.fill("#cluster-label-threshold", "0.8")
+    with page.expect_request(lambda request: request.url.endswith("/cluster")) as sent:
+        page.click("#cluster-run")
+    assert sent.value.post_data_json["label_threshold"] == 0.8  # below it a cluster is named "unknown"
     sheets = page.locator("#cluster-sheets .sheet[data-cluster]")
     expect(sheets).to_have_count(4)
     for i in range(4):
         ids = sheets.nth(i).locator(".card").evaluate_all("cards => cards.map(c => c.dataset.id)")
         captions = {item_id.rsplit("_", 1)[0].replace("_", " ") for item_id in ids}
         assert len(captions) == 1, ids  # each sheet holds one kind of shape
-        expect(sheets.nth(i).locator("h3")).to_contain_text(f'"{captions.pop()}"')  # named by its label
+        # named by its label, with the name's confidence
+        expect(sheets.nth(i).locator("h3")).to_contain_text(f'"{captions.pop()}" (confidence 1.00)')
     expect(page.locator("#cluster-map")).to_be_visible()
     expect(page.locator("#cluster-map .point")).to_have_count(13)
     colours = page.locator("#cluster-map .point").evaluate_all("ps => ps.map(p => p.getAttribute('fill'))")

@@ -14,7 +14,7 @@ class DedupOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "phash"
+    method: str = "combined"  # services.dedup.DEFAULT_METHOD (a test holds them equal)
     hash_threshold: int | None = None
     similarity_threshold: float | None = None
     keep: str = "resolution"
@@ -77,14 +77,28 @@ class PairOut(BaseModel):
     similarity: float | None
 
 
+class CopyOut(BaseModel):
+    """A copy against its group's keeper: the evidence, and whether it is safe to drop (and why)."""
+
+    id: str
+    distance: int | None
+    similarity: float | None
+    safe: bool
+    reason: str
+
+
 class GroupOut(BaseModel):
+    """Every member is within the threshold of ``keep``; ``drop`` are the safe copies, ``borderline`` not."""
+
     members: list[str]
     keep: str
     drop: list[str]
+    borderline: list[str]
+    copies: list[CopyOut]
 
 
 class DedupOut(BaseModel):
-    """Pairs with their evidence, groups with the keeper, and every id to drop."""
+    """Pairs with their evidence, groups with the keeper, the ids safe to drop and the borderline ones."""
 
     method: str
     hash_threshold: int | None
@@ -93,6 +107,9 @@ class DedupOut(BaseModel):
     pairs: list[PairOut]
     groups: list[GroupOut]
     drop: list[str]
+    borderline: list[str]
+    group_rule: str
+    safe_rule: str
 
 
 class ClusterOut(BaseModel):
@@ -120,6 +137,7 @@ class ClusteringOut(BaseModel):
     method: str
     k: int
     silhouette_by_k: dict[str, float]
+    label_threshold: float
     clusters: list[ClusterOut]
     noise: list[str]
     items: list[ClusterItemOut]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixembed.services.analysis import ClusterReport
-from pixembed.services.dedup import Catalogue, DedupResult
+from pixembed.services.dedup import GROUP_RULE, SAFE_RULE, Catalogue, DedupResult, Group
 
 
 def _round(value: float | None, places: int = 6) -> float | None:
@@ -33,11 +33,31 @@ def dedup_body(cat: Catalogue, result: DedupResult) -> dict[str, Any]:
             {"a": ids[p.a], "b": ids[p.b], "distance": p.distance, "similarity": _round(p.similarity)}
             for p in result.pairs
         ],
-        "groups": [
-            {"members": [ids[i] for i in g.members], "keep": ids[g.keep], "drop": [ids[i] for i in g.drop]}
-            for g in result.groups
-        ],
+        "groups": [_group(ids, g) for g in result.groups],
         "drop": [ids[i] for i in result.drop],
+        "borderline": [ids[i] for i in result.borderline],
+        "group_rule": GROUP_RULE,
+        "safe_rule": SAFE_RULE,
+    }
+
+
+def _group(ids: list[str], group: Group) -> dict[str, Any]:
+    """A group: members, keeper, safe drops, borderline copies, and each copy's evidence."""
+    return {
+        "members": [ids[i] for i in group.members],
+        "keep": ids[group.keep],
+        "drop": [ids[i] for i in group.drop],
+        "borderline": [ids[i] for i in group.borderline],
+        "copies": [
+            {
+                "id": ids[c.index],
+                "distance": c.distance,
+                "similarity": _round(c.similarity),
+                "safe": c.safe,
+                "reason": c.reason,
+            }
+            for c in group.copies
+        ],
     }
 
 
@@ -76,6 +96,7 @@ def clustering_body(cat: Catalogue, report: ClusterReport, method: str) -> dict[
         "method": method,
         "k": clustering.k,
         "silhouette_by_k": {str(k): round(v, 6) for k, v in clustering.silhouette_by_k.items()},
+        "label_threshold": report.label_threshold,
         "clusters": clusters,
         "noise": [ids[i] for i in clustering.noise],
         "items": items,

@@ -131,7 +131,9 @@ def move_without_overwriting(source: Path, destination: Path) -> None:
 @app.command()
 def dedup(
     folder: Annotated[Path, typer.Argument(help="folder of images, searched recursively")],
-    method: Annotated[str, typer.Option(help="phash, dhash, ahash, whash, semantic or combined")] = "phash",
+    method: Annotated[
+        str, typer.Option(help="combined (pHash and cosine must agree), phash, dhash, ahash, whash, semantic")
+    ] = "combined",
     hash_threshold: Annotated[int | None, typer.Option(help="max differing bits of 64")] = None,
     similarity_threshold: Annotated[float | None, typer.Option(help="min cosine similarity")] = None,
     keep: Annotated[str, typer.Option(help="resolution, size or oldest (file mtime)")] = "resolution",
@@ -139,7 +141,8 @@ def dedup(
     out: OutOpt = None,
     report: ReportOpt = None,
     move_duplicates: Annotated[
-        Path | None, typer.Option(help="move the copies to drop into this folder (never deletes)")
+        Path | None,
+        typer.Option(help="move the copies safe to drop into this folder (never deletes; borderline stay)"),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="with --move-duplicates: really move")] = False,
     model: ModelOpt = DEFAULT_MODEL,
@@ -162,15 +165,50 @@ def dedup(
         thumbs = {item_id: thumbnail_uri(images[int(item_id)]) for item_id in involved}
         report.write_text(dedup_report(result, thumbs))
         err.print(f"wrote report {escape(str(report))}")
-    err.print(f"{len(result['groups'])} duplicate groups, {len(result['drop'])} files to drop")
+    err.print(
+        f"{len(result['groups'])} duplicate groups, {len(result['drop'])} files to drop, "
+        f"{len(result['borderline'])} borderline (reported, never moved)"
+    )
     if move_duplicates is not None:
-        moves = plan_moves(folder, [paths[int(i)] for i in result["drop"]], move_duplicates)
-        for source, destination in moves:
-            if yes:
-                move_without_overwriting(source, destination)
-            typer.echo(f"{'moved' if yes else 'would move'} {source} -> {destination}", err=True)
-        if not yes and moves:
-            err.print("dry run: nothing moved; add --yes to move these files")
+        move_safe_copies(folder, paths, result, move_duplicates, yes)
+
+
+def evidence_text(copy: dict[str, Any], result: dict[str, Any]) -> str:
+    """A copy's evidence against its keeper, beside the thresholds: "pHash 3/14 bits, cosine 0.97/0.85"."""
+    parts = []
+    if copy["distance"] is not None:
+        bits = result["hash_threshold"]
+        parts.append(f"{copy['distance']}{'' if bits is None else f'/{bits}'} bits")
+    if copy["similarity"] is not None:
+        cosine = result["similarity_threshold"]
+        parts.append(f"cosine {copy['similarity']:.3f}{'' if cosine is None else f'/{cosine}'}")
+    return ", ".join(parts)
+
+
+def move_safe_copies(
+    folder: Path, paths: list[Path], result: dict[str, Any], target: Path, yes: bool
+) -> None:
+    """Move the safe copies (each listed with its distance to its keeper); list the borderline ones."""
+    copies = {c["id"]: (g["keep"], c) for g in result["groups"] for c in g["copies"]}
+    safe = [copies[i] for i in result["drop"]]
+    moves = plan_moves(folder, [paths[int(c["id"])] for _, c in safe], target)
+    for (keeper, copy), (source, destination) in zip(safe, moves, strict=True):
+        if yes:
+            move_without_overwriting(source, destination)
+        typer.echo(
+            f"{'moved' if yes else 'would move'} {source} -> {destination} "
+            f"(copy of {paths[int(keeper)].name}: {evidence_text(copy, result)}; {copy['reason']})",
+            err=True,
+        )
+    for item_id in result["borderline"]:
+        keeper, copy = copies[item_id]
+        typer.echo(
+            f"borderline, not moved: {paths[int(item_id)]} "
+            f"(near {paths[int(keeper)].name}: {evidence_text(copy, result)})",
+            err=True,
+        )
+    if not yes and moves:
+        err.print("dry run: nothing moved; add --yes to move these files")
 
 
 @app.command()
@@ -183,7 +221,9 @@ def cluster(
     threshold: Annotated[float | None, typer.Option(help="cosine distance for threshold clustering")] = None,
     min_cluster_size: Annotated[int | None, typer.Option(help="HDBSCAN's minimum cluster size")] = None,
     labels: Annotated[list[str] | None, typer.Option("--label", "-l", help="zero-shot label; repeat")] = None,
-    label_threshold: Annotated[float | None, typer.Option(help="below this confidence: unknown")] = None,
+    label_threshold: Annotated[
+        float | None, typer.Option(help="label probability below which a name is 'unknown' (default 0.9)")
+    ] = None,
     as_json: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,

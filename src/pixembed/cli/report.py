@@ -25,7 +25,9 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 figure{margin:0;width:136px;font-size:11px;text-align:center}
 figure img{max-width:128px;max-height:128px;border:3px solid transparent}
 figure.keep img{border-color:#2ca02c} figure.drop img{border-color:#d62728;opacity:.75}
-.mark{font-weight:bold} .keep .mark{color:#2ca02c} .drop .mark{color:#d62728}
+figure.borderline img{border-color:#e6a700}
+.mark{font-weight:bold} .keep .mark{color:#2ca02c} .drop .mark{color:#d62728} .borderline .mark{color:#b07d00}
+.rule{font-size:13px;color:#555}
 figcaption{word-break:break-all} table{border-collapse:collapse} td,th{padding:2px 8px;text-align:left}
 """
 
@@ -75,29 +77,51 @@ def _page(title: str, summary: str, body: str) -> str:
     )
 
 
+def _evidence(copy: dict[str, Any]) -> str:
+    parts = []
+    if copy["distance"] is not None:
+        parts.append(f"{copy['distance']} bits")
+    if copy["similarity"] is not None:
+        parts.append(f"cos {copy['similarity']:.3f}")
+    return ", ".join(parts)
+
+
 def dedup_report(result: dict[str, Any], thumbs: dict[str, str]) -> str:
-    """Contact sheets of duplicate groups (keeper in green, copies to drop in red) with pair scores."""
+    """Contact sheets of duplicate groups: keeper in green, safe drops in red, borderline copies in amber,
+    each copy with its distance to the keeper; the grouping and safety rules stated at the top."""
     names = {item["id"]: item["name"] or item["id"] for item in result["items"]}
     sheets = []
     for number, group in enumerate(result["groups"], start=1):
         tiles = [_tile(thumbs[group["keep"]], names[group["keep"]], "keep", "KEEP")]
-        tiles += [_tile(thumbs[i], names[i], "drop", "DROP") for i in group["drop"]]
-        members = set(group["members"])
-        rows = "".join(
-            f"<tr><td>{html.escape(names[p['a']])}</td><td>{html.escape(names[p['b']])}</td>"
-            f"<td>{'' if p['distance'] is None else p['distance']}</td>"
-            f"<td>{'' if p['similarity'] is None else format(p['similarity'], '.4f')}</td></tr>"
-            for p in result["pairs"]
-            if p["a"] in members
+        rows = []
+        for copy in group["copies"]:
+            css, mark = ("drop", "DROP") if copy["safe"] else ("borderline", "BORDERLINE")
+            tiles.append(_tile(thumbs[copy["id"]], names[copy["id"]], css, f"{mark} · {_evidence(copy)}"))
+            rows.append(
+                f"<tr><td>{html.escape(names[copy['id']])}</td>"
+                f"<td>{'' if copy['distance'] is None else copy['distance']}</td>"
+                f"<td>{'' if copy['similarity'] is None else format(copy['similarity'], '.4f')}</td>"
+                f"<td>{html.escape(copy['reason'])}</td></tr>"
+            )
+        table = (
+            f"<table><tr><th>copy of {html.escape(names[group['keep']])}</th><th>Hamming bits</th>"
+            f"<th>cosine</th><th>why</th></tr>{''.join(rows)}</table>"
         )
-        table = f"<table><tr><th>a</th><th>b</th><th>Hamming bits</th><th>cosine</th></tr>{rows}</table>"
         sheets.append(
             f'<div class="sheet"><h3>Group {number} ({len(group["members"])} images)</h3>'
             f'<div class="tiles">{"".join(tiles)}</div>{table}</div>'
         )
+    thresholds = ", ".join(
+        f"{label} {result[key]}"
+        for label, key in (("hash threshold", "hash_threshold"), ("cosine threshold", "similarity_threshold"))
+        if result[key] is not None
+    )
     summary = (
-        f"method <b>{html.escape(result['method'])}</b>, {len(result['items'])} images, "
-        f"{len(result['groups'])} duplicate groups, {len(result['drop'])} to drop"
+        f"method <b>{html.escape(result['method'])}</b> ({html.escape(thresholds)}), {len(result['items'])} "
+        f"images, {len(result['groups'])} duplicate groups, {len(result['drop'])} to drop, "
+        f"{len(result['borderline'])} borderline (not dropped)</p>"
+        f'<p class="rule">Groups: {html.escape(result["group_rule"])}.</p>'
+        f'<p class="rule">Drops: {html.escape(result["safe_rule"])}.'
     )
     return _page("pixembed dedup", summary, "".join(sheets) or "<p>No duplicates found.</p>")
 
@@ -115,7 +139,7 @@ def cluster_report(result: dict[str, Any], thumbs: dict[str, str]) -> str:
         ]  # fmt: skip
         label = ""
         if cluster["label"] is not None:
-            label = f" — {html.escape(cluster['label'])} ({cluster['label_confidence']:.0%})"
+            label = f" — {html.escape(cluster['label'])} (confidence {cluster['label_confidence']:.2f})"
         colour = PALETTE[cluster["id"] % len(PALETTE)]
         sheets.append(
             f'<div class="sheet" style="border-left:8px solid {colour}">'
@@ -132,6 +156,7 @@ def cluster_report(result: dict[str, Any], thumbs: dict[str, str]) -> str:
     )
     summary = (
         f"method <b>{html.escape(result['method'])}</b>, {len(result['items'])} images, k = {result['k']}, "
-        f"{len(result['noise'])} noise"
+        f"{len(result['noise'])} noise; a name whose probability is below {result['label_threshold']:.2f} "
+        'reads "unknown" (its confidence is shown beside every name)'
     )
     return _page("pixembed clusters", summary, f"<h2>Map (PCA)</h2>{svg}<h2>Clusters</h2>{''.join(sheets)}")

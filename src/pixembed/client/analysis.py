@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pixembed.client.inputs import to_vector
@@ -32,22 +32,24 @@ class DuplicatePair:
 
 @dataclass(frozen=True)
 class DuplicateGroup:
-    """Items that are copies of each other: the one to keep and the ones to drop."""
+    """Copies of the kept item: the one to keep, the ones safe to drop, the borderline ones (kept)."""
 
     members: list[str]
     keep: str
     drop: list[str]
+    borderline: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class DedupResult:
-    """Duplicate pairs and groups, and every id worth dropping."""
+    """Duplicate pairs and groups, every id safe to drop, the borderline copies (kept)."""
 
     method: str
     items: list[DedupItem]
     pairs: list[DuplicatePair]
     groups: list[DuplicateGroup]
     drop: list[str]
+    borderline: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, body: Json) -> DedupResult:
@@ -61,11 +63,16 @@ class DedupResult:
         ]
         groups = [
             DuplicateGroup(
-                [str(m) for m in g["members"]], str(g["keep"]), [str(d) for d in g.get("drop", [])]
+                [str(m) for m in g["members"]],
+                str(g["keep"]),
+                [str(d) for d in g.get("drop", [])],
+                [str(d) for d in g.get("borderline", [])],
             )
             for g in body.get("groups", [])
         ]
-        return cls(body.get("method", ""), items, pairs, groups, [str(d) for d in body.get("drop", [])])
+        drop = [str(d) for d in body.get("drop", [])]
+        borderline = [str(d) for d in body.get("borderline", [])]
+        return cls(body.get("method", ""), items, pairs, groups, drop, borderline)
 
 
 @dataclass(frozen=True)

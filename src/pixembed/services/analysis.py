@@ -12,7 +12,14 @@ from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import FACTS_KEY, catalogue_from_images, source_size, stored_hash
 from pixembed.services.clustering import Clustering, ClusterMethod, cluster_vectors
-from pixembed.services.dedup import Catalogue, DedupMethod, hash_method_of, needs_vectors, resolve_thresholds
+from pixembed.services.dedup import (
+    Catalogue,
+    DedupMethod,
+    confirming_hash,
+    hash_method_of,
+    needs_vectors,
+    resolve_thresholds,
+)
 from pixembed.services.embedding import check_texts
 from pixembed.services.hashing import codes_from_hex, hamming_matches, image_hashes
 from pixembed.services.inputs import ImageSource, load_image, load_images, partition
@@ -31,11 +38,13 @@ Progress = Callable[[float], None]
 
 @dataclass(frozen=True)
 class ClusterReport:
-    """Clusters plus the labels of items and clusters (None where no labelling was asked for)."""
+    """Clusters plus the labels of items and clusters (None where no labelling was asked for), and the
+    probability below which a name is "unknown"."""
 
     clustering: Clustering
     item_labels: list[Labelled | None]
     cluster_labels: list[Labelled | None]
+    label_threshold: float
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,10 @@ async def catalogue_from_sources(
 
 
 def dedup_inputs(method: DedupMethod) -> tuple[list[str], bool]:
-    """The hashes and whether the vectors a method needs."""
-    hash_method = hash_method_of(method)
-    return ([hash_method] if hash_method else []), needs_vectors(method)
+    """The hashes (its own and the one that confirms a safe drop) and whether the vectors a method needs."""
+    return [m for m in (hash_method_of(method), confirming_hash(method)) if m is not None], needs_vectors(
+        method
+    )
 
 
 def cluster_catalogue(
@@ -126,10 +136,10 @@ def cluster_catalogue(
             means = centroids(cat.vectors, [c.members for c in clustering.clusters])
             cluster_labels = list(zero_shot(means, labels, label_vectors, scale, cutoff))
     elif known:
-        propagated = propagate(cat.vectors, known, scale)
+        propagated = propagate(cat.vectors, known, scale, cutoff)
         item_labels = list(propagated)
-        cluster_labels = [majority([propagated[i] for i in c.members]) for c in clustering.clusters]
-    return ClusterReport(clustering, item_labels, cluster_labels)
+        cluster_labels = [majority([propagated[i] for i in c.members], cutoff) for c in clustering.clusters]
+    return ClusterReport(clustering, item_labels, cluster_labels, cutoff)
 
 
 async def check_duplicate(

@@ -20,7 +20,7 @@ from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.imaging.decode import source_dimensions
 from pixembed.runtime.model import ClipModel
 from pixembed.services.dedup import Catalogue
-from pixembed.services.hashing import HASH_METHODS, image_hashes
+from pixembed.services.hashing import PHASH_VIEWS, STORED_HASHES, image_hashes
 from pixembed.services.inputs import ImageSource
 from pixembed.store import VectorStore
 
@@ -29,7 +29,8 @@ Progress = Callable[[float], None]
 
 
 def image_facts(image: Image.Image, size: int | None) -> dict[str, Any]:
-    """What dedup needs to know of an image later: size, file bytes, when added, its four hashes."""
+    """What dedup needs to know of an image later: size, file bytes, when added, its hashes (the four
+    methods and pHash's two extra views)."""
     width, height = source_dimensions(image)  # not the reduced size of a draft-decoded JPEG
     return {
         "width": width,
@@ -81,12 +82,14 @@ def catalogue_from_images(
     batch_size: int = 32,
     on_progress: Progress = lambda _: None,
 ) -> Catalogue:
-    """A catalogue of decoded images (ids "0", "1", ...): the hashes asked for, and vectors if a model."""
-    hashes: dict[str, list[str | None]] = {m: [] for m in hash_methods}
+    """A catalogue of decoded images (ids "0", "1", ...): the hashes asked for (pHash with its two views),
+    and vectors if a model."""
+    wanted = [m for m in STORED_HASHES if m in hash_methods or ("phash" in hash_methods and m in PHASH_VIEWS)]
+    hashes: dict[str, list[str | None]] = {m: [] for m in wanted}
     hash_share = 0.3 if model is not None else 1.0
     for position, image in enumerate(images):
-        if hash_methods:
-            found = image_hashes(image, [m for m in HASH_METHODS if m in hash_methods])
+        if wanted:
+            found = image_hashes(image, wanted)
             for method, value in found.items():
                 hashes[method].append(value)
         on_progress(hash_share * (position + 1) / len(images))
@@ -130,7 +133,7 @@ def catalogue_from_store(
             vectors.append(record.vector)
         on_progress(len(ids) / max(info.count, 1))
     hashes: dict[str, list[str | None]] = {
-        method: [stored_hash(f, method) for f in facts] for method in HASH_METHODS
+        method: [stored_hash(f, method) for f in facts] for method in STORED_HASHES
     }
     return Catalogue(
         ids=ids,

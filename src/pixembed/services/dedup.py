@@ -1,15 +1,32 @@
-"""Duplicates: pairs by perceptual hash and/or embedding cosine, groups, and which copy to keep.
+"""Duplicates: pairs by perceptual hash and/or embedding cosine, groups that never chain, a safe drop list.
 
 Methods: ``phash``/``dhash``/``ahash``/``whash`` pair two items when their hashes differ in at most
-``hash_threshold`` bits; ``semantic`` when their vectors' cosine is at least ``similarity_threshold``;
-``combined`` takes the union of pHash pairs and semantic pairs (either evidence is enough), and reports
-both the distance and the similarity of every pair. Groups are the connected components of the pairs
-(scipy.sparse.csgraph). In each group one item is kept: the highest resolution, the largest file, or the
-oldest; ties go to the item listed first. The defaults come from benchmarks/bench_dedup.py.
+``hash_threshold`` bits (pHash: the smallest distance over its stored views, which see through a frame
+and a flip; see ``services.hashing``); ``semantic`` when their vectors' cosine is at least
+``similarity_threshold``; ``combined`` (the default) only when both hold: pHash within its threshold *and*
+cosine at or above its own, so a pair needs the pixels and the content to agree (hashes see grey levels
+only: a red and a green circle hash alike; the embedding tells them apart). Every pair reports both
+measures when both are known.
+
+Groups (star linkage): items are taken best-first by the keep rule (highest resolution, largest file, or
+oldest; ties go to the item listed first). The first item not yet in a group becomes a keeper, and its group
+is every item not yet in a group that is *within the threshold of the keeper itself*. So every member of a
+group is a duplicate of the item kept, and a borderline pair between two copies can never merge two groups
+(connected components did: a chain A~B~C joined A and C however far apart).
+
+Safe drops: a copy is dropped (moved by the CLI) only when it is inside the threshold by a margin
+(``MARGIN`` of the threshold's range: 4 bits of pHash 14, 0.0125 of cosine 0.95) or its pair with the
+keeper is confirmed by a second method (dHash within its default threshold; pHash for the dHash method).
+Other members are ``borderline``: reported, never dropped.
+
+The defaults come from benchmarks/bench_dedup.py (docs/benchmarks.md, "Duplicates"): chosen on the
+precision of the pairs the *groups* imply (what a move acts on), >= 0.98 on real photographs and on
+generated shapes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -18,7 +35,18 @@ import numpy as np
 import numpy.typing as npt
 
 from pixembed.errors import InvalidRequest
-from pixembed.services.hashing import HASH_BITS, HASH_METHODS, codes_from_hex, hamming_pairs
+from pixembed.services.hashing import (
+    HASH_BITS,
+    HASH_METHODS,
+    MIRROR_PENALTY,
+    PHASH_VIEWS,
+    Codes,
+    codes_from_hex,
+    hamming_cross_pairs,
+    hamming_distance,
+    hamming_pairs,
+    phash_distance,
+)
 from pixembed.services.neighbours import similar_pairs
 
 DedupMethod = Literal["phash", "dhash", "ahash", "whash", "semantic", "combined"]
@@ -26,11 +54,29 @@ DEDUP_METHODS: tuple[DedupMethod, ...] = get_args(DedupMethod)
 KeepRule = Literal["resolution", "size", "oldest"]
 KEEP_RULES: tuple[KeepRule, ...] = get_args(KeepRule)
 
-# Chosen from the benchmark table (docs/benchmarks.md, "Duplicates"), favouring precision (>= 0.93) over
-# the last points of F1: a false duplicate gets a user's photo moved away. The best-F1 thresholds (pHash
-# and dHash 18) also joined different generated shapes in tests/dedup.
-DEFAULT_HASH_THRESHOLDS: dict[str, int] = {"phash": 16, "dhash": 14, "ahash": 6, "whash": 6}
-DEFAULT_SIMILARITY_THRESHOLD = 0.9
+# One default method for the CLI, the API and the web page (see the module docstring).
+DEFAULT_METHOD: DedupMethod = "combined"
+# Each the threshold of best group F1 among those with group precision >= 0.98 on the photographs
+# (docs/benchmarks.md, "Duplicates"); aHash reaches 0.95 at best, so its default is 2 bits. A hash alone
+# sees grey levels only: on generated shapes no hash threshold passes 0.8 (same shape, other colour),
+# which is why the default method is ``combined``.
+DEFAULT_HASH_THRESHOLDS: dict[str, int] = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
+DEFAULT_SIMILARITY_THRESHOLD = 0.95
+# ``combined`` asks both measures to agree, so each may be looser than when it decides alone.
+COMBINED_HASH_THRESHOLD = 14
+COMBINED_SIMILARITY_THRESHOLD = 0.8
+# A copy is safe to drop when it sits inside the threshold by this share of the threshold's range.
+MARGIN = 0.25
+# The two rules in words, for reports and the API: what a group guarantees, and what a safe drop is.
+GROUP_RULE = (
+    "star linkage: keepers are taken best-first by the keep rule, and each group holds only items within "
+    "the threshold of its keeper, so a borderline pair between two copies never merges two groups"
+)
+SAFE_RULE = (
+    f"a copy is dropped (moved) only when it is inside the threshold by {MARGIN:.0%} of the threshold's "
+    "range, or its pair with the keeper is confirmed by a second hash (dHash within its default; pHash "
+    "for the dHash method); other members are borderline: reported, never dropped"
+)
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[float], None]
 
@@ -68,17 +114,34 @@ class Pair:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A group member other than the keeper: its evidence against the keeper and whether it is safe to drop.
+
+    ``reason`` says why: ``"margin"`` (inside the threshold by the margin), ``"confirmed by dhash"``
+    (or another second method), or ``"borderline"``.
+    """
+
+    index: int
+    distance: int | None
+    similarity: float | None
+    safe: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class Group:
-    """A connected set of duplicates, the one to keep and the rest."""
+    """A keeper and its copies (each within the threshold of the keeper); ``drop`` are the safe ones."""
 
     members: list[int]
     keep: int
     drop: list[int]
+    borderline: list[int]
+    copies: list[Copy]
 
 
 @dataclass(frozen=True)
 class DedupResult:
-    """Pairs, groups and everything to drop, as indices into the catalogue."""
+    """Pairs, groups, what is safe to drop and what is borderline, as indices into the catalogue."""
 
     method: DedupMethod
     hash_threshold: int | None
@@ -86,6 +149,7 @@ class DedupResult:
     pairs: list[Pair]
     groups: list[Group]
     drop: list[int]
+    borderline: list[int]
 
 
 def check_method(method: str) -> DedupMethod:
@@ -102,32 +166,6 @@ def check_keep(keep: str) -> KeepRule:
     return keep
 
 
-def resolve_thresholds(
-    method: DedupMethod, hash_threshold: int | None, similarity_threshold: float | None
-) -> tuple[int | None, float | None]:
-    """The thresholds a method uses (defaults filled in), refusing values out of range."""
-    if hash_threshold is not None and not 0 <= hash_threshold <= HASH_BITS:
-        raise InvalidRequest(f"hash_threshold must be between 0 and {HASH_BITS} bits, got {hash_threshold}")
-    if similarity_threshold is not None and not -1.0 <= similarity_threshold <= 1.0:
-        raise InvalidRequest(
-            f"similarity_threshold is a cosine similarity between -1 and 1, got {similarity_threshold}"
-        )
-    hash_method = "phash" if method == "combined" else method
-    uses_hash = method != "semantic"
-    uses_vectors = method in ("semantic", "combined")
-    bits = (
-        (hash_threshold if hash_threshold is not None else DEFAULT_HASH_THRESHOLDS[hash_method])
-        if (uses_hash)
-        else None
-    )
-    cosine = (
-        (similarity_threshold if similarity_threshold is not None else DEFAULT_SIMILARITY_THRESHOLD)
-        if uses_vectors
-        else None
-    )
-    return bits, cosine
-
-
 def needs_vectors(method: DedupMethod) -> bool:
     """Whether the method compares embeddings."""
     return method in ("semantic", "combined")
@@ -138,13 +176,66 @@ def hash_method_of(method: DedupMethod) -> str | None:
     return "phash" if method == "combined" else (None if method == "semantic" else method)
 
 
-def _hash_pairs(cat: Catalogue, method: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
-    known = [(i, h) for i, h in enumerate(cat.hashes.get(method, [])) if h is not None]
-    if len(known) < 2:
+def confirming_hash(method: DedupMethod) -> str:
+    """The second method that can confirm a pair for a safe drop: dHash, or pHash for the dHash method."""
+    return "phash" if method == "dhash" else "dhash"
+
+
+def resolve_thresholds(
+    method: DedupMethod, hash_threshold: int | None, similarity_threshold: float | None
+) -> tuple[int | None, float | None]:
+    """The thresholds a method uses (defaults filled in), refusing values out of range."""
+    if hash_threshold is not None and not 0 <= hash_threshold <= HASH_BITS:
+        raise InvalidRequest(f"hash_threshold must be between 0 and {HASH_BITS} bits, got {hash_threshold}")
+    if similarity_threshold is not None and not -1.0 <= similarity_threshold <= 1.0:
+        raise InvalidRequest(
+            f"similarity_threshold is a cosine similarity between -1 and 1, got {similarity_threshold}"
+        )
+    hash_method = hash_method_of(method)
+    bits = None
+    if hash_method is not None:
+        default_bits = (
+            COMBINED_HASH_THRESHOLD if method == "combined" else DEFAULT_HASH_THRESHOLDS[hash_method]
+        )
+        bits = hash_threshold if hash_threshold is not None else default_bits
+    cosine = None
+    if needs_vectors(method):
+        default_cosine = (
+            COMBINED_SIMILARITY_THRESHOLD if method == "combined" else DEFAULT_SIMILARITY_THRESHOLD
+        )
+        cosine = similarity_threshold if similarity_threshold is not None else default_cosine
+    return bits, cosine
+
+
+def _view(cat: Catalogue, key: str) -> tuple[npt.NDArray[np.int64], Codes]:
+    """The items that have hash ``key`` and their codes."""
+    known = [(i, h) for i, h in enumerate(cat.hashes.get(key, [])) if h is not None]
+    return np.array([i for i, _ in known], dtype=np.int64), codes_from_hex([h for _, h in known])
+
+
+def _within(cat: Catalogue, key: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
+    """Pairs of items whose hash ``key`` differs in at most ``bits`` bits, with the distance."""
+    rows, codes = _view(cat, key)
+    if len(rows) < 2:
         return {}
-    rows = np.array([i for i, _ in known], dtype=np.int64)
-    a, b, dist = hamming_pairs(codes_from_hex([h for _, h in known]), bits, on_progress)
+    a, b, dist = hamming_pairs(codes, bits, on_progress)
     return {(int(rows[x]), int(rows[y])): int(d) for x, y, d in zip(a, b, dist, strict=True)}
+
+
+def _hash_pairs(cat: Catalogue, method: str, bits: int, on_progress: Progress) -> dict[tuple[int, int], int]:
+    """Pairs within ``bits`` of a hash method; for pHash, within ``bits`` in any of its views (the pHash,
+    the border-trimmed pHash, trimmed against mirrored), each with its smallest distance."""
+    if method != "phash":
+        return _within(cat, method, bits, on_progress)
+    candidates = set(_within(cat, "phash", bits, lambda f: on_progress(f / 3)))
+    candidates.update(_within(cat, "phash_trimmed", bits, lambda f: on_progress((1 + f) / 3)))
+    (trimmed, t_codes), (mirrored, m_codes) = _view(cat, "phash_trimmed"), _view(cat, "phash_mirrored")
+    x, y = hamming_cross_pairs(t_codes, m_codes, bits - MIRROR_PENALTY)
+    crossed = zip(trimmed[x].tolist(), mirrored[y].tolist(), strict=True)
+    candidates.update((min(a, b), max(a, b)) for a, b in crossed if a != b)
+    on_progress(1.0)
+    found = {pair: _distance(cat, "phash", *pair) for pair in candidates}
+    return {pair: d for pair, d in found.items() if d is not None and d <= bits}
 
 
 def _vector_pairs(cat: Catalogue, cosine: float, on_progress: Progress) -> dict[tuple[int, int], float]:
@@ -153,17 +244,20 @@ def _vector_pairs(cat: Catalogue, cosine: float, on_progress: Progress) -> dict[
     return {(int(x), int(y)): float(s) for x, y, s in zip(a, b, sims, strict=True)}
 
 
-def _evidence(cat: Catalogue, method: str, pair: tuple[int, int]) -> tuple[int | None, float | None]:
-    """Both measures of a pair that one search found, so ``combined`` reports each."""
-    hashes = cat.hashes.get(method, [])
-    first, second = (hashes[pair[0]], hashes[pair[1]]) if hashes else (None, None)
-    distance = None
-    if first is not None and second is not None:
-        distance = int((int(first, 16) ^ int(second, 16)).bit_count())
-    similarity = None
-    if cat.vectors is not None:
-        similarity = float(min(1.0, float(cat.vectors[pair[0]] @ cat.vectors[pair[1]])))
-    return distance, similarity
+def _distance(cat: Catalogue, method: str, a: int, b: int) -> int | None:
+    """Bits between two items' hashes of ``method`` (for pHash: the smallest over its views), or None when
+    either is unknown."""
+    keys = (method, *PHASH_VIEWS) if method == "phash" else (method,)
+    first: dict[str, str | None] = {k: cat.hashes[k][a] for k in keys if cat.hashes.get(k)}
+    second: dict[str, str | None] = {k: cat.hashes[k][b] for k in keys if cat.hashes.get(k)}
+    if method == "phash":
+        return phash_distance(first, second)
+    one, other = first.get(method), second.get(method)
+    return None if one is None or other is None else hamming_distance(one, other)
+
+
+def _similarity(cat: Catalogue, a: int, b: int) -> float | None:
+    return None if cat.vectors is None else float(min(1.0, float(cat.vectors[a] @ cat.vectors[b])))
 
 
 def _key(cat: Catalogue, index: int, keep: KeepRule) -> tuple[float, int]:
@@ -178,61 +272,114 @@ def _key(cat: Catalogue, index: int, keep: KeepRule) -> tuple[float, int]:
     return (age if age is not None else float("inf"), index)
 
 
-def group_pairs(cat: Catalogue, pairs: list[Pair], keep: KeepRule) -> list[Group]:
-    """Connected components of the pair graph, each with its keeper; biggest groups first."""
-    from scipy.sparse import coo_matrix  # imported here: scipy.sparse adds a second to every start
-    from scipy.sparse.csgraph import connected_components
+def star_groups(n_items: int, pairs: list[Pair], order: list[int]) -> list[tuple[int, list[int]]]:
+    """Keepers and their members: each keeper, taken in ``order``, gathers its unassigned neighbours.
 
+    Written here because the guarantee is the point: a member is always a direct neighbour (a pair within
+    the threshold) of its keeper. scikit-learn's and scipy's linkages either chain (single), or need the
+    full n x n distance matrix (complete; and they also merge fewer true copies on the benchmark).
+    """
+    neighbours: dict[int, list[int]] = {}
+    for pair in pairs:
+        neighbours.setdefault(pair.a, []).append(pair.b)
+        neighbours.setdefault(pair.b, []).append(pair.a)
+    assigned = np.zeros(n_items, dtype=bool)
+    groups = []
+    for index in order:
+        if assigned[index] or index not in neighbours:
+            continue
+        members = sorted(j for j in neighbours[index] if not assigned[j])
+        if not members:
+            continue
+        assigned[index] = True
+        assigned[members] = True
+        groups.append((index, members))
+    return groups
+
+
+def _copy(
+    cat: Catalogue, method: DedupMethod, keeper: int, pair: Pair, limits: tuple[int | None, float | None]
+) -> Copy:
+    """A member's evidence against its keeper, and whether the margin or a second method makes it safe."""
+    bits, cosine = limits
+    member = pair.b if pair.a == keeper else pair.a
+    inside = True
+    if bits is not None:
+        inside &= pair.distance is not None and pair.distance <= bits - math.ceil(MARGIN * bits)
+    if cosine is not None:
+        inside &= pair.similarity is not None and pair.similarity >= cosine + MARGIN * (1.0 - cosine)
+    if inside:
+        return Copy(member, pair.distance, pair.similarity, True, "margin")
+    second = confirming_hash(method)
+    confirm = _distance(cat, second, keeper, member)
+    if confirm is not None and confirm <= DEFAULT_HASH_THRESHOLDS[second]:
+        return Copy(member, pair.distance, pair.similarity, True, f"confirmed by {second} ({confirm} bits)")
+    return Copy(member, pair.distance, pair.similarity, False, "borderline")
+
+
+def group_pairs(
+    cat: Catalogue,
+    pairs: list[Pair],
+    keep: KeepRule,
+    method: DedupMethod = DEFAULT_METHOD,
+    limits: tuple[int | None, float | None] = (None, None),
+) -> list[Group]:
+    """Star groups of the pairs (see the module docstring), each with its keeper; biggest first."""
     if not pairs:
         return []
-    n = len(cat)
-    a = np.array([p.a for p in pairs])
-    b = np.array([p.b for p in pairs])
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    in_pairs = np.unique(np.concatenate([a, b]))
-    members: dict[int, list[int]] = {}
-    for index in in_pairs:
-        members.setdefault(int(labels[index]), []).append(int(index))
+    involved = sorted({p.a for p in pairs} | {p.b for p in pairs}, key=lambda i: _key(cat, i, keep))
+    by_items = {(p.a, p.b): p for p in pairs}
     groups = []
-    for group in members.values():
-        best = min(group, key=lambda i: _key(cat, i, keep))
-        groups.append(Group(sorted(group), best, [i for i in sorted(group) if i != best]))
+    for keeper, members in star_groups(len(cat), pairs, involved):
+        copies = [
+            _copy(cat, method, keeper, by_items[(min(keeper, m), max(keeper, m))], limits) for m in members
+        ]
+        groups.append(
+            Group(
+                members=sorted([keeper, *members]),
+                keep=keeper,
+                drop=[c.index for c in copies if c.safe],
+                borderline=[c.index for c in copies if not c.safe],
+                copies=copies,
+            )
+        )
     return sorted(groups, key=lambda g: (-len(g.members), g.members[0]))
+
+
+def _find_pairs(
+    cat: Catalogue, method: DedupMethod, bits: int | None, cosine: float | None, on_progress: Progress
+) -> list[Pair]:
+    """Pairs by the method: hash pairs, cosine pairs, or (``combined``) hash pairs whose cosine also holds."""
+    hash_method = hash_method_of(method)
+    if cosine is not None and cat.vectors is None:
+        raise InvalidRequest(f"method {method!r} needs embeddings, and these items have none")
+    if hash_method is not None and bits is not None:
+        found = _hash_pairs(cat, hash_method, bits, on_progress)
+        pairs = [Pair(a, b, d, _similarity(cat, a, b)) for (a, b), d in sorted(found.items())]
+        if cosine is not None:
+            pairs = [p for p in pairs if p.similarity is not None and p.similarity >= cosine]
+        return pairs
+    assert cosine is not None
+    similar = _vector_pairs(cat, cosine, on_progress)
+    return [Pair(a, b, _distance(cat, "phash", a, b), s) for (a, b), s in sorted(similar.items())]
 
 
 def find_duplicates(
     cat: Catalogue,
-    method: DedupMethod,
+    method: DedupMethod = DEFAULT_METHOD,
     hash_threshold: int | None = None,
     similarity_threshold: float | None = None,
     keep: KeepRule = "resolution",
     on_progress: Progress = lambda _: None,
 ) -> DedupResult:
-    """Pairs, groups and the drop list of a catalogue, by the method and thresholds given."""
+    """Pairs, star groups, the safe drop list and the borderline copies of a catalogue."""
     bits, cosine = resolve_thresholds(method, hash_threshold, similarity_threshold)
-    hash_method = hash_method_of(method)
-    found: dict[tuple[int, int], tuple[int | None, float | None]] = {}
-    if hash_method is not None and bits is not None:
-        share = 0.5 if cosine is not None else 1.0
-        for pair, dist in _hash_pairs(cat, hash_method, bits, lambda f: on_progress(f * share)).items():
-            found[pair] = (dist, None)
-    if cosine is not None:
-        if cat.vectors is None:
-            raise InvalidRequest(f"method {method!r} needs embeddings, and these items have none")
-        start = 0.5 if hash_method is not None else 0.0
-        for pair, sim in _vector_pairs(cat, cosine, lambda f: on_progress(start + f * (1 - start))).items():
-            found[pair] = (found.get(pair, (None, None))[0], sim)
-    pairs = []
-    for pair in sorted(found):
-        distance, similarity = found[pair]
-        if method == "combined":
-            distance, similarity = _evidence(cat, "phash", pair)
-        pairs.append(Pair(pair[0], pair[1], distance, similarity))
-    groups = group_pairs(cat, pairs, keep)
+    pairs = _find_pairs(cat, method, bits, cosine, on_progress)
+    groups = group_pairs(cat, pairs, keep, method, (bits, cosine))
     drop = sorted(i for g in groups for i in g.drop)
+    borderline = sorted(i for g in groups for i in g.borderline)
     on_progress(1.0)
-    return DedupResult(method, bits, cosine, pairs, groups, drop)
+    return DedupResult(method, bits, cosine, pairs, groups, drop, borderline)
 
 
 def known_hash_methods() -> tuple[str, ...]:

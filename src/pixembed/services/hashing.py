@@ -4,6 +4,14 @@ Every hash here is 64 bits, kept as 16 hex characters (what ``str(imagehash.Imag
 metadata and as 8 ``uint8`` per row for search. All four hashes are taken from one greyscale copy of the
 image reduced to at most ``HASH_SOURCE_SIDE`` pixels: ImageHash would otherwise resize the full-size photo
 once per hash, and the reduction (box filter) changes no hash bit that matters for near-duplicates.
+
+Two more pHashes are kept beside the four (``PHASH_VIEWS``), so that pHash comparisons survive the two
+edits that move every pixel: ``phash_trimmed`` is the pHash of the picture with a uniform border cut off
+(a frame added around a photo, or a scan's margin), ``phash_mirrored`` the pHash of that trimmed picture
+mirrored left to right (a flipped copy). The pHash distance of two items is the smallest of: their pHashes,
+their trimmed pHashes, and one's trimmed pHash against the other's mirrored one plus ``MIRROR_PENALTY``
+bits (``phash_distance``): comparing mirrored views doubles the chances of a chance match (on generated
+shapes a square and a mirrored star came within 12 bits), so a flipped match must be that much closer.
 """
 
 from __future__ import annotations
@@ -15,24 +23,50 @@ from typing import Any, Literal, get_args
 import imagehash
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageChops, ImageOps
 
 # faiss's stubs lack the binary-index range search; it is used untyped, as in store/index.py.
 faiss: Any = importlib.import_module("faiss")
 
 HashMethod = Literal["phash", "dhash", "ahash", "whash"]
 HASH_METHODS: tuple[HashMethod, ...] = get_args(HashMethod)
+PhashView = Literal["phash_trimmed", "phash_mirrored"]
+PHASH_VIEWS: tuple[PhashView, ...] = get_args(PhashView)
+# Every hash stored with an item (the four methods, then the two extra views of pHash).
+STORED_HASHES: tuple[HashMethod | PhashView, ...] = HASH_METHODS + PHASH_VIEWS
+# A border is cut only when its colour is this close (0-255 grey) to the corner's, and only when what is
+# left keeps at least half the picture: a photo whose edges happen to be flat is not cropped to a detail.
+BORDER_TOLERANCE = 12
+BORDER_MIN_KEPT = 0.5
+MIRROR_PENALTY = 4
 HASH_BITS = 64
 HASH_SOURCE_SIDE = 256
 # Queries per FAISS range search call: bounds the memory of one call's results.
 QUERY_CHUNK = 4096
 
 Codes = npt.NDArray[np.uint8]
-_HASHERS: dict[HashMethod, Callable[[Image.Image], imagehash.ImageHash]] = {
+
+
+def trim_border(grey: Image.Image) -> Image.Image:
+    """``grey`` without a uniform border: cut by the top-left corner's colour, then the bottom-right's."""
+    for corner in ((0, 0), (-1, -1)):
+        width, height = grey.size
+        colour = grey.getpixel((corner[0] % width, corner[1] % height))
+        differs = ImageChops.difference(grey, Image.new("L", grey.size, colour))
+        box = differs.point(lambda v: 255 if v > BORDER_TOLERANCE else 0).getbbox()
+        kept = 0 if box is None else (box[2] - box[0]) * (box[3] - box[1])
+        if box is not None and box != (0, 0, width, height) and kept >= BORDER_MIN_KEPT * width * height:
+            grey = grey.crop(box)
+    return grey
+
+
+_HASHERS: dict[HashMethod | PhashView, Callable[[Image.Image], imagehash.ImageHash]] = {
     "phash": imagehash.phash,
     "dhash": imagehash.dhash,
     "ahash": imagehash.average_hash,
     "whash": imagehash.whash,
+    "phash_trimmed": lambda grey: imagehash.phash(trim_border(grey)),
+    "phash_mirrored": lambda grey: imagehash.phash(ImageOps.mirror(trim_border(grey))),
 }
 
 
@@ -44,8 +78,10 @@ def hash_source(image: Image.Image) -> Image.Image:
     return grey
 
 
-def image_hashes(image: Image.Image, methods: Sequence[HashMethod] = HASH_METHODS) -> dict[str, str]:
-    """The hex string of each named hash of ``image``."""
+def image_hashes(
+    image: Image.Image, methods: Sequence[HashMethod | PhashView] = STORED_HASHES
+) -> dict[str, str]:
+    """The hex string of each named hash of ``image`` (by default every hash stored with an item)."""
     source = hash_source(image)
     return {method: str(_HASHERS[method](source)) for method in methods}
 
@@ -61,6 +97,23 @@ def codes_from_hex(hexes: Sequence[str]) -> Codes:
 def hamming_distance(a: str, b: str) -> int:
     """Bits that differ between two hex hashes."""
     return int((int(a, 16) ^ int(b, 16)).bit_count())
+
+
+def phash_distance(first: dict[str, str | None], second: dict[str, str | None]) -> int | None:
+    """The pHash distance of two items from their stored hashes (see the module docstring): the smallest
+    of the views both have; None when they share none."""
+    views = [
+        ("phash", "phash", 0),
+        ("phash_trimmed", "phash_trimmed", 0),
+        ("phash_trimmed", "phash_mirrored", MIRROR_PENALTY),
+        ("phash_mirrored", "phash_trimmed", MIRROR_PENALTY),
+    ]
+    found = [
+        hamming_distance(a, b) + penalty
+        for a, b, penalty in ((first.get(x), second.get(y), p) for x, y, p in views)
+        if a is not None and b is not None
+    ]
+    return min(found) if found else None
 
 
 def _binary_index(codes: Codes) -> Any:
@@ -94,6 +147,24 @@ def hamming_pairs(
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
     return np.concatenate(firsts), np.concatenate(seconds), np.concatenate(distances)
+
+
+def hamming_cross_pairs(
+    codes: Codes, queries: Codes, max_distance: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every (row of ``codes``, row of ``queries``) within ``max_distance`` bits: how one view of each item
+    is searched against another view (the caller leaves out an item matched with itself)."""
+    empty = np.zeros(0, np.int64)
+    if len(codes) == 0 or len(queries) == 0 or max_distance < 0:
+        return empty, empty
+    index = _binary_index(codes)
+    rows, found_by = [empty], [empty]
+    for start in range(0, len(queries), QUERY_CHUNK):
+        chunk = np.ascontiguousarray(queries[start : start + QUERY_CHUNK])
+        limits, _, found = index.range_search(chunk, max_distance + 1)
+        rows.append(found.astype(np.int64))
+        found_by.append(start + np.repeat(np.arange(len(chunk)), np.diff(limits).astype(np.int64)))
+    return np.concatenate(rows), np.concatenate(found_by)
 
 
 def hamming_matches(

@@ -2,12 +2,18 @@
 
 Zero-shot: each vector (an item, or a cluster's normalised mean) gets the label whose text vector is most
 similar; the confidence is CLIP's zero-shot probability (softmax of the cosines at the model's logit
-scale). Below ``threshold`` the label is ``"unknown"`` (the confidence is still reported).
+scale). Below ``threshold`` the label is ``"unknown"`` (the confidence is still reported), so two clusters
+share a name only when both pass it. The probability is over the labels given, a closed set: a picture of
+none of them still gives its nearest label a probability, which is why the default threshold is high
+(0.9: on the bundled model, crosses and hearts given only circle/square/triangle/star labels get 0.6-0.8;
+the right label gets 0.99+). It is a setting of every call (CLI ``--label-threshold``, API
+``label_threshold``, the web page's field).
 
 Propagation: every unlabelled item takes the label of its most similar labelled item. Its confidence is
 the same softmax, taken over each label's best similarity, so an item as close to a "cat" as to a "dog"
-gets 0.5. Items given a label keep it at confidence 1. A cluster is named by the label most of its
-members carry, with the share of members carrying it as the confidence.
+gets 0.5; below ``threshold`` it is ``"unknown"``. Items given a label keep it at confidence 1. A cluster
+is named by the label most of its members carry, with the share of members carrying it as the confidence;
+below ``threshold`` it is ``"unknown"`` too.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pixembed.errors import InvalidRequest
 from pixembed.services.compare import softmax_at_scale
 
 UNKNOWN = "unknown"
-DEFAULT_LABEL_THRESHOLD = 0.3
+DEFAULT_LABEL_THRESHOLD = 0.9
 Vectors = npt.NDArray[np.float32]
 
 
@@ -65,7 +71,9 @@ def centroids(vectors: Vectors, groups: Sequence[Sequence[int]]) -> Vectors:
     return unit
 
 
-def propagate(vectors: Vectors, known: Mapping[int, str], logit_scale: float) -> list[Labelled]:
+def propagate(
+    vectors: Vectors, known: Mapping[int, str], logit_scale: float, threshold: float = 0.0
+) -> list[Labelled]:
     """A label for every item from the few in ``known`` (index -> label), by nearest labelled item."""
     if not known:
         raise InvalidRequest("known_labels is empty: give at least one item id with its label")
@@ -83,12 +91,14 @@ def propagate(vectors: Vectors, known: Mapping[int, str], logit_scale: float) ->
             continue
         probabilities = softmax_at_scale(scores, logit_scale)
         best = int(np.argmax(probabilities))
-        result.append(Labelled(names[best], float(probabilities[best])))
+        confidence = float(probabilities[best])
+        result.append(Labelled(names[best] if confidence >= threshold else UNKNOWN, confidence))
     return result
 
 
-def majority(labels: Sequence[Labelled]) -> Labelled:
-    """The label most members carry, with the share that carry it."""
+def majority(labels: Sequence[Labelled], threshold: float = 0.0) -> Labelled:
+    """The label most members carry, with the share that carry it; ``"unknown"`` below ``threshold``."""
     counts = Counter(item.label for item in labels)
     label, count = max(counts.items(), key=lambda pair: (pair[1], pair[0] != UNKNOWN))
-    return Labelled(label, count / len(labels))
+    share = count / len(labels)
+    return Labelled(label if share >= threshold else UNKNOWN, share)

@@ -33,12 +33,15 @@
   async function showDedup(collection, result) {
     const sheets = [];
     for (const [i, group] of result.groups.entries()) {
-      const title = `group ${i + 1}: ${group.members.length} copies, keep ${group.keep}`;
+      const borderline = group.borderline || [];
+      const title = `group ${i + 1}: keep ${group.keep}, ${group.drop.length} copies to drop`
+        + (borderline.length ? `, ${borderline.length} borderline (not dropped)` : "");
       sheets.push(await sheet(title, collection, group.members,
-        (id) => (id === group.keep ? "keep" : "drop-me")));
+        (id) => (id === group.keep ? "keep" : borderline.includes(id) ? "borderline" : "drop-me")));
     }
     const summary = el("p", { class: "summary", text: result.groups.length
-      ? `${result.groups.length} duplicate groups; ${result.drop.length} items could be dropped`
+      ? `${result.groups.length} duplicate groups (every member within the threshold of the item kept); `
+        + `${result.drop.length} items could be dropped; ${(result.borderline || []).length} borderline`
       : "No duplicates found with this method." });
     $("#dedup-result").replaceChildren(summary, ...sheets);
   }
@@ -80,7 +83,8 @@
       const dot = svg("circle", { cx: scale(item.x, x0, x1, 400), cy: 310 - scale(item.y, y0, y1, 310), r: 6,
         fill: colour, class: "point", "data-id": item.id, "data-cluster": String(item.cluster) });
       const title = svg("title");
-      title.textContent = `${item.name || item.id}${item.label ? ` (${item.label})` : ""}`;
+      const named = item.label ? ` (${item.label}, ${Number(item.label_confidence).toFixed(2)})` : "";
+      title.textContent = `${item.name || item.id}${named}`;
       dot.append(title);
       map.append(dot);
     }
@@ -89,7 +93,8 @@
   async function showClusters(collection, result) {
     const sheets = [];
     for (const cluster of result.clusters) {
-      const label = cluster.label ? ` "${cluster.label}"` : "";
+      const label = cluster.label
+        ? ` "${cluster.label}" (confidence ${Number(cluster.label_confidence).toFixed(2)})` : "";
       const title = `cluster ${cluster.id}${label}: ${cluster.members.length} items`;
       const node = await sheet(title, collection, cluster.members);
       node.dataset.cluster = String(cluster.id);
@@ -124,6 +129,8 @@
       if (k) body.k = k;
       const labels = $("#cluster-labels").value.split(",").map((s) => s.trim()).filter(Boolean);
       if (labels.length) body.labels = labels;
+      const threshold = $("#cluster-label-threshold").value;
+      if (labels.length && threshold !== "") body.label_threshold = Number(threshold);
       await showClusters(name, await resultOrJob(`/v1/collections/${seg(name)}/cluster`, body));
     }, clearClusters));
   }
