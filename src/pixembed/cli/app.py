@@ -59,7 +59,7 @@ def make_settings(model: str, pretrained: str | None, weights: Path | None, **ex
 
 def load_cli_model(settings: Settings) -> ClipModel:
     """Load the model the settings name, with a spinner on stderr."""
-    from pixembed.api.app import load_model_from_settings
+    from pixembed.runtime.loading import load_model_from_settings
 
     with err.status(f"loading {settings.model} ..."):
         return load_model_from_settings(settings)

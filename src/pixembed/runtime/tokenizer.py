@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import ftfy
 import numpy as np
@@ -58,3 +59,13 @@ class ClipTokenizer:
             ids[-1] = self.eot_id
             result[row, : len(ids)] = ids
         return result
+
+
+class TextTokenizer(Protocol):
+    """What a model's tokenizer offers: texts -> (N, context_length) int64 ids."""
+
+    context_length: int
+
+    def __call__(self, texts: Sequence[str]) -> Tokens:
+        """Token ids for ``texts``, zero-padded to ``context_length``."""
+        ...
