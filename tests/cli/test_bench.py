@@ -13,7 +13,9 @@ from pixembed.cli import app
 runner = CliRunner()
 
 
-def test_quick_bench_compares_open_clip_pixembed_and_plain_onnx_and_writes_every_figure(tmp_path: Path) -> None:
+def test_quick_bench_compares_open_clip_pixembed_and_plain_onnx_and_writes_every_figure(
+    tmp_path: Path,
+) -> None:
     report = tmp_path / "bench.json"
     result = runner.invoke(
         app, ["bench", "--model", "pixembed-tiny", "--quick", "--no-http", "--json", str(report)]
@@ -26,7 +28,10 @@ def test_quick_bench_compares_open_clip_pixembed_and_plain_onnx_and_writes_every
     for row in rows.values():
         assert row["reference_per_s"] > 0 and row["pixembed_per_s"] > 0 and row["onnx_per_s"] > 0
         assert row["min_cosine"] >= 0.999  # the same weights, and any fast precision checked at load
-    assert (figures["model"]["runtime"], figures["model"]["precision"]) in {("onnx", "fp32"), ("onnx", "int8")}
+    assert (figures["model"]["runtime"], figures["model"]["precision"]) in {
+        ("onnx", "fp32"),
+        ("onnx", "int8"),
+    }
     assert 0 < figures["cached_prompt_ms"] < 1
     assert figures["image_gflop"] > 0 and figures["matmul_peak_gflops"]["fp32"] > 0
     assert "http" not in figures
