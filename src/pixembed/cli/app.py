@@ -8,7 +8,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import numpy as np
@@ -20,7 +20,9 @@ from rich.table import Table
 from pixembed.cli.bench import bench
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, PixembedError
-from pixembed.runtime.model import ClipModel
+
+if TYPE_CHECKING:
+    from pixembed.runtime.model import ClipModel
 
 app = typer.Typer(
     no_args_is_help=True,

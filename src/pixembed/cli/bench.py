@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pixembed.errors import InvalidRequest
 from pixembed.runtime.options import LoadOptions
 
 out = Console()
@@ -40,6 +41,12 @@ def bench(
     json_path: Annotated[Path | None, typer.Option("--json", help="also write every figure here")] = None,
 ) -> None:
     """Images/s, texts/s and HTTP latency: open_clip eager fp32, pixembed, plain ONNX fp32, side by side."""
+    from pixembed.runtime.loading import torch_installed
+
+    if not torch_installed():
+        raise InvalidRequest(
+            "pixembed bench measures against open_clip: install it with pip install 'pixembed[torch]'"
+        )
     # torch and open_clip only when the command runs: the CLI's import stays free of model runtimes.
     import torch
 

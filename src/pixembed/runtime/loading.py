@@ -49,6 +49,13 @@ def torch_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "open_clip"))
 
 
+def onnx_cuda_available() -> bool:
+    """Whether ONNX Runtime can run on CUDA here (onnxruntime-gpu with a visible device)."""
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
 def load_model_from_settings(settings: Settings) -> ClipModel:
     """Load the model ``settings`` name (blocking): the server's, the CLI's and the Ray indexer's way in."""
     return load_model(LoadOptions.from_settings(settings))
@@ -69,8 +76,11 @@ def _load(spec: LoadOptions | str, **changes: Any) -> ClipModel:
         raise InvalidRequest(f"unknown precision {options.precision!r}; use {', '.join(PRECISIONS)}")
     if options.runtime not in RUNTIMES:
         raise InvalidRequest(f"unknown runtime {options.runtime!r}; use {', '.join(RUNTIMES)}")
+    # bf16/fp16 are torch's; CUDA goes through torch where ONNX Runtime has no CUDA provider here.
     torch_only = options.runtime == "torch" or options.precision in ("bf16", "fp16")
-    if options.precision == "int8" and options.runtime == "torch":
+    if options.device.startswith("cuda") and not onnx_cuda_available():
+        if options.runtime == "onnx":
+            raise InvalidRequest("ONNX Runtime here has no CUDA provider: install onnxruntime-gpu")
         torch_only = True
     folder = None if torch_only else ready_onnx_folder(options)
     if folder is not None:
@@ -111,7 +121,8 @@ def _serve_onnx(folder: OnnxFolder, options: LoadOptions, reference: Choice | No
                 f"the ONNX export of {folder.name} does not match open_clip: {exported.fallback_reason}"
             )
     choices = [Choice(fp32)]
-    if options.precision in ("int8", "auto"):
+    # int8 is a CPU path: ONNX Runtime's CUDA provider has no fast integer MatMul for it.
+    if options.precision == "int8" or (options.precision == "auto" and fp32.info.device == "cpu"):
         int8_dir = options.onnx_cache / "int8" / _digest(str(folder.path.resolve()))[:16]
         for ops in INT8_OP_SETS:
             int8 = checked(

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -47,6 +46,8 @@ def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: fl
 
     OpenCV's NMS (opencv is a core dependency; torchvision's is the same algorithm but needs torch).
     """
+    import cv2  # here, not at the top: the CLI and the server import this module without detecting
+
     if not len(boxes):
         return np.zeros(0, dtype=np.int64)
     rects = [(float(x1), float(y1), float(x2 - x1), float(y2 - y1)) for x1, y1, x2, y2 in boxes]
