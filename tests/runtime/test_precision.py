@@ -98,3 +98,22 @@ def test_models_route_reports_the_runtime_and_precision_in_use(settings: Setting
     with TestClient(create_app(settings, load_model("pixembed-tiny", precision="bf16"))) as client:
         loaded = client.get("/v1/models").json()["loaded"]
     assert (loaded["runtime"], loaded["precision"]) == ("torch", "bf16")
+
+
+def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The AMX branch of ``auto``, run here by saying the CPU has native bf16: torch bf16 is checked and
+    timed beside ONNX fp32/int8 (on this CPU bf16 is emulated, so it must measure slower and lose)."""
+    from pixembed.runtime import loading
+
+    monkeypatch.setattr(loading, "native_bf16", lambda: True)
+    with caplog.at_level("INFO", logger="pixembed.runtime.precision"):
+        chosen = load_model("pixembed-tiny", precision="auto")
+    timed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auto:")]
+    assert any("torch bf16" in line for line in timed), timed
+    assert any("onnx fp32" in line for line in timed), timed
+    from pixembed.runtime.precision import native_bf16
+
+    if not native_bf16():
+        assert chosen.info.runtime == "onnx"

@@ -21,13 +21,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pixembed.errors import InvalidRequest, WeightsUnavailable
+from pixembed.errors import InvalidRequest, PixembedError, WeightsUnavailable
 from pixembed.imaging.preprocess import Preprocess
 from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.onnx_folder import OnnxFolder, is_onnx_folder, read_onnx_folder
 from pixembed.runtime.options import RUNTIMES, LoadOptions
-from pixembed.runtime.precision import PRECISIONS, CheckBatch, Choice, checked, fastest
+from pixembed.runtime.precision import PRECISIONS, CheckBatch, Choice, checked, fastest, native_bf16
 from pixembed.runtime.session import ModelSession
 from pixembed.runtime.tokenizer import TextTokenizer
 from pixembed.runtime.weights import ASSETS_DIR, BUNDLED_MODELS, DEFAULT_TAGS, HF_HUB_PREFIX, LOCAL_DIR_PREFIX
@@ -105,7 +105,13 @@ def ready_onnx_folder(options: LoadOptions) -> OnnxFolder | None:
     return None
 
 
-def _serve_onnx(folder: OnnxFolder, options: LoadOptions, reference: Choice | None) -> ClipModel:
+def _serve_onnx(
+    folder: OnnxFolder, options: LoadOptions, reference: Choice | None, module: Any = None
+) -> ClipModel:
+    """Serve ``folder`` through ONNX Runtime in the precision asked for (``auto``: the fastest that passes).
+
+    ``reference`` (with ``module``, the open_clip module it wraps) is given for a fresh export.
+    """
     from pixembed.runtime.onnx_session import INT8_OP_SETS, OnnxSession
 
     try:
@@ -136,8 +142,33 @@ def _serve_onnx(folder: OnnxFolder, options: LoadOptions, reference: Choice | No
             if int8.session is not fp32:
                 choices.append(int8)
                 break
+    if options.precision == "auto" and fp32.info.device == "cpu" and native_bf16():
+        bf16 = _torch_bf16_choice(options, fp32, batch, module)
+        if bf16 is not None:
+            choices.append(bf16)
     chosen = choices[-1] if options.precision == "int8" else fastest(choices, batch.pixels)
     return _clip_model(chosen, folder.preprocess, tokenizer, folder.name, folder.logit_scale, options)
+
+
+def _torch_bf16_choice(
+    options: LoadOptions, fp32: ModelSession, batch: CheckBatch, module: Any
+) -> Choice | None:
+    """On CPUs that multiply bf16 natively (AMX), torch bf16 can beat ONNX Runtime: a checked candidate for
+    ``auto``, where pixembed[torch] and the open_clip weights are at hand; None otherwise."""
+    if module is None:
+        if not torch_installed():
+            return None
+        from pixembed.runtime.torch_loading import load_open_clip
+
+        try:
+            module = load_open_clip(options).module
+        except PixembedError as exc:  # an ONNX-only folder has no open_clip weights to cast
+            log.info("auto: no torch bf16 candidate: %s", exc.message)
+            return None
+    from pixembed.runtime.torch_session import TorchSession
+
+    choice = checked(fp32, "bf16", lambda: TorchSession.converted(module, "bf16", "cpu"), batch)
+    return None if choice.session is fp32 else choice
 
 
 def _load_through_torch(options: LoadOptions, torch_only: bool) -> ClipModel:
@@ -148,7 +179,7 @@ def _load_through_torch(options: LoadOptions, torch_only: bool) -> ClipModel:
     if not torch_only and model.exportable:
         folder = _export_to_cache(model, options)
         if folder is not None:
-            return _serve_onnx(folder, options, reference=Choice(fp32))
+            return _serve_onnx(folder, options, reference=Choice(fp32), module=model.module)
     precision = options.precision
     if precision == "auto":
         precision = default_torch_precision(options.device)
