@@ -10,8 +10,13 @@ why that changes no vector). Needs torch and open_clip; the result loads without
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import os
 import shutil
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -72,10 +77,23 @@ class _FullTextTower(torch.nn.Module):
 def export_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str) -> Path:
     """Write ``module`` (an fp32 open_clip CLIP, eval mode) as an ONNX folder; returns ``folder``.
 
-    Written into a sibling temporary folder and renamed, so a crash never leaves a half-written cache.
+    Written into a sibling temporary folder of this process's own and renamed, so a crash never leaves a
+    half-written cache and processes exporting at once (Ray actors) do not collide: the first rename wins.
     """
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        _write_folder(module, preprocess, partial, name)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    try:
+        partial.rename(folder)
+    except OSError:  # another process finished the same export first: keep its folder
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def _write_folder(module: Any, preprocess: Preprocess, partial: Path, name: str) -> None:
     (partial / "visual").mkdir(parents=True)
     (partial / "textual").mkdir()
     context_length = int(getattr(module, "context_length", 77))
@@ -84,9 +102,11 @@ def export_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str)
     tokens = torch.zeros((2, context_length), dtype=torch.int64)
     tokens[:, 0], tokens[:, 1] = 49406, 49407
     text_tower = _TrimmedTextTower(module) if trimmed else _FullTextTower(module)
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        # The tracer warns about Python ints taken from shapes; the sequence axis is declared dynamic below.
+    quiet = contextlib.redirect_stdout(io.StringIO())  # the exporter prints its progress on stdout
+    with warnings.catch_warnings(), quiet, torch.inference_mode(False), torch.no_grad():
+        # The exporter warns about shape guards and skipped constant folds; none of it is the user's concern.
         warnings.simplefilter("ignore")
+        logging.getLogger("onnxscript").setLevel(logging.ERROR)
         _export(_ImageTower(module), image, partial / "visual" / "model.onnx", "image", {0: "batch"})
         axes = {0: "batch", 1: "sequence"} if trimmed else {0: "batch"}
         _export(text_tower, tokens, partial / "textual" / "model.onnx", "text", axes)
@@ -108,9 +128,6 @@ def export_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str)
         "context_length": context_length,
     }
     (partial / "pixembed.json").write_text(json.dumps(info, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
-    return folder
 
 
 def _export(

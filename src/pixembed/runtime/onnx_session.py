@@ -7,6 +7,7 @@ batch), written once beside the fp32 graph and checked against it at load like e
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def int8_graph(graph: Path, folder: Path, op_types: tuple[str, ...]) -> Path:
 
     from pixembed.runtime.onnx_graphs import expand_half_storage
 
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     log.info("quantising %s to int8 (%s)", graph, ", ".join(op_types))
     quantize_dynamic(
         expand_half_storage(onnx.load(str(graph))),
@@ -129,5 +130,5 @@ def int8_graph(graph: Path, folder: Path, op_types: tuple[str, ...]) -> Path:
         per_channel=True,
         weight_type=QuantType.QInt8,
     )
-    partial.rename(target)
+    os.replace(partial, target)
     return target
