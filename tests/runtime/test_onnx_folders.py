@@ -145,3 +145,19 @@ except WeightsUnavailable as exc:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pixembed[torch]" in done.stdout and "ONNX model folder" in done.stdout
+
+
+def test_the_bundled_onnx_tiny_model_equals_its_open_clip_checkpoint(
+    tiny_model: ClipModel, tiny_module: object
+) -> None:
+    """The committed ONNX form (scripts/export_tiny_onnx.py) stays in step with the committed checkpoint."""
+    assert tiny_model.info.runtime == "onnx"
+    images = photos(5)
+    ref_images, ref_texts = _open_clip_vectors(tiny_module, images, TEXTS)
+    norm = np.linalg.norm
+    np.testing.assert_allclose(
+        tiny_model.embed_images(images), ref_images / norm(ref_images, axis=1, keepdims=True), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        tiny_model.embed_texts(TEXTS), ref_texts / norm(ref_texts, axis=1, keepdims=True), atol=1e-5
+    )
