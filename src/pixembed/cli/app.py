@@ -84,9 +84,15 @@ def serve(
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
     precision: Annotated[
-        str, typer.Option(help="auto, fp32, bf16, int8, or fp16 (CUDA); fast paths are checked against fp32")
+        str,
+        typer.Option(
+            help="auto, fp32, int8 (ONNX Runtime), bf16 or fp16 (torch); fast paths are checked against fp32"
+        ),
     ] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    runtime: Annotated[
+        str, typer.Option(help="auto (ONNX Runtime unless the precision needs torch), onnx, or torch")
+    ] = "auto",
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
     insecure_no_auth: Annotated[
@@ -101,6 +107,13 @@ def serve(
 
     if detector not in (None, "clip-regions", "owlv2"):
         raise CliError(f"unknown detector {detector!r}: use clip-regions or owlv2")
+    from pixembed.runtime.options import RUNTIMES
+    from pixembed.runtime.precision import PRECISIONS
+
+    if runtime not in RUNTIMES:
+        raise CliError(f"unknown runtime {runtime!r}: use {', '.join(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise CliError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
 
     from pixembed.api.app import create_app
 
@@ -112,6 +125,7 @@ def serve(
         port=port,
         precision=precision,
         device=device,
+        runtime=runtime,
         data_dir=data_dir,
         store=store,
         detector=detector,
