@@ -1,4 +1,4 @@
-"""``pixembed serve --runtime/--precision``: a bad value is a clear message and exit code 2, not a traceback."""
+"""``pixembed serve --runtime/--precision``: a bad value is a clear message and exit code 2."""
 
 from __future__ import annotations
 
