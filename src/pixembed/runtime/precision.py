@@ -119,9 +119,11 @@ def checked(
     return Choice(candidate, cosine)
 
 
-def seconds_per_batch(session: ModelSession, pixels: Pixels, repeats: int = 3) -> float:
-    """Best-of-``repeats`` time of one image forward over ``pixels`` (after a warm-up pass)."""
-    session.encode_images(pixels)
+def seconds_per_batch(session: ModelSession, pixels: Pixels, repeats: int = 2) -> float:
+    """Best-of-``repeats`` time of one image forward over ``pixels``.
+
+    No warm-up pass of its own: every candidate has just run the check batch, and load time counts.
+    """
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
