@@ -291,7 +291,9 @@ def _clip_model(
 
 
 def _needs_torch(options: LoadOptions, torch_only: bool) -> str:
-    if torch_only:
+    if options.device.startswith("cuda"):
+        why = "this ONNX Runtime has no CUDA provider (install onnxruntime-gpu), so CUDA needs torch"
+    elif torch_only:
         why = f"runtime {options.runtime} / precision {options.precision} serves through torch"
     else:
         why = f"{options.model} has no ONNX export in {options.onnx_cache} yet, and exporting one needs torch"
