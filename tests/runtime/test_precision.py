@@ -117,3 +117,8 @@ def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
 
     if not native_bf16():
         assert chosen.info.runtime == "onnx"
+
+
+def test_contradictory_runtime_and_precision_is_a_clear_error() -> None:
+    with pytest.raises(InvalidRequest, match="ONNX Runtime serves fp32 and int8"):
+        load_model("pixembed-tiny", runtime="onnx", precision="bf16")

@@ -76,6 +76,10 @@ def _load(spec: LoadOptions | str, **changes: Any) -> ClipModel:
         raise InvalidRequest(f"unknown precision {options.precision!r}; use {', '.join(PRECISIONS)}")
     if options.runtime not in RUNTIMES:
         raise InvalidRequest(f"unknown runtime {options.runtime!r}; use {', '.join(RUNTIMES)}")
+    if options.runtime == "onnx" and options.precision in ("bf16", "fp16"):
+        raise InvalidRequest(
+            f"ONNX Runtime serves fp32 and int8; {options.precision} needs --runtime torch or auto"
+        )
     # bf16/fp16 are torch's; CUDA goes through torch where ONNX Runtime has no CUDA provider here.
     torch_only = options.runtime == "torch" or options.precision in ("bf16", "fp16")
     if options.device.startswith("cuda") and not onnx_cuda_available():
@@ -180,6 +184,11 @@ def _load_through_torch(options: LoadOptions, torch_only: bool) -> ClipModel:
         folder = _export_to_cache(model, options)
         if folder is not None:
             return _serve_onnx(folder, options, reference=Choice(fp32), module=model.module)
+    if options.runtime == "onnx":
+        why = "its tokenizer is not CLIP's BPE" if not model.exportable else "the export failed (see the log)"
+        raise InvalidRequest(
+            f"{model.source.label} cannot be served through ONNX Runtime: {why}; use --runtime auto"
+        )
     precision = options.precision
     if precision == "auto":
         precision = default_torch_precision(options.device)
