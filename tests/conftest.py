@@ -26,6 +26,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PIXEMBED_ALLOWED_HOSTS"] = "testserver,test"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default data dir (ONNX exports, int8 copies) in a temp folder, never the user's."""
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> ClipModel:
     """The committed pixembed-tiny model, through the same loader as real weights."""

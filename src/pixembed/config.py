@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     pretrained: str | None = None
     weights: Path | None = None
     device: str = "cpu"
+    # ONNX Runtime serves by default (auto); torch (pixembed[torch]) for bf16/fp16 or models ONNX cannot run.
+    runtime: Literal["auto", "onnx", "torch"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=32, ge=1, le=1024)

@@ -13,20 +13,25 @@ from pixembed.cli import app
 runner = CliRunner()
 
 
-def test_quick_bench_compares_pixembed_with_open_clip_and_writes_every_figure(tmp_path: Path) -> None:
+def test_quick_bench_compares_open_clip_pixembed_and_plain_onnx_and_writes_every_figure(
+    tmp_path: Path,
+) -> None:
     report = tmp_path / "bench.json"
     result = runner.invoke(
         app, ["bench", "--model", "pixembed-tiny", "--quick", "--no-http", "--json", str(report)]
     )
     assert result.exit_code == 0, result.output
-    assert "open_clip eager fp32 vs pixembed" in result.output
+    assert "open_clip eager fp32 vs pixembed" in result.output and "plain ONNX fp32" in result.output
     figures = json.loads(report.read_text())
     rows = {(row["what"], row["batch"]): row for row in figures["throughput"]}
     assert set(rows) == {("images", 1), ("images", 4), ("texts", 4)}
     for row in rows.values():
-        assert row["reference_per_s"] > 0 and row["pixembed_per_s"] > 0
-        assert row["min_cosine"] >= 0.999  # the same fp32 weights through both paths
-    assert figures["model"]["precision"] in ("fp32", "bf16")
+        assert row["reference_per_s"] > 0 and row["pixembed_per_s"] > 0 and row["onnx_per_s"] > 0
+        assert row["min_cosine"] >= 0.999  # the same weights, and any fast precision checked at load
+    assert (figures["model"]["runtime"], figures["model"]["precision"]) in {
+        ("onnx", "fp32"),
+        ("onnx", "int8"),
+    }
     assert 0 < figures["cached_prompt_ms"] < 1
     assert figures["image_gflop"] > 0 and figures["matmul_peak_gflops"]["fp32"] > 0
     assert "http" not in figures

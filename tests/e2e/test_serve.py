@@ -44,7 +44,8 @@ def test_every_endpoint_answers(server: str, shape_images: dict[str, list[bytes]
     png = shape_images["a red circle"][0]
     with httpx.Client(base_url=server, timeout=30) as http:
         assert http.get("/healthz").status_code == 200
-        assert http.get("/v1/models").json()["loaded"]["model"] == "pixembed-tiny"
+        loaded = http.get("/v1/models").json()["loaded"]
+        assert (loaded["model"], loaded["runtime"]) == ("pixembed-tiny", "onnx")
         embed = http.post("/v1/embed", files={"image": ("r.png", png, "image/png")})
         assert embed.status_code == 200
         assert len(embed.json()["vector"]) == embed.json()["dimensions"]

@@ -6,9 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
+import anyio
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from pixembed.api import create_app
@@ -70,7 +70,7 @@ def test_a_full_queue_answers_503_with_retry_after(settings: Settings) -> None:
         threading.Thread(target=lambda: outcomes.append(model.embed_images([image]))) for _ in range(2)
     ]
     with TestClient(create_app(settings, model)) as client:
-        with model._lock:  # the model is busy: the first caller's forward waits here
+        with model.session._lock:  # type: ignore[attr-defined]  # the model is busy: the first caller's forward waits here
             callers[0].start()
             _wait_for(lambda: model.image_batcher.forwards == 1 and model.image_batcher.depth == 0)
             callers[1].start()
@@ -110,6 +110,31 @@ def test_a_batch_of_cached_and_new_prompts_keeps_order_and_duplicates(tiny_model
 
 
 def test_a_forward_that_fails_fails_its_callers_not_the_worker(tiny_model: ClipModel) -> None:
-    with pytest.raises(RuntimeError):  # pixels of the wrong size: the tower's shapes do not line up
-        tiny_model.encode_image_tensor(torch.zeros((1, 3, 8, 8)))
+    # Pixels of the wrong size: ONNX Runtime refuses the input's dimensions (its errors are plain Exceptions).
+    with pytest.raises(Exception, match="dimensions"):
+        tiny_model.encode_pixels(np.zeros((1, 3, 8, 8), dtype=np.float32))
     assert tiny_model.embed_images([render_shape("star", "red", rng=np.random.default_rng(1))]).shape[0] == 1
+
+
+def test_async_callers_wait_for_the_model_without_holding_worker_threads() -> None:
+    """With two worker threads only, eight awaiting requests still join one forward pass: a request waiting
+    for the model holds no thread (a thread-blocking submit would let at most two wait at a time)."""
+    model = load_model("pixembed-tiny", batch_wait_ms=500)
+    rng = np.random.default_rng(8)
+    images = [render_shape(shape, colour, size=96, rng=rng) for shape, colour in CLASSES[::5][:8]]
+    singles = np.concatenate([model.embed_images([image]) for image in images])
+    results: dict[int, np.ndarray] = {}
+
+    async def one(index: int) -> None:
+        results[index] = (await model.embed_images_async([images[index]]))[0]
+
+    async def main() -> int:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        before = model.image_batcher.forwards
+        async with anyio.create_task_group() as group:
+            for index in range(len(images)):
+                group.start_soon(one, index)
+        return model.image_batcher.forwards - before
+
+    assert anyio.run(main) <= 2
+    np.testing.assert_allclose(np.stack([results[i] for i in range(len(images))]), singles, atol=1e-5)

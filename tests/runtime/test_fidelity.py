@@ -1,4 +1,5 @@
-"""Full-size ViT-B/32 through pixembed matches open_clip's own forward pass (random weights, fixed seed)."""
+"""Full-size ViT-B/32 through pixembed matches open_clip's own forward pass (random weights, fixed seed), in
+both runtimes: ONNX Runtime (exported once into the cache) and torch."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pixembed.runtime.loading import load_model
 from tests.runtime.pictures import cosines, photos
 
 pytestmark = pytest.mark.slow
+RUNTIMES = ["onnx", "torch"]
 
 
-def test_vectors_match_open_clip_reference(random_vitb32: tuple[Path, torch.nn.Module]) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_vectors_match_open_clip_reference(random_vitb32: tuple[Path, torch.nn.Module], runtime: str) -> None:
     path, reference = random_vitb32
-    model = load_model("ViT-B-32", weights=path)
-    assert model.info.dimensions == 512
+    model = load_model("ViT-B-32", weights=path, runtime=runtime)
+    assert (model.info.dimensions, model.info.runtime) == (512, runtime)
     _, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32")
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
     images = photos(6)
@@ -36,8 +39,9 @@ def test_vectors_match_open_clip_reference(random_vitb32: tuple[Path, torch.nn.M
     np.testing.assert_allclose(np.linalg.norm(ours_txt, axis=1), 1.0, atol=1e-5)
 
 
-def test_same_bytes_give_the_same_vector(random_vitb32: tuple[Path, torch.nn.Module]) -> None:
-    model = load_model("ViT-B-32", weights=random_vitb32[0])
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_same_bytes_give_the_same_vector(random_vitb32: tuple[Path, torch.nn.Module], runtime: str) -> None:
+    model = load_model("ViT-B-32", weights=random_vitb32[0], runtime=runtime)
     image = photos(1)[0]
     first = model.embed_images([image])
     second = model.embed_images([image.copy()])

@@ -1,4 +1,4 @@
-"""Precision fast paths: chosen from the hardware, proven against fp32 at load time, fp32 when they fail."""
+"""Precision fast paths: checked against fp32 at load time in either runtime, fp32 when they fail."""
 
 from __future__ import annotations
 
@@ -15,49 +15,67 @@ from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
-from pixembed.runtime.precision import check_images, check_texts, choose_precision, cpu_flags, select
+from pixembed.runtime.precision import CheckBatch, check_images, check_texts, checked
+from pixembed.runtime.torch_loading import default_torch_precision
+from pixembed.runtime.torch_session import TorchSession
 from tests.runtime.pictures import cosines, photos
 
 
-def test_auto_picks_fp16_on_cuda_and_bf16_only_where_the_cpu_has_native_bf16() -> None:
-    assert choose_precision("auto", "cuda") == "fp16"
-    native_bf16 = bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
-    assert choose_precision("auto", "cpu") == ("bf16" if native_bf16 else "fp32")
-    assert choose_precision("int8", "cpu") == "int8"
+def test_torch_auto_picks_fp16_on_cuda_and_bf16_only_where_the_cpu_has_native_bf16() -> None:
+    from pixembed.runtime.precision import native_bf16
+
+    assert default_torch_precision("cuda") == "fp16"
+    assert default_torch_precision("cpu") == ("bf16" if native_bf16() else "fp32")
 
 
-def test_unknown_precision_is_a_clear_error() -> None:
+def test_unknown_precision_and_runtime_are_clear_errors() -> None:
     with pytest.raises(InvalidRequest, match="auto, fp32, bf16, fp16, int8"):
         load_model("pixembed-tiny", precision="fp8")
+    with pytest.raises(InvalidRequest, match="auto, onnx, torch"):
+        load_model("pixembed-tiny", runtime="tensorrt")
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_fast_paths_serve_vectors_within_0999_of_fp32(tiny_model: ClipModel, precision: str) -> None:
-    fast = load_model("pixembed-tiny", precision=precision)
-    assert fast.info.precision == precision
+@pytest.mark.parametrize(("precision", "runtime"), [("bf16", "torch"), ("int8", "torch"), ("int8", "onnx")])
+def test_fast_paths_serve_vectors_within_0999_of_fp32(
+    tiny_model: ClipModel, precision: str, runtime: str
+) -> None:
+    fast = load_model("pixembed-tiny", precision=precision, runtime=runtime)
+    assert (fast.info.runtime, fast.info.precision) == (runtime, precision)
+    assert fast.info.min_cosine is not None and fast.info.min_cosine >= 0.999
     images, texts = photos(4) + check_images(), check_texts()
     assert cosines(fast.embed_images(images), tiny_model.embed_images(images)).min() >= 0.999
     assert cosines(fast.embed_texts(texts), tiny_model.embed_texts(texts)).min() >= 0.999
     np.testing.assert_allclose(np.linalg.norm(fast.embed_images(images), axis=1), 1.0, atol=1e-5)
 
 
+def test_auto_serves_the_fastest_checked_onnx_choice(tiny_model: ClipModel) -> None:
+    chosen = load_model("pixembed-tiny", precision="auto")
+    assert chosen.info.runtime == "onnx"
+    assert chosen.info.precision in ("fp32", "int8")
+    if chosen.info.precision == "int8":
+        assert chosen.info.min_cosine is not None and chosen.info.min_cosine >= 0.999
+    images = photos(3)
+    assert cosines(chosen.embed_images(images), tiny_model.embed_images(images)).min() >= 0.999
+
+
 def test_a_fast_path_that_misses_the_bar_falls_back_to_fp32_and_says_why(tiny_model: ClipModel) -> None:
-    chosen = select(
-        tiny_model.module, "bf16", "cpu", tiny_model.preprocess, tiny_model.tokenizer, min_cosine=1.01
-    )
-    assert chosen.precision == "fp32"
-    assert chosen.module is tiny_model.module
+    torch_model = load_model("pixembed-tiny", runtime="torch")
+    module = torch_model.session.module  # type: ignore[attr-defined]
+    fp32 = TorchSession(module)
+    batch = CheckBatch.build(torch_model.preprocess, torch_model.tokenizer)
+    chosen = checked(fp32, "bf16", lambda: TorchSession.converted(module, "bf16", "cpu"), batch, bar=1.01)
+    assert chosen.session is fp32
     assert chosen.fallback_reason is not None and "differ from fp32" in chosen.fallback_reason
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize(("precision", "runtime"), [("bf16", "torch"), ("int8", "torch"), ("int8", "onnx")])
 def test_fast_paths_match_open_clip_on_full_size_vitb32(
-    random_vitb32: tuple[Path, torch.nn.Module], precision: str
+    random_vitb32: tuple[Path, torch.nn.Module], precision: str, runtime: str
 ) -> None:
     path, reference = random_vitb32
-    model = load_model("ViT-B-32", weights=path, precision=precision)
-    assert model.info.precision == precision
+    model = load_model("ViT-B-32", weights=path, precision=precision, runtime=runtime)
+    assert (model.info.runtime, model.info.precision) == (runtime, precision)
     _, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32")
     images = photos(2)  # few: bf16 is emulated, and slow, on CPUs without native bf16
     with torch.inference_mode():
@@ -67,7 +85,40 @@ def test_fast_paths_match_open_clip_on_full_size_vitb32(
     assert cosines(model.embed_texts(check_texts()), ref_txt).min() >= 0.999
 
 
-def test_models_route_reports_the_precision_in_use(settings: Settings) -> None:
+def test_models_route_reports_the_runtime_and_precision_in_use(settings: Settings) -> None:
+    with TestClient(create_app(settings, load_model("pixembed-tiny", precision="int8"))) as client:
+        loaded = client.get("/v1/models").json()["loaded"]
+    assert (loaded["model"], loaded["runtime"], loaded["precision"], loaded["device"]) == (
+        "pixembed-tiny",
+        "onnx",
+        "int8",
+        "cpu",
+    )
+    assert loaded["min_cosine"] >= 0.999
     with TestClient(create_app(settings, load_model("pixembed-tiny", precision="bf16"))) as client:
         loaded = client.get("/v1/models").json()["loaded"]
-    assert (loaded["model"], loaded["precision"], loaded["device"]) == ("pixembed-tiny", "bf16", "cpu")
+    assert (loaded["runtime"], loaded["precision"]) == ("torch", "bf16")
+
+
+def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The AMX branch of ``auto``, run here by saying the CPU has native bf16: torch bf16 is checked and
+    timed beside ONNX fp32/int8 (on this CPU bf16 is emulated, so it must measure slower and lose)."""
+    from pixembed.runtime import loading
+
+    monkeypatch.setattr(loading, "native_bf16", lambda: True)
+    with caplog.at_level("INFO", logger="pixembed.runtime.precision"):
+        chosen = load_model("pixembed-tiny", precision="auto")
+    timed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auto:")]
+    assert any("torch bf16" in line for line in timed), timed
+    assert any("onnx fp32" in line for line in timed), timed
+    from pixembed.runtime.precision import native_bf16
+
+    if not native_bf16():
+        assert chosen.info.runtime == "onnx"
+
+
+def test_contradictory_runtime_and_precision_is_a_clear_error() -> None:
+    with pytest.raises(InvalidRequest, match="ONNX Runtime serves fp32 and int8"):
+        load_model("pixembed-tiny", runtime="onnx", precision="bf16")

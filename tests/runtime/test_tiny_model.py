@@ -26,8 +26,10 @@ HELD_OUT_IMAGES = 480
 
 def _load(folder: Path) -> tuple[Any, Any, Any]:
     """Load through pixembed's own loader, the path real weights take."""
-    loaded = load_model("pixembed-tiny" if folder == TINY else f"local-dir:{folder}")
-    return loaded.module, loaded.preprocess, loaded.tokenizer
+    name = "pixembed-tiny" if folder == TINY else f"local-dir:{folder}"
+    module = load_model(name, runtime="torch").session.module  # type: ignore[attr-defined]
+    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    return module, preprocess, open_clip.get_tokenizer(f"local-dir:{folder}")
 
 
 @torch.inference_mode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,35 +26,14 @@ from pixembed.api.routes import collections, compare, dedup, detect, embed, keys
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
-from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.detection import Detector
-from pixembed.runtime.loading import load_model
+from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
 from pixembed.services.collections import open_collections
 from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store.keys import KeyStore
 
 log = logging.getLogger(__name__)
-
-
-def load_model_from_settings(settings: Settings) -> ClipModel:
-    """Load the model the settings name (blocking), recording how long it took."""
-    started = time.perf_counter()
-    model = load_model(
-        settings.model,
-        settings.pretrained,
-        settings.weights,
-        device=settings.device,
-        precision=settings.precision,
-        batch_size=settings.batch_size,
-        batch_wait_ms=settings.batch_wait_ms,
-        max_queue_items=settings.max_queue_items,
-        text_cache_size=settings.text_cache_size,
-        threads=settings.threads,
-        download_timeout_s=settings.download_timeout_s,
-    )
-    MODEL_LOAD_SECONDS.set(time.perf_counter() - started)
-    return model
 
 
 def load_detector_from_settings(settings: Settings) -> Detector | None:

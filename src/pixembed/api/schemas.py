@@ -187,10 +187,13 @@ class ModelEntry(BaseModel):
 
 
 class LoadedModel(ModelFields):
-    """The loaded model, with the precision and device it really runs in (after the load-time check)."""
+    """The loaded model, and the runtime, precision and device really serving it (after the load check)."""
 
+    runtime: str
     precision: str
     device: str
+    min_cosine: float | None = None
+    """A fast precision's load-time check against fp32 (None where fp32 serves)."""
 
 
 class ModelsResponse(BaseModel):

@@ -8,7 +8,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import numpy as np
@@ -20,7 +20,9 @@ from rich.table import Table
 from pixembed.cli.bench import bench
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, PixembedError
-from pixembed.runtime.model import ClipModel
+
+if TYPE_CHECKING:
+    from pixembed.runtime.model import ClipModel
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -59,7 +61,7 @@ def make_settings(model: str, pretrained: str | None, weights: Path | None, **ex
 
 def load_cli_model(settings: Settings) -> ClipModel:
     """Load the model the settings name, with a spinner on stderr."""
-    from pixembed.api.app import load_model_from_settings
+    from pixembed.runtime.loading import load_model_from_settings
 
     with err.status(f"loading {settings.model} ..."):
         return load_model_from_settings(settings)
@@ -82,9 +84,15 @@ def serve(
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
     precision: Annotated[
-        str, typer.Option(help="auto, fp32, bf16, int8, or fp16 (CUDA); fast paths are checked against fp32")
+        str,
+        typer.Option(
+            help="auto, fp32, int8 (ONNX Runtime), bf16 or fp16 (torch); fast paths are checked against fp32"
+        ),
     ] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    runtime: Annotated[
+        str, typer.Option(help="auto (ONNX Runtime unless the precision needs torch), onnx, or torch")
+    ] = "auto",
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
     insecure_no_auth: Annotated[
@@ -99,6 +107,13 @@ def serve(
 
     if detector not in (None, "clip-regions", "owlv2"):
         raise CliError(f"unknown detector {detector!r}: use clip-regions or owlv2")
+    from pixembed.runtime.options import RUNTIMES
+    from pixembed.runtime.precision import PRECISIONS
+
+    if runtime not in RUNTIMES:
+        raise CliError(f"unknown runtime {runtime!r}: use {', '.join(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise CliError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
 
     from pixembed.api.app import create_app
 
@@ -110,6 +125,7 @@ def serve(
         port=port,
         precision=precision,
         device=device,
+        runtime=runtime,
         data_dir=data_dir,
         store=store,
         detector=detector,

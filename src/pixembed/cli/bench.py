@@ -1,4 +1,5 @@
-"""``pixembed bench``: pixembed's inference path vs open_clip eager fp32, and a real server under load."""
+"""``pixembed bench``: open_clip eager fp32, pixembed's chosen path and a plain ONNX Runtime fp32 session,
+side by side at batch 1 and 16, and a real server under load with 1 and 16 clients. Needs pixembed[torch]."""
 
 from __future__ import annotations
 
@@ -10,15 +11,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pixembed.cli import bench_http as http
-from pixembed.cli import bench_model as mm
-from pixembed.runtime.loading import load_model
-from pixembed.runtime.precision import DTYPES
+from pixembed.errors import InvalidRequest
+from pixembed.runtime.options import LoadOptions
 
 out = Console()
 
@@ -34,6 +32,7 @@ def bench(
     precision: Annotated[
         str, typer.Option(help="pixembed's precision: auto, fp32, bf16, int8, fp16")
     ] = "auto",
+    runtime: Annotated[str, typer.Option(help="pixembed's runtime: auto, onnx or torch")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice)")] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="tiny batches and few requests: a smoke run")
@@ -41,7 +40,18 @@ def bench(
     serve_http: Annotated[bool, typer.Option("--http/--no-http", help="also measure a real server")] = True,
     json_path: Annotated[Path | None, typer.Option("--json", help="also write every figure here")] = None,
 ) -> None:
-    """Images/s, texts/s and HTTP latency of pixembed vs open_clip eager fp32, measured side by side."""
+    """Images/s, texts/s and HTTP latency: open_clip eager fp32, pixembed, plain ONNX fp32, side by side."""
+    from pixembed.runtime.loading import torch_installed
+
+    if not torch_installed():
+        raise InvalidRequest(
+            "pixembed bench measures against open_clip: install it with pip install 'pixembed[torch]'"
+        )
+    # torch and open_clip only when the command runs: the CLI's import stays free of model runtimes.
+    import torch
+
+    from pixembed.cli import bench_model as mm
+
     if threads is not None:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="pixembed-bench-") as tmp:
@@ -49,25 +59,46 @@ def bench(
         if weights is None and pretrained is None and model != "pixembed-tiny":
             weights = mm.write_random_weights(model, folder)
             out.print(f"{model}: random weights (seed 1234), written to a temp file")
-        results = _model_only(model, pretrained, weights, precision, quick)
+        options = LoadOptions(
+            model,
+            pretrained,
+            weights,
+            runtime=runtime,
+            precision=precision,
+            threads=threads,
+            data_dir=folder / "data",
+        )
+        results = _model_only(options, quick)
         if serve_http:
-            results["http"] = _http(model, pretrained, weights, precision, threads, quick, folder)
-    results["settings"] = {"model": model, "precision_asked": precision, "threads": torch.get_num_threads()}
+            results["http"] = _http(options, quick, folder)
+    results["settings"] = {
+        "model": model,
+        "precision_asked": precision,
+        "runtime_asked": runtime,
+        "threads": torch.get_num_threads(),
+    }
     if json_path is not None:
         json_path.write_text(json.dumps(results, indent=2, default=_plain))
         out.print(f"wrote {json_path}")
 
 
-def _model_only(
-    model: str, pretrained: str | None, weights: Path | None, precision: str, quick: bool
-) -> dict[str, Any]:
-    reference = load_model(model, pretrained, weights, precision="fp32").module
+def _model_only(options: LoadOptions, quick: bool) -> dict[str, Any]:
+    import torch
+
+    from pixembed.cli import bench_model as mm
+    from pixembed.runtime.loading import load_model
+    from pixembed.runtime.torch_loading import load_open_clip
+    from pixembed.runtime.torch_precision import DTYPES
+
+    reference = load_open_clip(options).module
     started = time.perf_counter()
-    ours = load_model(model, pretrained, weights, precision=precision)
+    ours = load_model(options)
     load_s = time.perf_counter() - started
-    batches, reps, text_batch = ((1, 4), 1, 4) if quick else ((1, 8, 32), 3, 32)
-    rows = mm.image_throughput(reference, ours, batches, reps)
-    rows.append(mm.text_throughput(reference, ours, text_batch, reps))
+    # The peers' path: the same export, one fp32 ONNX Runtime session, no batcher and no checks.
+    plain = load_model(options, runtime="onnx", precision="fp32").session
+    batches, reps, text_batch = ((1, 4), 1, 4) if quick else ((1, 16), 5, 16)
+    rows = mm.image_throughput(reference, ours, plain, batches, reps)
+    rows.append(mm.text_throughput(reference, ours, plain, text_batch, reps))
     cached_ms = mm.cached_prompt_ms(ours)
     gflop = mm.image_gflop(reference, ours.info.image_size)
     peaks = {"fp32": mm.matmul_peak_gflops(torch.float32)}
@@ -76,8 +107,10 @@ def _model_only(
     peak = peaks.get(ours.info.precision, peaks["fp32"])
     biggest = max((row for row in rows if row.what == "images"), key=lambda row: row.batch)
 
-    table = Table(title=f"{ours.info.name}: open_clip eager fp32 vs pixembed ({ours.info.precision})")
-    for column in ("what", "batch", "open_clip /s", "pixembed /s", "ratio", "min cosine"):
+    served = f"{ours.info.runtime} {ours.info.precision}"
+    table = Table(title=f"{ours.info.name}: open_clip eager fp32 vs pixembed ({served}) vs plain ONNX fp32")
+    columns = ("what", "batch", "open_clip /s", "pixembed /s", "onnx fp32 /s", "pixembed ratio", "min cosine")
+    for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
         ratio = row.pixembed_per_s / row.reference_per_s
@@ -86,6 +119,7 @@ def _model_only(
             str(row.batch),
             f"{row.reference_per_s:.1f}",
             f"{row.pixembed_per_s:.1f}",
+            f"{row.onnx_per_s:.1f}",
             f"{ratio:.2f}x",
             f"{row.min_cosine:.5f}",
         )
@@ -111,21 +145,17 @@ def _model_only(
     }
 
 
-def _http(
-    model: str,
-    pretrained: str | None,
-    weights: Path | None,
-    precision: str,
-    threads: int | None,
-    quick: bool,
-    folder: Path,
-) -> dict[str, Any]:
-    args = ["--model", model, "--precision", precision]
-    args += ["--weights", str(weights)] if weights is not None else []
-    args += ["--pretrained", pretrained] if pretrained is not None else []
-    if threads is not None:
-        # serve has no --threads option; the setting travels as its environment variable.
-        os.environ["PIXEMBED_THREADS"] = str(threads)
+def _http(options: LoadOptions, quick: bool, folder: Path) -> dict[str, Any]:
+    from pixembed.cli import bench_http as http
+    from pixembed.cli import bench_model as mm
+
+    args = ["--model", options.model, "--precision", options.precision]
+    args += ["--weights", str(options.weights)] if options.weights is not None else []
+    args += ["--pretrained", options.pretrained] if options.pretrained is not None else []
+    # serve has no --threads/--runtime options; those settings travel as environment variables.
+    os.environ["PIXEMBED_RUNTIME"] = options.runtime
+    if options.threads is not None:
+        os.environ["PIXEMBED_THREADS"] = str(options.threads)
     one_mp = mm.jpeg_bytes(mm.photo_like(1155, 866, seed=1))
     plans = [("1 MP", one_mp, 1, 2), ("1 MP", one_mp, 4, 1)]
     if not quick:

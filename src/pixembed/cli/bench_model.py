@@ -1,4 +1,6 @@
-"""Model-only measurements for ``pixembed bench``: pixembed's path vs open_clip eager fp32, side by side."""
+"""Model-only measurements for ``pixembed bench``, side by side in one run: open_clip eager fp32 (the
+reference), pixembed's chosen path (through its batcher), and a plain ONNX Runtime fp32 session (the peers'
+path: immich, fastembed)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.session import ModelSession
 from pixembed.synthetic.shapes import CLASSES, render_shape
 
 
@@ -30,6 +33,7 @@ class ThroughputRow:
     batch: int
     reference_per_s: float
     pixembed_per_s: float
+    onnx_per_s: float
     min_cosine: float
 
 
@@ -65,17 +69,17 @@ def median_seconds(call: Callable[[], Any], reps: int) -> float:
     return statistics.median(_timed(call) for _ in range(reps))
 
 
-def paired_medians(first: Callable[[], Any], second: Callable[[], Any], reps: int) -> tuple[float, float]:
-    """Median wall times of two calls measured alternately, after two warm-ups each, so that both see the
+def interleaved_medians(calls: list[Callable[[], Any]], reps: int) -> list[float]:
+    """Median wall times of several calls measured in turn, after two warm-ups each, so that all see the
     same conditions on a machine whose load drifts (a shared machine, a CPU changing clocks)."""
     for _ in range(2):
-        first()
-        second()
-    times: tuple[list[float], list[float]] = ([], [])
+        for call in calls:
+            call()
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(reps):
-        times[0].append(_timed(first))
-        times[1].append(_timed(second))
-    return statistics.median(times[0]), statistics.median(times[1])
+        for call, kept in zip(calls, times, strict=True):
+            kept.append(_timed(call))
+    return [statistics.median(kept) for kept in times]
 
 
 def min_cosine(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
@@ -86,29 +90,34 @@ def min_cosine(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
 
 
 def image_throughput(
-    reference: Any, model: ClipModel, batches: tuple[int, ...], reps: int
+    reference: Any, model: ClipModel, plain: ModelSession, batches: tuple[int, ...], reps: int
 ) -> list[ThroughputRow]:
-    """Preprocessed batches through open_clip eager fp32 (``torch.no_grad``) and through pixembed."""
+    """Preprocessed batches through open_clip eager fp32 (``torch.no_grad``), pixembed, and plain ONNX."""
     rows = []
     images = [photo_like(320, 240, seed) for seed in range(max(batches))]
-    pixels = torch.stack([model.preprocess(image) for image in images])
+    pixels = model.preprocess.batch(images)
     for batch in batches:
         x = pixels[:batch]
+        tensor = torch.from_numpy(x)
         with torch.no_grad():
-            ref_vectors = reference.encode_image(x).numpy()
-            ours = model.encode_image_tensor(x)
-            ref_s, ours_s = paired_medians(
-                functools.partial(reference.encode_image, x),
-                functools.partial(model.encode_image_tensor, x),
+            ref_vectors = reference.encode_image(tensor).numpy()
+            ours = model.encode_pixels(x)
+            ref_s, ours_s, plain_s = interleaved_medians(
+                [
+                    functools.partial(reference.encode_image, tensor),
+                    functools.partial(model.encode_pixels, x),
+                    functools.partial(plain.encode_images, x),
+                ],
                 reps,
             )
-        rows.append(
-            ThroughputRow("images", batch, batch / ref_s, batch / ours_s, min_cosine(ref_vectors, ours))
-        )
+        cosine = min_cosine(ref_vectors, ours)
+        rows.append(ThroughputRow("images", batch, batch / ref_s, batch / ours_s, batch / plain_s, cosine))
     return rows
 
 
-def text_throughput(reference: Any, model: ClipModel, batch: int, reps: int) -> ThroughputRow:
+def text_throughput(
+    reference: Any, model: ClipModel, plain: ModelSession, batch: int, reps: int
+) -> ThroughputRow:
     """Texts/s at ``batch``; every pixembed call uses new texts, so the prompt cache never answers."""
     counter = iter(range(1_000_000))
 
@@ -117,13 +126,20 @@ def text_throughput(reference: Any, model: ClipModel, batch: int, reps: int) -> 
         return [f"a photo of item {n}-{i}, a {c} {s}" for i, (s, c) in enumerate(CLASSES[:batch])]
 
     texts = fresh()
+    tokens = model.tokenizer(texts)
     with torch.no_grad():
-        ref_vectors = reference.encode_text(model.tokenizer(texts)).numpy()
+        ref_vectors = reference.encode_text(torch.from_numpy(tokens)).numpy()
         ours = model.embed_texts(texts)
-        ref_s, ours_s = paired_medians(
-            lambda: reference.encode_text(model.tokenizer(texts)), lambda: model.embed_texts(fresh()), reps
+        ref_s, ours_s, plain_s = interleaved_medians(
+            [
+                lambda: reference.encode_text(torch.from_numpy(tokens)),
+                lambda: model.embed_texts(fresh()),
+                lambda: plain.encode_tokens(tokens),
+            ],
+            reps,
         )
-    return ThroughputRow("texts", batch, batch / ref_s, batch / ours_s, min_cosine(ref_vectors, ours))
+    cosine = min_cosine(ref_vectors, ours)
+    return ThroughputRow("texts", batch, batch / ref_s, batch / ours_s, batch / plain_s, cosine)
 
 
 def cached_prompt_ms(model: ClipModel, calls: int = 200) -> float:

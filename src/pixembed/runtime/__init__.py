@@ -1,1 +1,1 @@
-"""Model runtime: weight resolution, loading through open_clip, and the loaded ``ClipModel``."""
+"""Model runtime: sessions (ONNX Runtime, torch), loading and export, precision checks, batching, caches."""

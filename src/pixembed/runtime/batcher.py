@@ -1,7 +1,8 @@
 """Dynamic batching: concurrent callers' rows share one forward pass; each caller gets its own rows back.
 
-Callers are worker threads (the services hand model calls to ``anyio.to_thread``), so the batcher is a plain
-thread plus a condition variable: ``submit`` queues a job and blocks on its future; one worker thread takes
+The batcher is a plain thread plus a condition variable: ``submit`` queues a job and blocks on its future
+(for threads: the CLI, the indexer), ``submit_async`` queues it and awaits the same future without holding
+a thread (for the server's requests); one worker thread takes
 every job waiting (up to ``max_items`` rows, waiting at most ``max_wait_s`` after the first for more to
 arrive), runs the forward once and hands each job its slice. Preprocessing stays in the callers' threads, so
 it overlaps with the forward pass that is running. The queue is bounded in rows: a job that would overflow it
@@ -11,26 +12,28 @@ is started again by the next job, so an idle model holds no thread.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from pixembed.errors import Overloaded
 from pixembed.metrics import BATCH_SIZE, QUEUE_DEPTH
 
 _IDLE_EXIT_S = 5.0
 Vectors = npt.NDArray[np.float32]
+Rows = npt.NDArray[Any]
 
 
 @dataclass
 class _Job:
-    rows: torch.Tensor
+    rows: Rows
     future: Future[Vectors] = field(default_factory=Future)
 
 
@@ -39,7 +42,7 @@ class Batcher:
 
     def __init__(
         self,
-        forward: Callable[[torch.Tensor], Vectors],
+        forward: Callable[[Rows], Vectors],
         *,
         tower: str,
         max_items: int,
@@ -63,8 +66,15 @@ class Batcher:
         """Rows queued and not yet taken by a forward pass."""
         return self._depth
 
-    def submit(self, rows: torch.Tensor) -> Vectors:
+    def submit(self, rows: Rows) -> Vectors:
         """Embed ``rows`` (blocking): they join the next forward pass; raises ``Overloaded`` when full."""
+        return self._enqueue(rows).result()
+
+    async def submit_async(self, rows: Rows) -> Vectors:
+        """Embed ``rows``, awaiting the forward pass without holding a thread; ``Overloaded`` when full."""
+        return await asyncio.wrap_future(self._enqueue(rows))
+
+    def _enqueue(self, rows: Rows) -> Future[Vectors]:
         if len(rows) == 0:
             raise ValueError("submit at least one row")
         job = _Job(rows)
@@ -82,7 +92,7 @@ class Batcher:
                 self._worker = threading.Thread(target=self._run, name=f"pixembed-{self._tower}", daemon=True)
                 self._worker.start()
             self._cond.notify()
-        return job.future.result()
+        return job.future
 
     def _set_depth(self, depth: int) -> None:
         self._depth = depth
@@ -120,7 +130,7 @@ class Batcher:
     def _execute(self, jobs: list[_Job]) -> None:
         """One forward over all the jobs' rows (chunked at ``max_items``); each future gets its slice."""
         try:
-            rows = torch.cat([job.rows for job in jobs]) if len(jobs) > 1 else jobs[0].rows
+            rows = np.concatenate([job.rows for job in jobs]) if len(jobs) > 1 else jobs[0].rows
             chunks = []
             for start in range(0, len(rows), self.max_items):
                 chunk = rows[start : start + self.max_items]
@@ -131,9 +141,20 @@ class Batcher:
         # Whatever the forward raised belongs to the callers of this batch, not to the worker thread.
         except Exception as exc:
             for job in jobs:
-                job.future.set_exception(exc)
+                _settle(job.future, exc)
             return
         start = 0
         for job in jobs:
-            job.future.set_result(vectors[start : start + len(job.rows)])
+            _settle(job.future, vectors[start : start + len(job.rows)])
             start += len(job.rows)
+
+
+def _settle(future: Future[Vectors], outcome: Vectors | Exception) -> None:
+    """Hand ``outcome`` to a caller, unless it stopped waiting (an async request cancelled its future)."""
+    try:
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:
+        pass

@@ -1,24 +1,21 @@
-"""A loaded CLIP model: preprocessing, both towers, L2-normalised float32 vectors out."""
+"""A loaded CLIP model: pixembed's preprocessing and tokenizer, a runtime session, batching and caching."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import anyio
 import numpy as np
-import numpy.typing as npt
-import torch
-from PIL import Image
 
 from pixembed.imaging.aspect import crop_extreme_aspect
+from pixembed.imaging.preprocess import Pixels, Preprocess
 from pixembed.runtime.batcher import Batcher
-from pixembed.runtime.precision import DTYPES
+from pixembed.runtime.session import ModelSession, Vectors
 from pixembed.runtime.text_cache import TextCache
-from pixembed.runtime.text_tower import can_trim, encode_text_trimmed
+from pixembed.runtime.tokenizer import TextTokenizer
 
-Vectors = npt.NDArray[np.float32]
+__all__ = ["ClipModel", "ModelInfo", "Vectors"]
 
 
 @dataclass(frozen=True)
@@ -32,34 +29,32 @@ class ModelInfo:
     logit_scale: float
     precision: str
     device: str
+    runtime: str = "onnx"
+    min_cosine: float | None = None
+    """The load-time check of a fast precision against fp32 (None where fp32 itself serves)."""
 
 
 class ClipModel:
-    """A CLIP model and its reference preprocessing; safe to call from several threads."""
+    """A CLIP model served through one session; safe to call from many threads and from async code."""
 
     def __init__(
         self,
-        module: Any,
-        preprocess: Callable[[Image.Image], torch.Tensor],
-        tokenizer: Callable[[list[str]], torch.Tensor],
+        session: ModelSession,
+        preprocess: Preprocess,
+        tokenizer: TextTokenizer,
         *,
         name: str,
-        precision: str = "fp32",
-        device: str = "cpu",
+        logit_scale: float = 100.0,
+        min_cosine: float | None = None,
         batch_size: int = 32,
         batch_wait_ms: float = 2.0,
         max_queue_items: int = 512,
         text_cache_size: int = 4096,
     ) -> None:
-        self.module = module.eval()
+        self.session = session
         self.preprocess = preprocess
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self._device = torch.device(device)
-        self._dtype = DTYPES[precision]
-        # One forward pass at a time: torch already spreads one pass over all intra-op threads, and two
-        # interleaved passes would only fight for the same cores and memory bandwidth.
-        self._lock = threading.Lock()
         self.image_batcher, self.text_batcher = (
             Batcher(
                 forward,
@@ -68,38 +63,48 @@ class ClipModel:
                 max_wait_s=batch_wait_ms / 1000,
                 max_queue=max_queue_items,
             )
-            for forward, tower in ((self._forward_images, "image"), (self._forward_texts, "text"))
+            for forward, tower in ((session.encode_images, "image"), (session.encode_tokens, "text"))
         )
         self.text_cache = TextCache(text_cache_size)
-        self._trim_text = can_trim(self.module)
-        with torch.inference_mode():
-            dimensions = int(self.module.encode_text(self.tokenizer(["a"]).to(self._device)).shape[-1])
-        visual_size = getattr(self.module.visual, "image_size", 224)
+        dimensions = int(session.encode_tokens(tokenizer(["a"])).shape[-1])
+        served = session.info
         self.info = ModelInfo(
             name=name,
             dimensions=dimensions,
-            image_size=int(visual_size[0] if isinstance(visual_size, tuple | list) else visual_size),
-            context_length=int(getattr(self.module, "context_length", 77)),
-            logit_scale=float(self.module.logit_scale.exp().item()),
-            precision=precision,
-            device=str(self._device),
+            image_size=preprocess.size,
+            context_length=tokenizer.context_length,
+            logit_scale=logit_scale,
+            precision=served.precision,
+            device=served.device,
+            runtime=served.runtime,
+            min_cosine=min_cosine,
         )
 
-    def embed_images(self, images: Sequence[Image.Image]) -> Vectors:
-        """Embed RGB images with the reference preprocessing; rows are unit vectors.
+    def _pixels(self, images: Sequence[object]) -> list[Pixels]:
+        chunks = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            chunks.append(np.stack([self.preprocess(crop_extreme_aspect(img)) for img in chunk]))  # type: ignore[arg-type]
+        return chunks
+
+    def embed_images(self, images: Sequence[object]) -> Vectors:
+        """Embed RGB PIL images with the reference preprocessing; rows are unit vectors (blocking).
 
         Preprocessing runs in the calling thread; the forward pass is shared with concurrent callers.
         """
         if not images:
             return np.zeros((0, self.info.dimensions), dtype=np.float32)
-        chunks = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            batch = torch.stack([self.preprocess(crop_extreme_aspect(img)) for img in chunk])
-            chunks.append(self.image_batcher.submit(batch))
-        return np.concatenate(chunks)
+        return np.concatenate([self.image_batcher.submit(chunk) for chunk in self._pixels(images)])
 
-    def encode_image_tensor(self, pixels: torch.Tensor) -> Vectors:
+    async def embed_images_async(self, images: Sequence[object]) -> Vectors:
+        """``embed_images`` for async callers: preprocessing in a worker thread, then the forward awaited
+        without holding one."""
+        if not images:
+            return np.zeros((0, self.info.dimensions), dtype=np.float32)
+        chunks = await anyio.to_thread.run_sync(self._pixels, images)
+        return np.concatenate([await self.image_batcher.submit_async(chunk) for chunk in chunks])
+
+    def encode_pixels(self, pixels: Pixels) -> Vectors:
         """Embed an already preprocessed (N, 3, H, W) batch."""
         if len(pixels) == 0:
             return np.zeros((0, self.info.dimensions), dtype=np.float32)
@@ -121,23 +126,15 @@ class ClipModel:
             self.text_cache.put_many(zip(part, vectors, strict=True))
         return np.stack([found[text] for text in texts])
 
-    def _forward_images(self, pixels: torch.Tensor) -> Vectors:
-        with self._lock, torch.inference_mode():
-            features = self.module.encode_image(pixels.to(self._device, self._dtype))
-        return _normalise(features)
-
-    def _forward_texts(self, tokens: torch.Tensor) -> Vectors:
-        with self._lock, torch.inference_mode():
-            if self._trim_text:
-                features = encode_text_trimmed(self.module, tokens.to(self._device))
-            else:
-                features = self.module.encode_text(tokens.to(self._device))
-        return _normalise(features)
-
-
-def _normalise(features: torch.Tensor) -> Vectors:
-    # Normalise in float32 whatever the compute precision, so that norms are 1 to float32 rounding.
-    out = features.float().cpu().numpy().astype(np.float32, copy=False)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    unit: Vectors = (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
-    return unit
+    async def embed_texts_async(self, texts: Sequence[str]) -> Vectors:
+        """``embed_texts`` for async callers: the forward is awaited without holding a worker thread."""
+        if not texts:
+            return np.zeros((0, self.info.dimensions), dtype=np.float32)
+        found = self.text_cache.get_many(texts)
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        for start in range(0, len(missing), self.batch_size):
+            part = missing[start : start + self.batch_size]
+            vectors = await self.text_batcher.submit_async(self.tokenizer(part))
+            found.update(zip(part, vectors, strict=True))
+            self.text_cache.put_many(zip(part, vectors, strict=True))
+        return np.stack([found[text] for text in texts])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import open_clip
-
 from pixembed.runtime.weights import BUNDLED_MODELS
 
 
@@ -23,7 +21,13 @@ class KnownModel:
 
 
 def known_models() -> list[KnownModel]:
-    """Bundled models first, then open_clip's published pairs."""
+    """Bundled models first, then open_clip's published pairs (where pixembed[torch] is installed)."""
+    from pixembed.runtime.loading import torch_installed
+
     bundled = [KnownModel(name, None) for name in BUNDLED_MODELS]
+    if not torch_installed():
+        return bundled
+    import open_clip
+
     published = [KnownModel(name, tag) for name, tag in open_clip.list_pretrained()]
     return bundled + published

@@ -1,6 +1,7 @@
 """Find model weights: a local path, the bundled models, the standard caches, or the hub when online.
 
-open_clip can download weights itself, but offline it either hangs on retries or fails deep inside with a
+open_clip (pixembed[torch]) is imported only inside the functions that need it. open_clip can download
+weights itself, but offline it either hangs on retries or fails deep inside with a
 message that does not say what to do. This module resolves every source first, so that a missing checkpoint
 becomes one ``WeightsUnavailable`` error within seconds, naming the model and the ways to supply it.
 """
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import open_clip
 
 from pixembed.errors import NotFound, WeightsUnavailable
 
@@ -38,6 +38,8 @@ class WeightsSource:
 
 def default_tag(model: str) -> str | None:
     """The pretrained tag used when none is named: OpenAI's where it exists, else the first listed."""
+    import open_clip
+
     if model in BUNDLED_MODELS or model.startswith((HF_HUB_PREFIX, LOCAL_DIR_PREFIX)):
         return None
     if model in DEFAULT_TAGS:
@@ -55,6 +57,8 @@ def resolve_weights(
     download_timeout_s: float = 20.0,
 ) -> WeightsSource:
     """Decide where the weights of ``model`` come from, failing fast when they cannot be had."""
+    import open_clip
+
     if model in BUNDLED_MODELS:
         return WeightsSource(LOCAL_DIR_PREFIX + str(BUNDLED_MODELS[model]), None, model)
     if model.startswith(LOCAL_DIR_PREFIX):
@@ -89,6 +93,8 @@ def resolve_weights(
 
 
 def _from_path(model: str, pretrained: str | None, weights: Path) -> WeightsSource:
+    import open_clip
+
     if not weights.exists():
         raise WeightsUnavailable(f"weights path {weights} does not exist")
     if weights.is_dir():
@@ -148,6 +154,8 @@ def hub_reachable(timeout_s: float) -> bool:
 
 
 def _download(model: str, tag: str, cfg: dict[str, Any], cache_dir: str | None, timeout_s: float) -> str:
+    import open_clip
+
     if not hub_reachable(min(timeout_s, 5.0)):
         raise WeightsUnavailable(_how_to_supply(model, tag, "they are not cached and the hub is unreachable"))
     try:

@@ -159,7 +159,7 @@ async def check_duplicate(
     if info.model != model.info.name:
         raise InvalidRequest(f"collection {name!r} holds vectors of {info.model}, not {model.info.name}")
     image = await load_image(source, settings)
-    vector = (await anyio.to_thread.run_sync(model.embed_images, [image]))[0]
+    vector = (await model.embed_images_async([image]))[0]
     found: dict[str, DuplicateMatch] = {}
     matches = await anyio.to_thread.run_sync(store.search, name, vector, settings.duplicate_check_top_k)
     for match in matches:

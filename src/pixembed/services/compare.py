@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import anyio
 import numpy as np
 
 from pixembed.config import Settings
@@ -37,9 +36,9 @@ async def embed_subject(model: ClipModel, subject: str | ImageSource, settings: 
     """One vector for a text or an image subject."""
     if isinstance(subject, str):
         check_texts([subject], settings)
-        return await anyio.to_thread.run_sync(model.embed_texts, [subject])
+        return await model.embed_texts_async([subject])
     image = await load_image(subject, settings)
-    return await anyio.to_thread.run_sync(model.embed_images, [image])
+    return await model.embed_images_async([image])
 
 
 async def compare(
@@ -57,14 +56,14 @@ async def compare(
     texts = [p for p in prompts if isinstance(p, str)]
     if len(texts) == len(prompts):
         check_texts(texts, settings)
-        prompt_vectors = await anyio.to_thread.run_sync(model.embed_texts, texts)
+        prompt_vectors = await model.embed_texts_async(texts)
     elif not texts:
         _, images, failures = partition(
             await load_images([p for p in prompts if isinstance(p, ImageSource)], settings)
         )
         for index, failure in failures.items():
             raise type(failure)(f"prompt image {index}: {failure.message}")
-        prompt_vectors = await anyio.to_thread.run_sync(model.embed_images, images)
+        prompt_vectors = await model.embed_images_async(images)
     else:
         raise InvalidRequest("prompts must be all texts or all images, not a mix")
     similarities = (prompt_vectors @ subject_vector[0]).astype(np.float32)

@@ -50,7 +50,7 @@ async def embed_image_sources(
             "(PIXEMBED_MAX_BATCH_ITEMS)"
         )
     good, images, failures = partition(await load_images(sources, settings, min_side=draft_min_side(model)))
-    vectors = await anyio.to_thread.run_sync(model.embed_images, images)
+    vectors = await model.embed_images_async(images)
     by_index = dict(zip(good, vectors, strict=True))
     facts: dict[int, dict[str, Any]] = {}
     if with_facts:
@@ -109,4 +109,4 @@ def check_texts(texts: Sequence[str], settings: Settings) -> None:
 async def embed_texts(model: ClipModel, texts: Sequence[str], settings: Settings) -> Vectors:
     """Embed texts (each truncated to the model's context length by its tokenizer)."""
     check_texts(texts, settings)
-    return await anyio.to_thread.run_sync(model.embed_texts, list(texts))
+    return await model.embed_texts_async(list(texts))

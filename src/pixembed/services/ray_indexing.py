@@ -46,7 +46,7 @@ class EmbedFiles:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from pixembed.api.app import load_model_from_settings
+        from pixembed.runtime.loading import load_model_from_settings
 
         self.settings = settings
         self.model = load_model_from_settings(settings)

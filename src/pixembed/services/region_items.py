@@ -85,6 +85,6 @@ async def embed_query_region(
     """The vector of one box of a query image (a 400 if the box does not fit the image)."""
     image = await load_image(source, settings)
     (checked,) = check_boxes([box], image.width, image.height)
-    vectors = await anyio.to_thread.run_sync(model.embed_images, [image.crop(checked)])
+    vectors = await model.embed_images_async([image.crop(checked)])
     vector: Vector = vectors[0]
     return vector

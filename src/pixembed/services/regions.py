@@ -112,7 +112,7 @@ async def embed_image_regions(
     """Embed the boxes of a decoded image; tag them with ``labels`` and score them against the texts."""
     checked = check_boxes(boxes, image.width, image.height)
     crops: list[Image.Image] = [image.crop(box) for box in checked]
-    vectors = await anyio.to_thread.run_sync(model.embed_images, crops)
+    vectors = await model.embed_images_async(crops)
     ranked: list[tuple[Tag, ...]] = [()] * len(checked)
     if labels is not None:
         prompt_vectors = await embed_texts(model, labels.prompts, settings)

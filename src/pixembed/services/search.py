@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import anyio
 import numpy as np
 
 from pixembed.config import Settings
@@ -68,7 +67,7 @@ async def search_dataset(
         good, images, failures = partition(await load_images(chunk, settings))
         skipped.extend(Skipped(start + i, chunk[i].name, error) for i, error in failures.items())
         if images:
-            vectors = await anyio.to_thread.run_sync(model.embed_images, images)
+            vectors = await model.embed_images_async(images)
             sims = vectors @ query_vector
             scores.extend((start + i, float(s)) for i, s in zip(good, sims, strict=True))
     order = sorted(scores, key=lambda pair: (-pair[1], pair[0]))[:top_k]

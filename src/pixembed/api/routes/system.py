@@ -24,7 +24,9 @@ async def list_models_route(request: Request) -> ModelsResponse:
         LoadedModel(
             model=model.info.name,
             dimensions=model.info.dimensions,
+            runtime=model.info.runtime,
             precision=model.info.precision,
+            min_cosine=model.info.min_cosine,
             device=model.info.device,
         )
         if model

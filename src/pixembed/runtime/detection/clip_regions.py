@@ -29,11 +29,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
-import torch
 from PIL import Image
-from torchvision.ops import box_area, nms
 
-from pixembed.runtime.detection.base import ClassQuery, RawDetection
+from pixembed.runtime.detection.base import ClassQuery, RawDetection, nms
 from pixembed.runtime.detection.proposals import propose_boxes
 from pixembed.runtime.detection.vocabulary import BACKGROUND_PROMPTS, EVERYDAY_THINGS
 from pixembed.runtime.model import ClipModel, Vectors
@@ -187,17 +185,16 @@ def suppress(
     """Per-class NMS, then drop boxes that mostly hold, or lie inside, a better box of their class."""
     if not len(boxes):
         return []
-    tensor, score_tensor = torch.from_numpy(boxes), torch.from_numpy(scores)
     found: list[RawDetection] = []
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     for label in np.unique(labels):
-        index = torch.from_numpy(np.flatnonzero(labels == label))
-        kept = index[nms(tensor[index], score_tensor[index], NMS_IOU)]
+        index = np.flatnonzero(labels == label)
+        kept = index[nms(boxes[index], scores[index], NMS_IOU)]
         chosen: list[int] = []
-        areas = box_area(tensor)
         for candidate in kept.tolist():
             if chosen:
-                inter = _intersections(tensor[candidate], tensor[chosen])
-                smaller = torch.minimum(areas[candidate], areas[chosen])
+                inter = _intersections(boxes[candidate], boxes[chosen])
+                smaller = np.minimum(areas[candidate], areas[chosen])
                 if float((inter / smaller).max()) > CONTAINED:
                     continue
             chosen.append(candidate)
@@ -209,7 +206,8 @@ def suppress(
     return found[:top_k]
 
 
-def _intersections(box: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
-    low = torch.maximum(box[:2], others[:, :2])
-    high = torch.minimum(box[2:], others[:, 2:])
-    return (high - low).clamp(min=0).prod(dim=1)
+def _intersections(box: npt.NDArray[np.float32], others: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    low = np.maximum(box[:2], others[:, :2])
+    high = np.minimum(box[2:], others[:, 2:])
+    inter: npt.NDArray[np.float32] = np.clip(high - low, 0, None).prod(axis=1)
+    return inter

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from pixembed.runtime.detection.base import nms
+
 Boxes = npt.NDArray[np.float32]  # (N, 4) x1, y1, x2, y2 in pixels
 
 WORK_SIDE = 320  # proposals are found on a copy whose longer side is at most this many pixels
@@ -94,10 +96,6 @@ def _dedupe(boxes: Boxes, iou: float) -> Boxes:
     """Drop boxes that nearly repeat an earlier one, keeping the larger-first order stable."""
     if not len(boxes):
         return boxes
-    import torch
-    from torchvision.ops import nms
-
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = nms(torch.from_numpy(boxes), torch.from_numpy(areas.astype(np.float32)), iou)
-    kept: Boxes = boxes[keep.numpy()]
+    kept: Boxes = boxes[nms(boxes, areas.astype(np.float32), iou)]
     return kept

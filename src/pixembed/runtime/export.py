@@ -1,0 +1,149 @@
+"""Export an open_clip model to ONNX: image tower and text tower, dynamic batch, in immich's folder layout.
+
+The folder is what immich publishes (``config.json``, ``visual/model.onnx`` + ``preprocess_cfg.json``,
+``textual/model.onnx`` + ``tokenizer.json``) plus ``pixembed.json``, which says what immich's files do not:
+the name, the logit scale, and that the text graph takes a trimmed token batch. Unlike immich's export, the
+text graph's sequence axis is dynamic too: it adds the positional embedding and causal mask for the length it
+is given, so the session can cut a batch after its last end-of-text token (runtime/text_tower.py explains
+why that changes no vector). Needs torch and open_clip; the result loads without either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from open_clip.transformer import text_global_pool
+
+from pixembed.imaging.preprocess import Preprocess
+from pixembed.runtime.text_tower import can_trim
+from pixembed.runtime.tokenizer import SHIPPED_TOKENIZER
+
+OPSET = 18
+FOLDER_FORMAT = 1
+
+
+class _ImageTower(torch.nn.Module):
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        features: torch.Tensor = self.module.encode_image(image)
+        return features
+
+
+class _TrimmedTextTower(torch.nn.Module):
+    """open_clip's ``encode_text`` for tokens of any length up to the context (the batch's, not 77)."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        m = self.module
+        length = text.shape[1]
+        cast_dtype = m.transformer.get_cast_dtype()
+        x = m.token_embedding(text).to(cast_dtype) + m.positional_embedding[:length].to(cast_dtype)
+        x = m.transformer(x, attn_mask=m.attn_mask[:length, :length])
+        x = text_global_pool(m.ln_final(x), text, m.text_pool_type)
+        if isinstance(m.text_projection, torch.nn.Linear):
+            x = m.text_projection(x)
+        elif m.text_projection is not None:
+            x = x @ m.text_projection
+        features: torch.Tensor = x
+        return features
+
+
+class _FullTextTower(torch.nn.Module):
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        features: torch.Tensor = self.module.encode_text(text)
+        return features
+
+
+def export_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str) -> Path:
+    """Write ``module`` (an fp32 open_clip CLIP, eval mode) as an ONNX folder; returns ``folder``.
+
+    Written into a sibling temporary folder of this process's own and renamed, so a crash never leaves a
+    half-written cache and processes exporting at once (Ray actors) do not collide: the first rename wins.
+    """
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        _write_folder(module, preprocess, partial, name)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    try:
+        partial.rename(folder)
+    except OSError:  # another process finished the same export first: keep its folder
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def _write_folder(module: Any, preprocess: Preprocess, partial: Path, name: str) -> None:
+    (partial / "visual").mkdir(parents=True)
+    (partial / "textual").mkdir()
+    context_length = int(getattr(module, "context_length", 77))
+    trimmed = can_trim(module)
+    image = torch.zeros((2, 3, preprocess.size, preprocess.size))
+    tokens = torch.zeros((2, context_length), dtype=torch.int64)
+    tokens[:, 0], tokens[:, 1] = 49406, 49407
+    text_tower = _TrimmedTextTower(module) if trimmed else _FullTextTower(module)
+    quiet = contextlib.redirect_stdout(io.StringIO())  # the exporter prints its progress on stdout
+    with warnings.catch_warnings(), quiet, torch.inference_mode(False), torch.no_grad():
+        # The exporter warns about shape guards and skipped constant folds; none of it is the user's concern.
+        warnings.simplefilter("ignore")
+        logging.getLogger("onnxscript").setLevel(logging.ERROR)
+        _export(_ImageTower(module), image, partial / "visual" / "model.onnx", "image", {0: "batch"})
+        axes = {0: "batch", 1: "sequence"} if trimmed else {0: "batch"}
+        _export(text_tower, tokens, partial / "textual" / "model.onnx", "text", axes)
+    config = {
+        "embed_dim": int(module.text_projection.shape[-1])
+        if isinstance(module.text_projection, torch.Tensor)
+        else None,
+        "text_cfg": {"context_length": context_length},
+        "vision_cfg": {"image_size": preprocess.size},
+    }
+    (partial / "config.json").write_text(json.dumps(config, indent=2))
+    (partial / "visual" / "preprocess_cfg.json").write_text(json.dumps(preprocess.to_config(), indent=2))
+    shutil.copyfile(SHIPPED_TOKENIZER, partial / "textual" / "tokenizer.json")
+    info = {
+        "format": FOLDER_FORMAT,
+        "name": name,
+        "logit_scale": float(module.logit_scale.exp().item()),
+        "text_trimmed": trimmed,
+        "context_length": context_length,
+    }
+    (partial / "pixembed.json").write_text(json.dumps(info, indent=2))
+
+
+def _export(
+    tower: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, axes: dict[int, str]
+) -> None:
+    dims = {i: torch.export.Dim(name, min=1) for i, name in axes.items()}
+    program = torch.onnx.export(
+        tower.eval(),
+        (example,),
+        input_names=[input_name],
+        output_names=["features"],
+        dynamic_shapes={"image" if input_name == "image" else "text": dims},
+        opset_version=OPSET,
+        dynamo=True,
+        optimize=True,
+        verbose=False,
+    )
+    assert program is not None
+    program.save(str(path))
