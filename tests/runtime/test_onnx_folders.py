@@ -50,7 +50,9 @@ def _open_clip_vectors(module: object, images: list, texts: list[str]) -> tuple[
     return image, text
 
 
-def _embed_without_torch(args: dict[str, object], images: Path) -> dict[str, object]:
+def _embed_without_torch(
+    args: dict[str, object], images: Path, env: dict[str, str] | None = None
+) -> dict[str, object]:
     script = (
         NO_TORCH
         + f"""
@@ -63,9 +65,13 @@ print(json.dumps({{"info": model.info.__dict__, "images": model.embed_images(pic
                   "texts": model.embed_texts({TEXTS!r}).tolist()}}))
 """
     )
-    env = os.environ | {"PYTHONPATH": str(SRC)}
     done = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(SRC)} | (env or {}),
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -161,3 +167,81 @@ def test_the_bundled_onnx_tiny_model_equals_its_open_clip_checkpoint(
     np.testing.assert_allclose(
         tiny_model.embed_texts(TEXTS), ref_texts / norm(ref_texts, axis=1, keepdims=True), atol=1e-5
     )
+
+
+def _hf_cache_with(folder: Path, repository: str, hf_home: Path) -> None:
+    """Lay ``folder`` out as the Hugging Face cache holds a downloaded repository (refs/main -> snapshot)."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = hf_home / "hub" / f"models--{repository.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    for file in folder.rglob("*"):
+        if file.is_file():
+            (snapshot / file.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+            (snapshot / file.relative_to(folder)).write_bytes(file.read_bytes())
+
+
+def test_without_torch_the_default_model_comes_as_onnx_from_immichs_hub_repository(
+    immich_folder: Path, tiny_model: ClipModel, tmp_path: Path
+) -> None:
+    """A core install serving ``ViT-B-32`` takes immich's ``ViT-B-32__openai`` folder from the Hugging Face
+    cache (offline here, so the cache is all there is; its contents are the tiny model's, laid out as the
+    hub's repository would be: the loader cannot tell, and the vectors prove which graph served)."""
+    hf_home = tmp_path / "hf"
+    _hf_cache_with(immich_folder, "immich-app/ViT-B-32__openai", hf_home)
+    images = _pictures(tmp_path / "pictures")
+    env = {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
+    served = _embed_without_torch(
+        {"spec": "ViT-B-32", "data_dir": str(tmp_path / "data")}, tmp_path / "pictures", env
+    )
+    assert (served["info"]["name"], served["info"]["runtime"]) == ("ViT-B-32/openai", "onnx")
+    assert cosines(np.array(served["images"]), tiny_model.embed_images(images)).min() >= 0.9999
+    assert cosines(np.array(served["texts"]), tiny_model.embed_texts(TEXTS)).min() >= 0.9999
+
+
+def test_without_torch_and_offline_the_default_model_fails_fast_naming_the_ways_to_supply_it(
+    tmp_path: Path,
+) -> None:
+    script = (
+        NO_TORCH
+        + f"""
+import time
+from pixembed.runtime.loading import load_model
+from pixembed.errors import WeightsUnavailable
+started = time.monotonic()
+try:
+    load_model("ViT-B-32", data_dir={str(tmp_path)!r})
+except WeightsUnavailable as exc:
+    print(round(time.monotonic() - started, 2), exc.message)
+"""
+    )
+    env = os.environ | {"PYTHONPATH": str(SRC), "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds, message = done.stdout.strip().split(" ", 1)
+    assert float(seconds) < 5
+    assert "immich-app/ViT-B-32__openai" in message and "not cached and the hub is unreachable" in message
+    assert "--weights" in message and "pixembed[torch]" in message and "--model pixembed-tiny" in message
+
+
+def test_immichs_published_vitb32_matches_open_clip_where_both_are_cached(tmp_path: Path) -> None:
+    """The real check of the hub path: immich's ONNX ViT-B-32 against open_clip's ViT-B-32/openai, on a
+    machine whose Hugging Face cache holds both (nothing downloads here; it skips elsewhere)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from pixembed.runtime.hub_onnx import hub_onnx_folder
+    from pixembed.runtime.weights import _cached_checkpoint
+
+    if not isinstance(try_to_load_from_cache("immich-app/ViT-B-32__openai", "visual/model.onnx"), str):
+        pytest.skip("immich-app/ViT-B-32__openai is not in the Hugging Face cache")
+    if _cached_checkpoint(open_clip.get_pretrained_cfg("ViT-B-32", "openai"), None) is None:
+        pytest.skip("open_clip's ViT-B-32/openai weights are not cached")
+    folder = hub_onnx_folder("immich-app/ViT-B-32__openai")
+    served = load_model(str(folder.path), data_dir=tmp_path)
+    reference = load_model("ViT-B-32", runtime="torch", data_dir=tmp_path)
+    images = photos(4)
+    assert cosines(served.embed_images(images), reference.embed_images(images)).min() >= 0.999
+    assert cosines(served.embed_texts(TEXTS), reference.embed_texts(TEXTS)).min() >= 0.999

@@ -3,8 +3,9 @@
 ONNX Runtime serves by default. A model comes as ONNX from, in order: a folder named by ``--weights`` or
 ``--model`` (immich's layout or pixembed's), the bundled ONNX pixembed-tiny, or pixembed's export cache
 (``DATA_DIR/onnx/<checkpoint sha256>``, found again through an alias of the weights named, so a second start
-needs no torch). Anything else is loaded through open_clip once (pixembed[torch]), exported into the cache,
-and checked against the open_clip module before it serves. bf16/fp16 and ``--runtime torch`` serve the
+needs no torch). Without torch, an open_clip name comes ready as ONNX from immich's hub repository
+(``runtime.hub_onnx``). Anything else is loaded through open_clip once (pixembed[torch]), exported into the
+cache, and checked against the open_clip module before it serves. bf16/fp16 and ``--runtime torch`` serve the
 open_clip module itself. Every precision is checked against fp32 at load; ``auto`` keeps the fastest that
 passes.
 """
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pixembed.errors import InvalidRequest, PixembedError, WeightsUnavailable
 from pixembed.imaging.preprocess import Preprocess
 from pixembed.metrics import MODEL_LOAD_SECONDS
+from pixembed.runtime.hub_onnx import hub_onnx_folder, immich_repository
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.onnx_folder import OnnxFolder, is_onnx_folder, read_onnx_folder
 from pixembed.runtime.options import RUNTIMES, LoadOptions
@@ -90,7 +92,12 @@ def _load(spec: LoadOptions | str, **changes: Any) -> ClipModel:
     if folder is not None:
         return _serve_onnx(folder, options, reference=None)
     if not torch_installed():
-        raise WeightsUnavailable(_needs_torch(options, torch_only))
+        repository = None if torch_only else immich_repository(options.model, options.pretrained)
+        if repository is None or options.weights is not None:
+            raise WeightsUnavailable(_needs_torch(options, torch_only))
+        # No torch to export with: the same model, ready as ONNX on the hub (see runtime.hub_onnx).
+        folder = hub_onnx_folder(repository, options.cache_dir, options.download_timeout_s)
+        return _serve_onnx(folder, options, reference=None)
     return _load_through_torch(options, torch_only)
 
 
