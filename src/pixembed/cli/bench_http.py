@@ -44,7 +44,8 @@ class LoadResult:
     per_s: float
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -53,9 +54,19 @@ def _free_port() -> int:
 @contextmanager
 def serve(args: list[str], data_dir: Path, timeout_s: float = 180.0) -> Iterator[Server]:
     """Start ``pixembed serve ARGS`` on a free loopback port; stop it (by its pid) on exit."""
-    port = _free_port()
-    env = os.environ | {"PIXEMBED_DATA_DIR": str(data_dir)}
+    port = free_port()
     command = [sys.executable, "-m", "pixembed", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    env = os.environ | {"PIXEMBED_DATA_DIR": str(data_dir)}
+    with run_server(command, port, env, timeout_s) as server:
+        yield server
+
+
+@contextmanager
+def run_server(
+    command: list[str], port: int, env: dict[str, str], timeout_s: float = 180.0
+) -> Iterator[Server]:
+    """Run ``command`` (a server listening on 127.0.0.1:``port`` with a /readyz route) until it answers 200;
+    stop it on exit. Also starts the peer servers that benchmarks/bench_http_peers.py compares with."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
@@ -63,9 +74,9 @@ def serve(args: list[str], data_dir: Path, timeout_s: float = 180.0) -> Iterator
         while True:
             if process.poll() is not None:
                 stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"pixembed serve exited with {process.returncode}: {stderr[-2000:]}")
+                raise RuntimeError(f"{command[:4]} exited with {process.returncode}: {stderr[-2000:]}")
             if time.perf_counter() - started > timeout_s:
-                raise RuntimeError(f"pixembed serve was not ready after {timeout_s:.0f} s")
+                raise RuntimeError(f"{command[:4]} was not ready after {timeout_s:.0f} s")
             try:
                 if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                     break
