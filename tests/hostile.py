@@ -167,6 +167,31 @@ def image_cases() -> list[Case]:
     return cases
 
 
+# JSON shaped to crash a parser: Python's json recurses once per level (RecursionError past ~1000).
+DEEP_JSON = "[" * 100_000
+
+
+def deep_metadata(depth: int) -> dict[str, object]:
+    """``{"a": {"a": ... {"a": 1}}}``, ``depth`` objects deep."""
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    assert isinstance(value, dict)
+    return value
+
+
+# Search filters past SQLite's limits (expression depth 1000) or that no JSON path can name:
+# (name, filter, words of the 400's message).
+HOSTILE_FILTERS: list[tuple[str, dict[str, object], str]] = [
+    ("in-1000-values", {"colour": {"in": [f"c{i}" for i in range(1000)]}}, "lists 1000 values"),
+    ("nin-1000-values", {"colour": {"nin": list(range(1000))}}, "lists 1000 values"),
+    ("1001-keys", {f"k{i}": i for i in range(1001)}, "1001 keys"),
+    ("nul-key", {"a\x00b": 1}, "control characters"),
+    ("backslash-key", {"a\\b": 1}, "backslashes"),
+    ("1024-plus-values", {f"k{i}": {"in": list(range(200))} for i in range(6)}, "1200 values in all"),
+]
+
+
 # Refused before any connection: (url, status, error). Literal and odd IP spellings, schemes, credentials.
 REFUSED_URLS: list[tuple[str, int, str]] = [
     ("http://127.0.0.1/a.png", 400, "url_refused"),

@@ -90,9 +90,7 @@ SERVER_CASES = [
 
 @pytest.fixture(scope="module")
 def app_client(tiny_model: ClipModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(
-        model="pixembed-tiny", data_dir=tmp_path_factory.mktemp("hostile"), max_upload_mb=2.0
-    )
+    settings = Settings(model="pixembed-tiny", data_dir=tmp_path_factory.mktemp("hostile"), max_upload_mb=2.0)
     with TestClient(create_app(settings, tiny_model)) as client:
         yield client
 

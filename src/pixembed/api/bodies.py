@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -11,6 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
+from pixembed.api.json_limits import parse_json
 from pixembed.errors import InvalidRequest, PayloadTooLarge, TooManyItems, UnsupportedMediaType
 
 
@@ -139,10 +139,7 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise InvalidRequest("empty request body: send JSON or multipart/form-data")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+    return parse_json(raw)
 
 
 async def upload_bytes(upload: UploadFile) -> bytes:

@@ -20,6 +20,7 @@ from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import ItemResult, embed_image_sources
 from pixembed.services.inputs import ImageSource
+from pixembed.services.metadata import check_metadata
 from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore, open_store
@@ -109,6 +110,8 @@ async def add_items(
         raise InvalidRequest("no items given: send at least one image or vector")
     if len(items) > settings.max_batch_items:
         raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
+    for index, item in enumerate(items):
+        check_metadata(item.metadata, settings, f"item {index}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
     embedded = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
@@ -24,6 +23,7 @@ from pixembed.api.collection_schemas import (
     SearchCollectionOut,
 )
 from pixembed.api.errors import error_body
+from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
@@ -51,10 +51,7 @@ def _out(info: CollectionInfo) -> CollectionOut:
 
 
 def _json_field(raw: str, what: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"{what} is not valid JSON: {exc}") from exc
+    return parse_json(raw, what)
 
 
 def _vector(values: list[float]) -> npt.NDArray[np.float32]:
