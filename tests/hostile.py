@@ -141,6 +141,8 @@ def image_cases() -> list[Case]:
         Case("webp-corrupt-bitstream.webp", _flip(webp, 30, 40), 422, UNDECODABLE),
         Case("gif-header-then-html-polyglot.gif", b"GIF89a<html><script>alert(1)</script>", 422, UNDECODABLE),
         Case("png-sig-then-pdf.png", b"\x89PNG\r\n\x1a\n%PDF-1.4\n1 0 obj", 422, UNDECODABLE),
+        # A few hundred bytes whose header claims 10000x10000: libjpeg would fill the rest with grey.
+        Case("jpeg-tiny-declaring-10000x10000.jpg", _jpeg_with_size(10_000, 10_000), 422, UNDECODABLE),
         # Decompression bombs: tiny files declaring huge pixel counts, refused before decoding.
         Case("png-100000x100000.png", png_declaring(100_000, 100_000), 413, "image_too_large"),
         Case("png-1x200000000.png", png_declaring(1, 200_000_000), 413, "image_too_large"),

@@ -16,6 +16,7 @@ from pixembed.imaging.formats import (
     AVIF_AVAILABLE,
     describe_unsupported,
     display_name,
+    jpeg_is_huffman_coded,
     sniff_format,
     supported_formats_text,
     webp_canvas_size,
@@ -126,7 +127,26 @@ def _open_header(data: bytes, fmt: str, max_pixels: int | None) -> Image.Image:
         _check_size(declared, max_pixels)
     image = Image.open(io.BytesIO(data), formats=[fmt])
     _check_size(image.size, max_pixels)
+    if fmt == "JPEG":
+        _check_jpeg_length(data, image.size)
     return image
+
+
+def _check_jpeg_length(data: bytes, size: tuple[int, int]) -> None:
+    """Refuse a Huffman-coded JPEG too short to hold the pixels its header declares.
+
+    libjpeg fills whatever the data lacks with grey and only warns, so a 633-byte file declaring
+    10000x10000 "decodes". Huffman coding spends at least one bit on every 8x8 block of every component
+    in the first (DC) scan, 2 bits in a baseline scan; allowing for 2x2 chroma subsampling, a complete
+    file holds at least ``width * height / 2048`` bytes. Arithmetic coding has no such floor.
+    """
+    width, height = size
+    needed = width * height // 2048
+    if len(data) < needed and jpeg_is_huffman_coded(data):
+        raise UndecodableImage(
+            f"the JPEG image is truncated: its header declares {width}x{height} pixels, which take at least "
+            f"{needed:,} bytes, but the file has {len(data):,}"
+        )
 
 
 def _check_size(size: tuple[int, int], max_pixels: int | None) -> None:
