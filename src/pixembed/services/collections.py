@@ -133,11 +133,15 @@ async def add_items(
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
         pairs = zip(image_positions, embedded, strict=True)
-        decoded = {ids[p]: r.image for p, r in pairs if r.image is not None}
+        decoded = {ids[p]: (r.image, vectors[p]) for p, r in pairs if r.image is not None and p in vectors}
         # A region's thumbnail is its crop of the parent image.
-        decoded.update((child.record.id, child.crop) for found in children.values() for child in found)
+        decoded.update(
+            (child.record.id, (child.crop, child.record.vector))
+            for found in children.values()
+            for child in found
+        )
         bare = [ids[i] for i in vectors if items[i].image is None]
-        await save_thumbnails(thumbnails, name, decoded, bare + stale)
+        await save_thumbnails(thumbnails, name, decoded, bare + stale, store)
     return [
         AddedItem(
             i,

@@ -40,6 +40,7 @@ from pixembed.services.collections import (
     search_collection,
 )
 from pixembed.services.detection import resolve_classes
+from pixembed.services.thumbnails import thumbnail_of
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
 from pixembed.store.thumbnails import ThumbnailStore
 
@@ -200,9 +201,9 @@ async def thumbnail_route(
     store: VectorStore = Depends(get_store),
     thumbnails: ThumbnailStore = Depends(get_thumbnails),
 ) -> Response:
-    """A stored item's thumbnail (at most 256 px a side); 404 for items added as bare vectors."""
-    await anyio.to_thread.run_sync(store.get_collection, name)  # 404 names a missing collection first
-    data, media_type = await anyio.to_thread.run_sync(thumbnails.get, name, item_id)
+    """A stored item's thumbnail (at most 256 px a side); 404 for a missing item or one added as a bare
+    vector."""
+    data, media_type = await anyio.to_thread.run_sync(thumbnail_of, thumbnails, store, name, item_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
 
 
