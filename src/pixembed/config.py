@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=25.0, gt=0)
     max_request_mb: float = Field(default=1024.0, gt=0)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
+    # Decoded pixels, in memory (issue 14): what one request may hold at once (413 past it), what all
+    # requests together may (beyond it a decode waits up to decode_wait_s, then 503 + Retry-After).
+    max_decoded_mb: float = Field(default=192.0, gt=0)
+    max_decoded_total_mb: float = Field(default=768.0, gt=0)
+    decode_wait_s: float = Field(default=10.0, ge=0)
+    # Regions (/v1/embed/regions, APIClaw boundingBoxes): the pixels all boxes of one request may crop.
+    max_region_pixels: int = Field(default=64_000_000, ge=1)
     max_batch_items: int = Field(default=256, ge=1)
     max_dataset_items: int = Field(default=10_000, ge=1)
     max_texts: int = Field(default=1024, ge=1)
@@ -120,6 +127,16 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The upload limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        """The per-request decoded-pixel budget in bytes."""
+        return int(self.max_decoded_mb * 1024 * 1024)
+
+    @property
+    def max_decoded_total_bytes(self) -> int:
+        """The server-wide decoded-pixel budget in bytes."""
+        return int(self.max_decoded_total_mb * 1024 * 1024)
 
     @property
     def max_metadata_bytes(self) -> int:

@@ -16,6 +16,7 @@ from pixembed.api import compat, web
 from pixembed.api.auth import require_scope, scope_by_route
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
+from pixembed.api.decode_budget import DecodeBudgetMiddleware
 from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
 from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
@@ -25,6 +26,7 @@ from pixembed.api.routes import collections, compare, dedup, detect, embed, keys
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
+from pixembed.imaging.budget import DecodePool
 from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
@@ -118,6 +120,10 @@ def create_app(
     app.state.keys = KeyStore(settings.key_store_path)
     app.state.thumbnails = open_thumbnails(settings)
     # Outermost last: every request gets an id, metrics and a log line, then the deadline, then the cap.
+    app.state.decode_pool = DecodePool(settings.max_decoded_total_bytes, settings.decode_wait_s)
+    app.add_middleware(
+        DecodeBudgetMiddleware, pool=app.state.decode_pool, per_request_bytes=settings.max_decoded_bytes
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s)
     app.add_middleware(RequestContextMiddleware)

@@ -12,6 +12,8 @@ from PIL import Image
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.imaging import decode_base64_image, decode_image, fetch_url
+from pixembed.imaging.budget import DecodeBudget, current_budget
+from pixembed.imaging.decode import plan_decode
 
 SourceKind = Literal["bytes", "url", "base64"]
 
@@ -39,11 +41,33 @@ class ImageSource:
 async def load_image(source: ImageSource, settings: Settings, *, min_side: int | None = None) -> Image.Image:
     """Fetch (for URLs) and decode one image, off the event loop, within the configured limits.
 
-    ``min_side``: a large JPEG may be decoded scaled down to no less than this (see ``decode_image``).
+    The decode's peak memory, estimated from the header, is reserved first from the request's decoded-
+    bytes budget (and through it the server's; see ``imaging.budget``); the image keeps its share until
+    it is freed. ``min_side``: a large JPEG may be decoded scaled down to no less than this (see
+    ``decode_image``).
     """
+    data = await source_bytes(source, settings)
+    budget = current_budget() or DecodeBudget(settings.max_decoded_bytes)
+    plan = await anyio.to_thread.run_sync(
+        lambda: plan_decode(data, max_pixels=settings.max_image_pixels, min_side=min_side)
+    )
+    await budget.reserve(plan.peak_bytes)
+    try:
+        image = await anyio.to_thread.run_sync(
+            lambda: decode_image(data, max_pixels=settings.max_image_pixels, min_side=min_side)
+        )
+    except BaseException:
+        budget.release(plan.peak_bytes)
+        raise
+    budget.keep(image, plan.peak_bytes)
+    return image
+
+
+async def source_bytes(source: ImageSource, settings: Settings) -> bytes:
+    """The encoded bytes of a source: fetched for a URL (size-capped), decoded for base64."""
     if source.kind == "url":
         assert isinstance(source.data, str)
-        data = await fetch_url(
+        return await fetch_url(
             source.data,
             max_bytes=settings.max_upload_bytes,
             connect_timeout_s=settings.fetch_connect_timeout_s,
@@ -51,15 +75,11 @@ async def load_image(source: ImageSource, settings: Settings, *, min_side: int |
             max_redirects=settings.fetch_max_redirects,
             allow_private=settings.allow_private_urls,
         )
-    elif source.kind == "base64":
+    if source.kind == "base64":
         assert isinstance(source.data, str)
-        data = decode_base64_image(source.data, max_bytes=settings.max_upload_bytes)
-    else:
-        assert isinstance(source.data, bytes)
-        data = source.data
-    return await anyio.to_thread.run_sync(
-        lambda: decode_image(data, max_pixels=settings.max_image_pixels, min_side=min_side)
-    )
+        return decode_base64_image(source.data, max_bytes=settings.max_upload_bytes)
+    assert isinstance(source.data, bytes)
+    return source.data
 
 
 async def load_images(
@@ -78,6 +98,14 @@ async def load_images(
         for index, source in enumerate(sources):
             group.start_soon(one, index, source)
     return results
+
+
+def release_images(images: Sequence[Image.Image]) -> None:
+    """Done with these decoded images: their share of the request's decoded-bytes budget is free again."""
+    budget = current_budget()
+    if budget is not None:
+        for image in images:
+            budget.forget(image)
 
 
 def partition(

@@ -12,7 +12,7 @@ from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import embed_subject
-from pixembed.services.inputs import ImageSource, load_images, partition
+from pixembed.services.inputs import ImageSource, load_images, partition, release_images
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ async def search_dataset(
         if images:
             vectors = await anyio.to_thread.run_sync(model.embed_images, images)
             sims = vectors @ query_vector
+            release_images(images)
             scores.extend((start + i, float(s)) for i, s in zip(good, sims, strict=True))
     order = sorted(scores, key=lambda pair: (-pair[1], pair[0]))[:top_k]
     hits = [Hit(index, dataset[index].name, float(np.float32(sim))) for index, sim in order]
