@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # Decoded pixels, in memory (issue 14): what one request may hold at once (413 past it), what all
     # requests together may (beyond it a decode waits up to decode_wait_s, then 503 + Retry-After).
     max_decoded_mb: float = Field(default=192.0, gt=0)
-    max_decoded_total_mb: float = Field(default=768.0, gt=0)
+    max_decoded_total_mb: float = Field(default=256.0, gt=0)
     decode_wait_s: float = Field(default=10.0, ge=0)
     # Regions (/v1/embed/regions, APIClaw boundingBoxes): the pixels all boxes of one request may crop.
     max_region_pixels: int = Field(default=64_000_000, ge=1)

@@ -200,3 +200,4 @@ def budget_scope(budget: DecodeBudget) -> Iterator[DecodeBudget]:
     finally:
         _current.reset(token)
         budget.close()
+

@@ -59,7 +59,9 @@ def plan_decode(data: bytes, *, max_pixels: int, min_side: int | None = None) ->
         if min_side is not None and fmt == "JPEG":
             image.draft(image.mode, (min_side, min_side))
         transparent = image.mode in _TRANSPARENT_MODES or "transparency" in image.info
-        turned = _orientation(image) in _ROTATING_ORIENTATIONS
+        # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after the pixels, so
+        # for PNG any EXIF seen in the header counts as a turn; elsewhere EXIF precedes the pixels.
+        turned = "exif" in image.info if fmt == "PNG" else _orientation(image) in _ROTATING_ORIENTATIONS
         return DecodePlan(
             fmt, image.size, image.mode, _peak_bytes(fmt, image.size, image.mode, transparent, turned)
         )

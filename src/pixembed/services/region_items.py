@@ -17,7 +17,7 @@ from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.services.detection import MAX_TOP_K, DetectClass, detect_in_image
 from pixembed.services.inputs import ImageSource, load_image
-from pixembed.services.regions import check_boxes, embed_crops, embed_image_regions
+from pixembed.services.regions import check_boxes, embed_image_regions
 from pixembed.store import Record
 
 Vector = npt.NDArray[np.float32]
@@ -88,6 +88,6 @@ async def embed_query_region(
     """The vector of one box of a query image (a 400 if the box does not fit the image)."""
     image = await load_image(source, settings)
     (checked,) = check_boxes([box], image.width, image.height)
-    vectors = await anyio.to_thread.run_sync(embed_crops, model, image, [checked])
+    vectors = await anyio.to_thread.run_sync(model.embed_crops, image, [checked])
     vector: Vector = vectors[0]
     return vector

@@ -116,19 +116,6 @@ async def embed_detected_regions(
     return await embed_image_regions(model, image, boxes, settings, labels=labels, text_vectors=text_vectors)
 
 
-def embed_crops(model: ClipModel, image: Image.Image, boxes: Sequence[Box]) -> Vectors:
-    """Crop and embed ``boxes`` a model batch at a time (in the calling thread, so never on the event
-    loop): only one batch of crops exists at once."""
-    if not boxes:
-        return np.zeros((0, model.info.dimensions), dtype=np.float32)
-    parts = []
-    for start in range(0, len(boxes), model.batch_size):
-        crops = [image.crop(box) for box in boxes[start : start + model.batch_size]]
-        parts.append(model.embed_images(crops))
-        del crops
-    return np.concatenate(parts)
-
-
 async def embed_image_regions(
     model: ClipModel,
     image: Image.Image,
@@ -141,7 +128,8 @@ async def embed_image_regions(
     """Embed the boxes of a decoded image; tag them with ``labels`` and score them against the texts."""
     checked = check_boxes(boxes, image.width, image.height)
     check_region_pixels(checked, settings)  # detected boxes too
-    vectors = await anyio.to_thread.run_sync(embed_crops, model, image, checked)
+    # Cut and embedded in a worker thread, one full-size crop alive at a time: never on the event loop.
+    vectors = await anyio.to_thread.run_sync(model.embed_crops, image, checked)
     ranked: list[tuple[Tag, ...]] = [()] * len(checked)
     if labels is not None:
         prompt_vectors = await embed_texts(model, labels.prompts, settings)
