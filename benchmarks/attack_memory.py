@@ -175,6 +175,7 @@ class Case:
     growth: int = 0
     seconds: float = 0.0
     idle: int = 0
+    healthz_p99: float = 0.0
 
 
 def post_files(
@@ -301,6 +302,12 @@ def cases() -> list[Case]:
     ]
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); 0 for none."""
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * q + 0.5) - 1)] if ordered else 0.0
+
+
 def warm_up(base: str) -> None:
     """Normal traffic first, so that allocator pools and the model's buffers are part of "idle"."""
     small = noisy_png(400)
@@ -327,7 +334,7 @@ def main() -> None:
     latencies: list[float] = []
     failures = 0
     print(
-        f"load average {os.getloadavg()[0]:.2f}; per case: peak RSS over idle, wall time, statuses",
+        f"load average {os.getloadavg()[0]:.2f}; per case: RSS over idle, wall time, /healthz p99, statuses",
         flush=True,
     )
     for case in attacks:
@@ -347,19 +354,19 @@ def main() -> None:
                 probe.stop()
                 sampler.stop()
                 latencies += probe.latencies
+                case.healthz_p99 = percentile(probe.latencies, 0.99)
                 failures += failures
             finally:
                 process.terminate()
                 process.wait(timeout=30)
         print(
-            f"  {case.growth / MB:7.1f} MB  {case.seconds:6.2f} s  {case.statuses}  {case.name} "
-            f"(idle {case.idle / MB:.0f} MB)",
+            f"  {case.growth / MB:7.1f} MB  {case.seconds:6.2f} s  p99 {case.healthz_p99 * 1000:5.0f} ms"
+            f"  {case.statuses}  {case.name} (idle {case.idle / MB:.0f} MB)",
             flush=True,
         )
 
-    latencies.sort()
     p50 = statistics.median(latencies) * 1000
-    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
+    p99 = percentile(latencies, 0.99) * 1000
     print(f"/healthz while attacked: {len(latencies)} probes, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
           f"{failures} failed; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     over = [case for case in attacks if case.growth >= args.limit_mb * MB]
