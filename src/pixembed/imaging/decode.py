@@ -72,12 +72,14 @@ def _peak_bytes(fmt: str, size: tuple[int, int], mode: str, transparent: bool, t
 
     Counted: the decoded image in its own mode; a copy for EXIF rotation; numpy's working arrays when
     16-bit or 32-bit greys are scaled (``_scale_to_8bit``); the RGBA copy and the white canvas when
-    transparency is flattened; the RGB result (4 bytes a pixel in Pillow); libwebp's own canvas; a
-    second buffer for TIFF strips and tiles. tests/imaging/test_decode_budget.py measures real peaks
-    against this in fresh processes.
+    transparency is flattened; the RGB result of any conversion (4 bytes a pixel in Pillow); libwebp's
+    own canvas; a second buffer for TIFF strips and tiles. tests/imaging/test_decode_budget.py measures
+    real peaks against this in fresh processes.
     """
     stored = bytes_per_pixel(mode)
-    per_pixel = stored + 4  # the decoded image and the RGB result
+    per_pixel = stored  # the decoded image; an RGB one without transparency is the result itself
+    if mode != "RGB" or transparent:
+        per_pixel += 4  # the RGB result of a conversion
     if turned:
         per_pixel += stored
     if mode in _SIXTEEN_BIT_MODES:
