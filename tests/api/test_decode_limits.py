@@ -3,6 +3,7 @@ item 4): 413 past PIXEMBED_MAX_DECODED_MB, 503 + Retry-After when the server's p
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import numpy as np
@@ -117,3 +118,16 @@ def test_a_full_server_pool_is_503_with_retry_after(tiny_model: ClipModel, setti
         pool.release(36 * MB)
         assert client.post("/v1/embed", files={"image": ("rgb.png", _picture("RGB"))}).status_code == 200
         assert pool.used == 0
+
+
+def test_a_posted_dedup_set_larger_than_the_budget_runs_in_turns(
+    tiny_model: ClipModel, settings: Settings
+) -> None:
+    copies = [base64.b64encode(_picture("RGB")).decode()] * 8  # 8 x 6.5 MB against a 24 MB budget
+    with _client(tiny_model, settings, max_decoded_mb=24) as client:
+        response = client.post("/v1/dedup", json={"images": copies, "method": "phash"})
+        assert response.status_code == 200, response.text
+        assert [sorted(group["members"], key=int) for group in response.json()["groups"]] == [
+            [str(i) for i in range(8)]
+        ]
+        assert _pool(client).used == 0

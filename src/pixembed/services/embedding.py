@@ -13,10 +13,9 @@ from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
-from pixembed.imaging.budget import BudgetFull
 from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.model import ClipModel, Vectors
-from pixembed.services.inputs import ImageSource, load_images, partition, release_images
+from pixembed.services.inputs import ImageSource, load_in_groups
 
 
 @dataclass(frozen=True)
@@ -57,27 +56,16 @@ async def embed_image_sources(
     failures: dict[int, PixembedError] = {}
     facts: dict[int, dict[str, Any]] = {}
     kept: dict[int, Image.Image] = {}
-    pending = list(range(len(sources)))
-    while pending:
-        # In model-sized groups, each group's decoded images freed (and their budget given back) before
-        # the next is decoded; an image that did not fit beside its group's is tried again in the next.
-        group, pending = pending[: model.batch_size], pending[model.batch_size :]
-        loaded = await load_images([sources[i] for i in group], settings, min_side=draft_min_side(model))
-        retry = [i for i, item in zip(group, loaded, strict=True) if isinstance(item, BudgetFull)]
-        if retry and len(retry) < len(group):
-            pending = retry + pending
-            loaded = [item for item in loaded if not isinstance(item, BudgetFull)]
-            group = [i for i in group if i not in set(retry)]
-        good, images, failed = partition(loaded)
-        failures.update((group[g], error) for g, error in failed.items())
-        indices = [group[g] for g in good]
+    async for group in load_in_groups(sources, settings, model.batch_size, min_side=draft_min_side(model)):
+        failures.update(group.failures)
+        indices, images = group.indices, group.images
         vectors.update(zip(indices, await anyio.to_thread.run_sync(model.embed_images, images), strict=True))
         if with_facts:
             facts.update(await anyio.to_thread.run_sync(_facts, sources, indices, images))
         if keep_images:
             copies = await anyio.to_thread.run_sync(_thumbnail_copies, images)
             kept.update(zip(indices, copies, strict=True))
-        release_images(images)
+        del images
     return [
         ItemResult(
             index, source.name, vectors.get(index), failures.get(index), facts.get(index), kept.get(index)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +12,7 @@ from PIL import Image
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.imaging import decode_base64_image, decode_image, fetch_url
-from pixembed.imaging.budget import DecodeBudget, current_budget
+from pixembed.imaging.budget import BudgetFull, DecodeBudget, current_budget
 from pixembed.imaging.decode import plan_decode
 
 SourceKind = Literal["bytes", "url", "base64"]
@@ -48,13 +48,15 @@ async def load_image(source: ImageSource, settings: Settings, *, min_side: int |
     """
     data = await source_bytes(source, settings)
     budget = current_budget() or DecodeBudget(settings.max_decoded_bytes)
+    threads = budget.pool.threads if budget.pool is not None else None
     plan = await anyio.to_thread.run_sync(
-        lambda: plan_decode(data, max_pixels=settings.max_image_pixels, min_side=min_side)
+        lambda: plan_decode(data, max_pixels=settings.max_image_pixels, min_side=min_side), limiter=threads
     )
     await budget.reserve(plan.peak_bytes)
     try:
         image = await anyio.to_thread.run_sync(
-            lambda: decode_image(data, max_pixels=settings.max_image_pixels, min_side=min_side)
+            lambda: decode_image(data, max_pixels=settings.max_image_pixels, min_side=min_side),
+            limiter=threads,
         )
     except BaseException:
         budget.release(plan.peak_bytes)
@@ -100,6 +102,45 @@ async def load_images(
         for index, source in enumerate(sources):
             group.start_soon(one, index, source)
     return results
+
+
+@dataclass
+class LoadedGroup:
+    """Some of the sources, decoded: their positions, the images, and the errors of those that failed.
+
+    ``images`` is emptied once the consumer's turn is over (see ``load_in_groups``)."""
+
+    indices: list[int]
+    images: list[Image.Image]
+    failures: dict[int, PixembedError]
+
+
+async def load_in_groups(
+    sources: Sequence[ImageSource], settings: Settings, group_size: int, *, min_side: int | None = None
+) -> AsyncIterator[LoadedGroup]:
+    """Decode ``sources`` up to ``group_size`` at a time, each group freed before the next is decoded.
+
+    An image that did not fit the request's decoded-bytes budget beside its group's is tried again in a
+    later group, so that a batch larger than the budget is decoded in turns; one that does not fit
+    even alone (or beside what the request holds elsewhere) fails. Groups may come out of order.
+    """
+    pending = list(range(len(sources)))
+    while pending:
+        group, pending = pending[:group_size], pending[group_size:]
+        loaded = await load_images([sources[i] for i in group], settings, min_side=min_side)
+        retry = [i for i, item in zip(group, loaded, strict=True) if isinstance(item, BudgetFull)]
+        if retry and len(retry) < len(group):
+            pending = retry + pending
+            loaded = [item for item in loaded if not isinstance(item, BudgetFull)]
+            group = [i for i in group if i not in set(retry)]
+        good, images, failed = partition(loaded)
+        del loaded
+        turn = LoadedGroup([group[g] for g in good], images, {group[g]: e for g, e in failed.items()})
+        yield turn
+        # Emptied here, not when the consumer's loop rebinds its name: else two groups live at once.
+        release_images(turn.images)
+        turn.images.clear()
+        del images
 
 
 def release_images(images: Sequence[Image.Image]) -> None:
