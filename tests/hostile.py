@@ -5,9 +5,11 @@ Used by tests/api/test_hostile_inputs.py and listed in docs/hostile-inputs.md.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,58 @@ def _webp_vp8x_declaring(width: int, height: int) -> bytes:
     payload = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     chunk = b"VP8X" + struct.pack("<I", len(payload)) + payload
     return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+@functools.cache
+def png_zero_bomb(width: int, height: int, colour_type: int = 6, bit_depth: int = 8) -> bytes:
+    """A real, complete PNG of ``width`` x ``height`` zero pixels: zlib packs 1000:1, so 10000x10000
+    RGBA is 389 KB that decodes to 400 MB (and more through conversions)."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = b"\x00" * (1 + width * channels * bit_depth // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+    )
+
+
+def webp_lossless_declaring(width: int, height: int) -> bytes:
+    """34 bytes of lossless WebP (VP8L) declaring ``width`` x ``height`` with alpha."""
+    bits = (width - 1) | (height - 1) << 14 | 1 << 28  # alpha_is_used; version 0
+    payload = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 9
+    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def float_tiff_declaring(width: int, height: int) -> bytes:
+    """A little-endian TIFF header declaring a ``width`` x ``height`` 32-bit float greyscale image."""
+    entries = [
+        (256, 4, width),  # ImageWidth (LONG)
+        (257, 4, height),  # ImageLength
+        (258, 3, 32),  # BitsPerSample
+        (259, 3, 1),  # Compression: none
+        (262, 3, 1),  # Photometric: black is zero
+        (273, 4, 8 + 2 + 12 * 10 + 4),  # StripOffsets: just after the IFD
+        (277, 3, 1),  # SamplesPerPixel
+        (278, 4, height),  # RowsPerStrip
+        (279, 4, width * height * 4),  # StripByteCounts
+        (339, 3, 3),  # SampleFormat: IEEE float
+    ]
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in entries:
+        ifd += struct.pack("<HHI", tag, kind, 1) + (
+            struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        )
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"\x00" * 64
+
+
+def transparent_gif_declaring(width: int, height: int) -> bytes:
+    """A palette GIF with a transparent colour whose logical screen claims ``width`` x ``height``."""
+    image = Image.new("P", (8, 8), 0)
+    data = bytearray(encode(image, "GIF", transparency=0))
+    data[6:10] = struct.pack("<HH", width, height)
+    return bytes(data)
 
 
 def _many_frame_gif(frames: int) -> bytes:
@@ -141,12 +195,31 @@ def image_cases() -> list[Case]:
         Case("webp-corrupt-bitstream.webp", _flip(webp, 30, 40), 422, UNDECODABLE),
         Case("gif-header-then-html-polyglot.gif", b"GIF89a<html><script>alert(1)</script>", 422, UNDECODABLE),
         Case("png-sig-then-pdf.png", b"\x89PNG\r\n\x1a\n%PDF-1.4\n1 0 obj", 422, UNDECODABLE),
+        # A few hundred bytes whose header claims 10000x10000: libjpeg would fill the rest with grey.
+        Case("jpeg-tiny-declaring-10000x10000.jpg", _jpeg_with_size(10_000, 10_000), 422, UNDECODABLE),
         # Decompression bombs: tiny files declaring huge pixel counts, refused before decoding.
         Case("png-100000x100000.png", png_declaring(100_000, 100_000), 413, "image_too_large"),
         Case("png-1x200000000.png", png_declaring(1, 200_000_000), 413, "image_too_large"),
         Case("jpeg-65000x65000.jpg", _jpeg_with_size(65_000, 65_000), 413, "image_too_large"),
         Case("gif-65535x65535.gif", _gif_declaring(65_535, 65_535), 413, "image_too_large"),
         Case("webp-16384x16384.webp", _webp_vp8x_declaring(16_384, 16_384), 413, "image_too_large"),
+        # Under the pixel limit, over the decoded-bytes budget (PIXEMBED_MAX_DECODED_MB), conversions counted:
+        # each cost 1-2.7 GB of RSS when decoded (issue 14).
+        Case(
+            "webp-lossless-rgba-10000x10000.webp",
+            webp_lossless_declaring(10_000, 10_000),
+            413,
+            "image_too_large",
+        ),
+        Case("png-rgba-10000x10000-389KB.png", png_zero_bomb(10_000, 10_000), 413, "image_too_large"),
+        Case("png-grey16-10000x10000.png", png_zero_bomb(10_000, 10_000, 0, 16), 413, "image_too_large"),
+        Case("tiff-float-10000x10000.tif", float_tiff_declaring(10_000, 10_000), 413, "image_too_large"),
+        Case(
+            "gif-transparent-10000x10000.gif",
+            transparent_gif_declaring(10_000, 10_000),
+            413,
+            "image_too_large",
+        ),
         # Not images at all, whatever the file name says.
         Case("empty.jpg", b"", 415, NOT_IMAGE),
         Case(
@@ -165,6 +238,31 @@ def image_cases() -> list[Case]:
         Case("json-as.png", b'{"image": "x"}', 415, NOT_IMAGE),
     ]
     return cases
+
+
+# JSON shaped to crash a parser: Python's json recurses once per level (RecursionError past ~1000).
+DEEP_JSON = "[" * 100_000
+
+
+def deep_metadata(depth: int) -> dict[str, object]:
+    """``{"a": {"a": ... {"a": 1}}}``, ``depth`` objects deep."""
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    assert isinstance(value, dict)
+    return value
+
+
+# Search filters past SQLite's limits (expression depth 1000) or that no JSON path can name:
+# (name, filter, words of the 400's message).
+HOSTILE_FILTERS: list[tuple[str, dict[str, object], str]] = [
+    ("in-1000-values", {"colour": {"in": [f"c{i}" for i in range(1000)]}}, "lists 1000 values"),
+    ("nin-1000-values", {"colour": {"nin": list(range(1000))}}, "lists 1000 values"),
+    ("1001-keys", {f"k{i}": i for i in range(1001)}, "1001 keys"),
+    ("nul-key", {"a\x00b": 1}, "control characters"),
+    ("backslash-key", {"a\\b": 1}, "backslashes"),
+    ("1024-plus-values", {f"k{i}": {"in": list(range(200))} for i in range(6)}, "1200 values in all"),
+]
 
 
 # Refused before any connection: (url, status, error). Literal and odd IP spellings, schemes, credentials.

@@ -63,16 +63,29 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(default=20.0, gt=0)
     body_min_rate_kb: float = Field(default=1.0, gt=0)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
+    # Decoded pixels, in memory (issue 14): what one request may hold at once (413 past it), what all
+    # requests together may (beyond it a decode waits up to decode_wait_s, then 503 + Retry-After).
+    max_decoded_mb: float = Field(default=192.0, gt=0)
+    max_decoded_total_mb: float = Field(default=256.0, gt=0)
+    decode_wait_s: float = Field(default=10.0, ge=0)
+    # Regions (/v1/embed/regions, APIClaw boundingBoxes): the pixels all boxes of one request may crop.
+    max_region_pixels: int = Field(default=64_000_000, ge=1)
     max_batch_items: int = Field(default=256, ge=1)
     max_dataset_items: int = Field(default=10_000, ge=1)
     max_texts: int = Field(default=1024, ge=1)
     max_text_chars: int = Field(default=2000, ge=1)
+    # Item metadata (issue 14): deeper or larger JSON is refused when the item is added.
+    max_metadata_depth: int = Field(default=16, ge=1, le=64)
+    max_metadata_kb: float = Field(default=64.0, gt=0)
 
     # Dedup and clustering (issue 4): collection runs over this many items answer 202 with a job.
     dedup_background_items: int = Field(default=2000, ge=0)
     max_dedup_items: int = Field(default=200_000, ge=1)
     duplicate_check_top_k: int = Field(default=20, ge=1, le=1000)
     job_workers: int = Field(default=1, ge=1)
+    # Background jobs waiting to start, in all and per API key (anonymous callers share one): 429 beyond.
+    max_queued_jobs: int = Field(default=64, ge=1)
+    max_queued_jobs_per_key: int = Field(default=8, ge=1)
 
     fetch_connect_timeout_s: float = Field(default=5.0, gt=0)
     fetch_total_timeout_s: float = Field(default=20.0, gt=0)
@@ -130,6 +143,21 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The upload limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        """The per-request decoded-pixel budget in bytes."""
+        return int(self.max_decoded_mb * 1024 * 1024)
+
+    @property
+    def max_decoded_total_bytes(self) -> int:
+        """The server-wide decoded-pixel budget in bytes."""
+        return int(self.max_decoded_total_mb * 1024 * 1024)
+
+    @property
+    def max_metadata_bytes(self) -> int:
+        """The metadata size limit in bytes (as UTF-8 JSON)."""
+        return int(self.max_metadata_kb * 1024)
 
     @property
     def max_request_bytes(self) -> int:

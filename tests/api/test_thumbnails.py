@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -17,6 +21,7 @@ from pixembed.cli import app as cli_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.helpers import encode
+from tests.live_server import serve_in_thread
 
 
 def _picture(width: int, height: int) -> bytes:
@@ -110,3 +115,53 @@ def test_cli_index_stores_thumbnails_under_path_ids(
         thumb = client.get("/v1/collections/shapes/items/circles%2Fred.png/thumbnail")
         assert thumb.status_code == 200, thumb.text
         assert Image.open(io.BytesIO(thumb.content)).size == (160, 160)
+
+
+def _solid(colour: tuple[int, int, int], side: int = 900) -> bytes:
+    return encode(Image.new("RGB", (side, side), colour), "PNG")
+
+
+def test_a_thumbnail_never_outlives_or_misnames_its_item_under_racing_deletes(
+    tiny_model: ClipModel, settings: Settings
+) -> None:
+    """Adds race deletes and re-creations of their collection (issue 14, item 8): afterwards an item that
+    is gone has no thumbnail, and one that exists shows its own picture, never the older one."""
+    red, blue = _solid((230, 20, 20)), _solid((20, 20, 230))
+    rng = random.Random(14)
+    with (
+        serve_in_thread(create_app(settings, tiny_model)) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        vectors = {}
+        for name, picture in (("red", red), ("blue", blue)):
+            embedded = http.post("/v1/embed", files={"image": (f"{name}.png", picture, "image/png")})
+            vectors[name] = np.asarray(embedded.json()["vector"])
+
+        def add(picture: bytes) -> None:
+            http.post("/v1/collections/race/items", files={"image": ("x.png", picture)}, data={"id": "x"})
+
+        outcomes = set()
+        for round_ in range(24):
+            assert http.post("/v1/collections", json={"name": "race"}).status_code == 201
+            adding = threading.Thread(target=add, args=(red,))
+            adding.start()
+            time.sleep(rng.uniform(0.0, 0.08))  # delete at some point of the add: before, during, after
+            assert http.delete("/v1/collections/race").status_code == 204
+            assert http.post("/v1/collections", json={"name": "race"}).status_code in (201, 409)
+            if round_ % 2:
+                add(blue)  # the re-created collection gets its own item "x"
+            adding.join()
+            item = http.get("/v1/collections/race/items/x", params={"include_vector": "true"})
+            thumb = http.get("/v1/collections/race/items/x/thumbnail")
+            if item.status_code == 404:
+                assert thumb.status_code == 404, f"round {round_}: a thumbnail outlived its item"
+                outcomes.add("gone")
+            else:
+                stored = np.asarray(item.json()["vector"])
+                colour = "red" if float(stored @ vectors["red"]) > float(stored @ vectors["blue"]) else "blue"
+                if thumb.status_code == 200:
+                    r, _, b = Image.open(io.BytesIO(thumb.content)).convert("RGB").getpixel((10, 10))
+                    assert ("red" if r > b else "blue") == colour, f"round {round_}: another item's picture"
+                outcomes.add(colour)
+            assert http.delete("/v1/collections/race").status_code == 204
+        assert "gone" in outcomes or "red" in outcomes  # the race really ran both ways over the rounds

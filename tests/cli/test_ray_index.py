@@ -78,7 +78,8 @@ def test_ray_index_matches_the_local_path_and_both_resume(tmp_path: Path, tiny_m
     # Both paths keep a thumbnail of every file they indexed.
     thumbnails = ThumbnailStore(str(data / THUMBNAILS_FILENAME))
     for item_id in ids:
-        picture, media_type = thumbnails.get("shapes", item_id)
+        thumbnail = thumbnails.get("shapes", item_id)
+        picture, media_type = thumbnail.data, thumbnail.media_type
         assert media_type == "image/jpeg" and Image.open(io.BytesIO(picture)).size == (96, 96), item_id
     thumbnails.close()
 

@@ -260,3 +260,26 @@ def test_header_size_is_read_without_decoding() -> None:
     assert image_size_from_header(png_declaring(9000, 7000)) == (9000, 7000)
     with pytest.raises(UnsupportedMediaType):
         image_size_from_header(b"GIF")
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A complete 8x8 JPEG whose frame header is rewritten to declare ``width`` x ``height``."""
+    data = bytearray(encode(Image.new("RGB", (8, 8), RED), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("min_side", [None, 224])
+def test_a_tiny_jpeg_declaring_10000x10000_is_truncated_not_grey(min_side: int | None) -> None:
+    data = _jpeg_declaring(10_000, 10_000)
+    assert len(data) < 1000
+    with pytest.raises(UndecodableImage, match="truncated: its header declares 10000x10000"):
+        decode_image(data, max_pixels=100_000_000, min_side=min_side)
+
+
+@pytest.mark.parametrize(("mode", "params"), [("RGB", {"subsampling": 2}), ("L", {"optimize": True})])
+def test_the_smallest_honest_large_jpegs_still_decode(mode: str, params: dict[str, object]) -> None:
+    # A flat picture at the lowest quality, progressive and optimised, is the best case for compression.
+    data = encode(Image.new(mode, (4000, 3000), 0), "JPEG", quality=1, progressive=True, **params)
+    assert decode_image(data, max_pixels=LIMIT * 20).size == (4000, 3000)

@@ -16,6 +16,7 @@ from pixembed.api import compat, web
 from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.collection_schemas import AddItems, SearchCollection
+from pixembed.api.decode_budget import DecodeBudgetMiddleware
 from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
 from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
@@ -26,6 +27,7 @@ from pixembed.api.routes import collections, compare, dedup, detect, embed, keys
 from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
+from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
@@ -98,7 +100,12 @@ def create_app(
     app.state.thumbnails = open_thumbnails(settings)
     # Outermost last: every request gets an id, metrics and a log line; CORS answers preflights and marks
     # responses for allowed origins; foreign Host headers and cross-site writes are refused; then the
-    # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key.
+    # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key;
+    # innermost, each request's decoded-pixel budget (and its share of the server's).
+    app.state.decode_pool = DecodePool(settings.max_decoded_total_bytes, settings.decode_wait_s)
+    app.add_middleware(
+        DecodeBudgetMiddleware, pool=app.state.decode_pool, per_request_bytes=settings.max_decoded_bytes
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
+from pixembed.api.json_limits import parse_json
 from pixembed.errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -230,10 +230,7 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise InvalidRequest("empty request body: send JSON or multipart/form-data")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+    return parse_json(raw)
 
 
 async def upload_bytes(upload: UploadFile) -> bytes:

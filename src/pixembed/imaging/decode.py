@@ -7,15 +7,18 @@ import functools
 import importlib
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from pixembed.errors import ImageTooLarge, PixembedError, UndecodableImage, UnsupportedMediaType
+from pixembed.imaging.budget import bytes_per_pixel
 from pixembed.imaging.formats import (
     AVIF_AVAILABLE,
     describe_unsupported,
     display_name,
+    jpeg_is_huffman_coded,
     sniff_format,
     supported_formats_text,
     webp_canvas_size,
@@ -27,6 +30,75 @@ _ROTATING_ORIENTATIONS = frozenset(range(2, 9))
 
 
 SOURCE_SIZE = "pixembed_source_size"
+_TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What decoding an image will cost, read from its header before any pixel is decoded."""
+
+    format: str
+    size: tuple[int, int]  # as it will be decoded (a JPEG's reduced draft size when one applies)
+    mode: str
+    peak_bytes: int  # the most memory the decode and its conversions to RGB hold at once (an upper bound)
+
+
+def plan_decode(data: bytes, *, max_pixels: int, min_side: int | None = None) -> DecodePlan:
+    """The cost of ``decode_image(data, ...)``, from the header only; raises what ``decode_image`` would
+    for a non-image, a bomb over ``max_pixels`` or a broken header.
+
+    A WebP is never opened here: libwebp allocates its whole canvas when Pillow opens it, so its size and
+    (worst-case) RGBA mode come from the RIFF header's bytes.
+    """
+    fmt = _supported_format(data)
+    if fmt == "WEBP" and (declared := webp_canvas_size(data)) is not None:
+        _check_size(declared, max_pixels)
+        return DecodePlan(fmt, declared, "RGBA", _peak_bytes(fmt, declared, "RGBA", True, False))
+    with _pillow_errors_mapped(fmt, "decode"):
+        image = _open_header(data, fmt, max_pixels)
+        if min_side is not None and fmt == "JPEG":
+            image.draft(image.mode, (min_side, min_side))
+        transparent = image.mode in _TRANSPARENT_MODES or "transparency" in image.info
+        # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after the pixels, so
+        # for PNG any EXIF seen in the header counts as a turn; elsewhere EXIF precedes the pixels.
+        turned = "exif" in image.info if fmt == "PNG" else _orientation(image) in _ROTATING_ORIENTATIONS
+        return DecodePlan(
+            fmt, image.size, image.mode, _peak_bytes(fmt, image.size, image.mode, transparent, turned)
+        )
+
+
+def _peak_bytes(fmt: str, size: tuple[int, int], mode: str, transparent: bool, turned: bool) -> int:
+    """Bytes per pixel of every buffer ``decode_image`` may hold at once, times the pixels, plus slack.
+
+    Counted: the decoded image in its own mode; a copy for EXIF rotation; numpy's working arrays when
+    16-bit or 32-bit greys are scaled (``_scale_to_8bit``); the RGBA copy and the white canvas when
+    transparency is flattened; the RGB result of any conversion (4 bytes a pixel in Pillow); libwebp's
+    own canvas; a second buffer for TIFF strips and tiles. tests/imaging/test_decode_budget.py measures
+    real peaks against this in fresh processes.
+    """
+    stored = bytes_per_pixel(mode)
+    per_pixel = stored  # the decoded image; an RGB one without transparency is the result itself
+    if mode != "RGB" or transparent:
+        per_pixel += 4  # the RGB result of a conversion
+    if turned:
+        per_pixel += stored
+    if mode in _SIXTEEN_BIT_MODES:
+        per_pixel += 2 + 4 + 4 + 1 + 1  # numpy copy, uint32 working array and its temporary, 8-bit, L
+    elif mode in ("I", "F"):
+        per_pixel += 4 * 6 + 1 + 1  # numpy copy, float32, NaN-free copy, two temporaries, rint, 8-bit, L
+    if transparent:
+        per_pixel += 4 + 4  # the RGBA copy and the white canvas it is pasted on
+    if fmt == "WEBP":
+        per_pixel += 4  # libwebp decodes into its own RGBA canvas first
+    elif fmt == "TIFF":
+        per_pixel += stored
+    width, height = size
+    # An eighth more for what the per-pixel count misses (codec row buffers, allocator rounding).
+    return width * height * per_pixel * 9 // 8 + _SLACK_BYTES
+
+
+# Codec state, row buffers and small objects that do not grow with the pixel count.
+_SLACK_BYTES = 2 * 1024 * 1024
 
 
 def decode_image(data: bytes, *, max_pixels: int, min_side: int | None = None) -> Image.Image:
@@ -126,7 +198,26 @@ def _open_header(data: bytes, fmt: str, max_pixels: int | None) -> Image.Image:
         _check_size(declared, max_pixels)
     image = Image.open(io.BytesIO(data), formats=[fmt])
     _check_size(image.size, max_pixels)
+    if fmt == "JPEG":
+        _check_jpeg_length(data, image.size)
     return image
+
+
+def _check_jpeg_length(data: bytes, size: tuple[int, int]) -> None:
+    """Refuse a Huffman-coded JPEG too short to hold the pixels its header declares.
+
+    libjpeg fills whatever the data lacks with grey and only warns, so a 633-byte file declaring
+    10000x10000 "decodes". Huffman coding spends at least one bit on every 8x8 block of every component
+    in the first (DC) scan, 2 bits in a baseline scan; allowing for 2x2 chroma subsampling, a complete
+    file holds at least ``width * height / 2048`` bytes. Arithmetic coding has no such floor.
+    """
+    width, height = size
+    needed = width * height // 2048
+    if len(data) < needed and jpeg_is_huffman_coded(data):
+        raise UndecodableImage(
+            f"the JPEG image is truncated: its header declares {width}x{height} pixels, which take at least "
+            f"{needed:,} bytes, but the file has {len(data):,}"
+        )
 
 
 def _check_size(size: tuple[int, int], max_pixels: int | None) -> None:
@@ -140,11 +231,18 @@ def _check_size(size: tuple[int, int], max_pixels: int | None) -> None:
         )
 
 
+def _orientation(image: Image.Image) -> object:
+    """The EXIF orientation tag (1 when absent or unreadable)."""
+    try:
+        return image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:
+        return 1
+
+
 def _upright(image: Image.Image) -> Image.Image:
     """Apply the EXIF orientation; broken EXIF means the image is used as stored rather than refused."""
     try:
-        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-        if orientation in _ROTATING_ORIENTATIONS:
+        if _orientation(image) in _ROTATING_ORIENTATIONS:
             return ImageOps.exif_transpose(image)
     except Exception:
         pass
@@ -156,9 +254,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
         image = _scale_to_8bit(image)
     if image.has_transparency_data:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _WHITE)
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        # Pasting through the alpha channel onto an RGB canvas flattens onto white as alpha_composite
+        # does, with two buffers fewer (a 10000x10000 image: 800 MB less).
+        background = Image.new("RGB", rgba.size, _WHITE[:3])
+        background.paste(rgba, (0, 0), rgba)
+        return background
     if image.mode == "RGB":
         return image
     return image.convert("RGB")

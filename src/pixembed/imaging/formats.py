@@ -147,3 +147,27 @@ def webp_canvas_size(data: bytes) -> tuple[int, int] | None:
         bits = int.from_bytes(data[21:25], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None
+
+
+# Start-of-frame markers whose scans are Huffman-coded (arithmetic coding is SOF9-SOF11, SOF13-SOF15).
+_HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
+_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def jpeg_is_huffman_coded(data: bytes) -> bool | None:
+    """Whether a JPEG's frame is Huffman-coded (True) or arithmetic-coded (False), from its markers;
+    None when no frame header is found before the first scan."""
+    offset = 2
+    while offset + 4 <= len(data):
+        if data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if marker in _HUFFMAN_SOF:
+            return True
+        if marker in _ARITHMETIC_SOF or marker == 0xDA:
+            return False if marker in _ARITHMETIC_SOF else None
+        offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
+    return None

@@ -18,3 +18,13 @@ def make_thumbnail(image: Image.Image, max_side: int = THUMBNAIL_MAX_SIDE, quali
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=quality, optimize=True)
     return buffer.getvalue()
+
+
+def thumbnail_copy(image: Image.Image, max_side: int = THUMBNAIL_MAX_SIDE) -> Image.Image:
+    """A copy of ``image`` no larger than a thumbnail (never scaled up), resized as ``make_thumbnail``
+    resizes, for callers that keep an image only to thumbnail it later and should not keep it whole."""
+    if max(image.size) <= max_side:
+        return image.copy()
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)

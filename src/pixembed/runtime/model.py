@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import anyio
 import numpy as np
+from PIL import Image
 
 from pixembed.imaging.aspect import crop_extreme_aspect
 from pixembed.imaging.preprocess import Pixels, Preprocess
@@ -103,6 +104,21 @@ class ClipModel:
             return np.zeros((0, self.info.dimensions), dtype=np.float32)
         chunks = await anyio.to_thread.run_sync(self._pixels, images)
         return np.concatenate([await self.image_batcher.submit_async(chunk) for chunk in chunks])
+
+    def embed_crops(self, image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]) -> Vectors:
+        """Embed the ``(x1, y1, x2, y2)`` boxes of one image, as ``embed_images`` would embed the crops.
+
+        Each crop is preprocessed as soon as it is cut, so only one full-size crop exists at a time
+        (256 full-size boxes of a large image would otherwise be that many copies of it).
+        """
+        if not boxes:
+            return np.zeros((0, self.info.dimensions), dtype=np.float32)
+        chunks = []
+        for start in range(0, len(boxes), self.batch_size):
+            part = boxes[start : start + self.batch_size]
+            pixels = [self.preprocess(crop_extreme_aspect(image.crop(box))) for box in part]
+            chunks.append(self.image_batcher.submit(np.stack(pixels)))
+        return np.concatenate(chunks)
 
     def encode_pixels(self, pixels: Pixels) -> Vectors:
         """Embed an already preprocessed (N, 3, H, W) batch."""

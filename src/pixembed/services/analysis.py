@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
+import numpy as np
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, TooManyItems
@@ -22,7 +24,7 @@ from pixembed.services.dedup import (
 )
 from pixembed.services.embedding import check_texts
 from pixembed.services.hashing import codes_from_hex, hamming_matches, image_hashes
-from pixembed.services.inputs import ImageSource, load_image, load_images, partition
+from pixembed.services.inputs import ImageSource, load_image, load_in_groups
 from pixembed.services.labelling import (
     Labelled,
     centroids,
@@ -71,16 +73,49 @@ async def catalogue_from_sources(
             f"{len(sources)} images in one request; the limit is {settings.max_dataset_items} "
             "(PIXEMBED_MAX_DATASET_ITEMS): store them in a collection and run on it instead"
         )
-    _, images, failures = partition(await load_images(sources, settings))
-    for index, failure in sorted(failures.items()):
-        raise type(failure)(f"image {index}: {failure.message}")
     names = [source.name for source in sources]
     sizes = [source_size(source) for source in sources]
     ages = [float(i) for i in range(len(sources))]  # posted order stands for age: the first sent is "oldest"
-    return await anyio.to_thread.run_sync(
-        lambda: catalogue_from_images(
-            images, names, sizes, ages, hash_methods=hash_methods, model=model, batch_size=settings.batch_size
+    parts: list[tuple[list[int], Catalogue]] = []
+    # A model batch at a time, within the decoded-bytes budget: only hashes and vectors are kept.
+    async for group in load_in_groups(sources, settings, settings.batch_size):
+        for index, failure in sorted(group.failures.items()):
+            raise type(failure)(f"image {index}: {failure.message}")
+        at = group.indices
+        make = functools.partial(
+            catalogue_from_images,
+            group.images,
+            [names[i] for i in at],
+            [sizes[i] for i in at],
+            [ages[i] for i in at],
+            hash_methods=hash_methods,
+            model=model,
+            batch_size=settings.batch_size,
         )
+        parts.append((at, await anyio.to_thread.run_sync(make)))
+        del make
+    return _joined(parts, len(sources))
+
+
+def _joined(parts: Sequence[tuple[Sequence[int], Catalogue]], count: int) -> Catalogue:
+    """One catalogue (ids "0", "1", ... by source position) from catalogues of some positions each."""
+    at: dict[int, tuple[Catalogue, int]] = {
+        i: (part, row) for indices, part in parts for row, i in enumerate(indices)
+    }
+    rows = [at[i] for i in range(count)]
+    methods = parts[0][1].hashes.keys() if parts else ()
+    vectors = None
+    if parts and parts[0][1].vectors is not None:
+        vectors = np.stack([part.vectors[row] for part, row in rows if part.vectors is not None])
+    return Catalogue(
+        ids=[str(i) for i in range(count)],
+        names=[part.names[row] for part, row in rows],
+        widths=[part.widths[row] for part, row in rows],
+        heights=[part.heights[row] for part, row in rows],
+        sizes=[part.sizes[row] for part, row in rows],
+        ages=[part.ages[row] for part, row in rows],
+        vectors=vectors,
+        hashes={method: [part.hashes[method][row] for part, row in rows] for method in methods},
     )
 
 

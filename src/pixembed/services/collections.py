@@ -20,6 +20,7 @@ from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import ItemResult, embed_image_sources
 from pixembed.services.inputs import ImageSource
+from pixembed.services.metadata import check_metadata
 from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore, open_store
@@ -109,6 +110,8 @@ async def add_items(
         raise InvalidRequest("no items given: send at least one image or vector")
     if len(items) > settings.max_batch_items:
         raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
+    for index, item in enumerate(items):
+        check_metadata(item.metadata, settings, f"item {index}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
     image_positions = [i for i, _ in images]
     embedded = []
@@ -130,11 +133,15 @@ async def add_items(
     if records:
         await anyio.to_thread.run_sync(store.upsert, name, records)
         pairs = zip(image_positions, embedded, strict=True)
-        decoded = {ids[p]: r.image for p, r in pairs if r.image is not None}
+        decoded = {ids[p]: (r.image, vectors[p]) for p, r in pairs if r.image is not None and p in vectors}
         # A region's thumbnail is its crop of the parent image.
-        decoded.update((child.record.id, child.crop) for found in children.values() for child in found)
+        decoded.update(
+            (child.record.id, (child.crop, child.record.vector))
+            for found in children.values()
+            for child in found
+        )
         bare = [ids[i] for i in vectors if items[i].image is None]
-        await save_thumbnails(thumbnails, name, decoded, bare + stale)
+        await save_thumbnails(thumbnails, name, decoded, bare + stale, store)
     return [
         AddedItem(
             i,

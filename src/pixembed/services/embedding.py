@@ -13,8 +13,9 @@ from PIL import Image
 
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
+from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.model import ClipModel, Vectors
-from pixembed.services.inputs import ImageSource, load_images, partition
+from pixembed.services.inputs import ImageSource, load_in_groups
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class ItemResult:
     error: PixembedError | None = None
     # Size and perceptual hashes (services/catalogue.image_facts), when asked for with ``with_facts``.
     facts: dict[str, Any] | None = None
-    image: Image.Image | None = None  # the decoded image, only when asked for (``keep_images``)
+    # A thumbnail-sized copy of the decoded image, only when asked for (``keep_images``).
+    image: Image.Image | None = None
 
 
 async def embed_image_sources(
@@ -40,7 +42,8 @@ async def embed_image_sources(
 ) -> list[ItemResult]:
     """Embed a batch of images; a bad item fails alone, the others still get vectors.
 
-    ``keep_images`` hands back each decoded image too, for callers that make thumbnails from it.
+    ``keep_images`` hands back a thumbnail-sized copy of each decoded image too, for callers that make
+    thumbnails from it.
     """
     if not sources:
         raise InvalidRequest("no image given: send at least one image")
@@ -49,25 +52,38 @@ async def embed_image_sources(
             f"{len(sources)} images in one request; the limit is {settings.max_batch_items} "
             "(PIXEMBED_MAX_BATCH_ITEMS)"
         )
-    good, images, failures = partition(await load_images(sources, settings, min_side=draft_min_side(model)))
-    vectors = await model.embed_images_async(images)
-    by_index = dict(zip(good, vectors, strict=True))
+    vectors: dict[int, npt.NDArray[np.float32]] = {}
+    failures: dict[int, PixembedError] = {}
     facts: dict[int, dict[str, Any]] = {}
-    if with_facts:
-        from pixembed.services.catalogue import image_facts, source_size
-
-        pairs = list(zip(good, images, strict=True))
-        described = await anyio.to_thread.run_sync(
-            lambda: [image_facts(image, source_size(sources[i])) for i, image in pairs]
-        )
-        facts = dict(zip(good, described, strict=True))
-    decoded = dict(zip(good, images, strict=True)) if keep_images else {}
+    kept: dict[int, Image.Image] = {}
+    async for group in load_in_groups(sources, settings, model.batch_size, min_side=draft_min_side(model)):
+        failures.update(group.failures)
+        indices, images = group.indices, group.images
+        vectors.update(zip(indices, await model.embed_images_async(images), strict=True))
+        if with_facts:
+            facts.update(await anyio.to_thread.run_sync(_facts, sources, indices, images))
+        if keep_images:
+            copies = await anyio.to_thread.run_sync(_thumbnail_copies, images)
+            kept.update(zip(indices, copies, strict=True))
+        del images
     return [
         ItemResult(
-            index, source.name, by_index.get(index), failures.get(index), facts.get(index), decoded.get(index)
+            index, source.name, vectors.get(index), failures.get(index), facts.get(index), kept.get(index)
         )
         for index, source in enumerate(sources)
     ]
+
+
+def _facts(
+    sources: Sequence[ImageSource], indices: Sequence[int], images: Sequence[Image.Image]
+) -> dict[int, dict[str, Any]]:
+    from pixembed.services.catalogue import image_facts, source_size
+
+    return {i: image_facts(image, source_size(sources[i])) for i, image in zip(indices, images, strict=True)}
+
+
+def _thumbnail_copies(images: Sequence[Image.Image]) -> list[Image.Image]:
+    return [thumbnail_copy(image) for image in images]
 
 
 async def embed_all_images(model: ClipModel, sources: Sequence[ImageSource], settings: Settings) -> Vectors:

@@ -109,8 +109,12 @@ async def index_paths(
             records.append(Record(item_id, result.vector, metadata))
         if records:
             await anyio.to_thread.run_sync(store.upsert, name, records)
-            decoded = {i: r.image for i, r in zip(todo, results, strict=True) if r.image is not None}
-            await save_thumbnails(thumbnails, name, decoded)
+            decoded = {
+                i: (r.image, r.vector)
+                for i, r in zip(todo, results, strict=True)
+                if r.image is not None and r.vector is not None
+            }
+            await save_thumbnails(thumbnails, name, decoded, items=store)
         report.indexed += len(records)
         on_progress(report)
     return report

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from pixembed.errors import NotFound, PixembedError, error_for_code
+from pixembed.errors import NotFound, PixembedError, RateLimited, error_for_code
 from pixembed.store.job_records import JobRecord, JobRecords
 
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -26,6 +26,8 @@ Work = Callable[[Callable[[float], None]], Any]
 log = logging.getLogger(__name__)
 # A running job's progress is written at most this often (it is kept in memory between writes).
 PROGRESS_WRITE_S = 1.0
+# What a refused submitter is told to wait: about one short job's run.
+QUEUE_FULL_RETRY_S = 10.0
 
 
 @dataclass
@@ -40,29 +42,61 @@ class Job:
     error: PixembedError | None = None
     created_at: float = 0.0
     finished_at: float | None = None
+    owner: str = ""
 
 
 class JobRunner:
     """Runs work functions on a few threads; each gets a progress callback taking 0..1."""
 
-    def __init__(self, workers: int = 1, keep: int = 1000, records: JobRecords | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        keep: int = 1000,
+        records: JobRecords | None = None,
+        *,
+        max_queued: int | None = None,
+        max_queued_per_owner: int | None = None,
+    ) -> None:
+        self._max_queued = max_queued
+        self._max_queued_per_owner = max_queued_per_owner
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pixembed-job")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
         self._records = records
 
-    def submit(self, kind: str, work: Work) -> Job:
-        """Queue ``work``; the returned job's fields change as it runs."""
-        job = Job(uuid.uuid4().hex, kind, created_at=time.time())
-        self._write(job)
+    def submit(self, kind: str, work: Work, owner: str = "") -> Job:
+        """Queue ``work`` for ``owner`` (an API key's name); the returned job's fields change as it runs.
+
+        ``RateLimited`` when the queue already holds the most waiting jobs allowed in all or for this owner.
+        """
+        job = Job(uuid.uuid4().hex, kind, created_at=time.time(), owner=owner)
         with self._lock:
+            self._check_queue(owner)
             self._jobs[job.id] = job
             self._forget_old()
+        self._write(job)
         if self._records is not None:
             self._records.trim(self._keep)
         self._pool.submit(self._run, job, work)
         return job
+
+    def _check_queue(self, owner: str) -> None:
+        """Refuse one more waiting job past either cap (called under the lock)."""
+        queued = [j for j in self._jobs.values() if j.status == "queued"]
+        if self._max_queued is not None and len(queued) >= self._max_queued:
+            raise RateLimited(
+                f"{len(queued)} jobs are already waiting, the most this server queues "
+                "(PIXEMBED_MAX_QUEUED_JOBS); try again later",
+                QUEUE_FULL_RETRY_S,
+            )
+        mine = sum(1 for j in queued if j.owner == owner)
+        if self._max_queued_per_owner is not None and mine >= self._max_queued_per_owner:
+            raise RateLimited(
+                f"you already have {mine} jobs waiting, the most one API key may queue "
+                "(PIXEMBED_MAX_QUEUED_JOBS_PER_KEY); wait for them to start",
+                QUEUE_FULL_RETRY_S,
+            )
 
     def get(self, job_id: str) -> Job:
         """A job by id; ``NotFound`` once forgotten or never known."""

@@ -212,7 +212,7 @@ def _store_batch(
     store: VectorStore, name: str, batch: Batch, report: IndexReport, thumbnails: ThumbnailStore | None
 ) -> None:
     records = []
-    pictures: list[tuple[str, bytes]] = []
+    pictures: list[tuple[str, bytes, npt.NDArray[np.float32]]] = []
     for raw_id, sha256, vector, error, thumbnail, facts in zip(
         batch["id"],
         batch["sha256"],
@@ -228,7 +228,7 @@ def _store_batch(
             continue
         metadata = with_facts({"path": item_id, "sha256": str(sha256)}, json.loads(str(facts)))
         records.append(Record(item_id, np.asarray(vector, dtype=np.float32), metadata))
-        pictures.append((item_id, bytes(thumbnail)))
+        pictures.append((item_id, bytes(thumbnail), records[-1].vector))
     if records:
         store.upsert(name, records)
         if thumbnails is not None:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from pixembed.config import Settings
+from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.services.detection import MAX_TOP_K, DetectClass, detect_in_image
@@ -60,6 +61,8 @@ async def region_items(
         return []
     boxes = [d.box for d in found.detections]
     regions = await embed_image_regions(model, image, boxes, settings)
+    # Each child keeps a thumbnail-sized crop only (for its thumbnail), made off the event loop.
+    crops = await anyio.to_thread.run_sync(lambda: [thumbnail_copy(image.crop(r.box)) for r in regions])
     return [
         RegionItem(
             Record(
@@ -73,9 +76,9 @@ async def region_items(
                     "score": detection.score,
                 },
             ),
-            image.crop(region.box),
+            crop,
         )
-        for index, (region, detection) in enumerate(zip(regions, found.detections, strict=True))
+        for index, (region, detection, crop) in enumerate(zip(regions, found.detections, crops, strict=True))
     ]
 
 
@@ -85,6 +88,6 @@ async def embed_query_region(
     """The vector of one box of a query image (a 400 if the box does not fit the image)."""
     image = await load_image(source, settings)
     (checked,) = check_boxes([box], image.width, image.height)
-    vectors = await model.embed_images_async([image.crop(checked)])
+    vectors = await anyio.to_thread.run_sync(model.embed_crops, image, [checked])
     vector: Vector = vectors[0]
     return vector

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, TooManyItems
+from pixembed.errors import ImageTooLarge, InvalidRequest, TooManyItems
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.services.compare import softmax_at_scale
@@ -39,6 +39,21 @@ class Region:
     tag: Tag | None
     text_scores: list[float]
     ranked_tags: tuple[Tag, ...] = ()
+
+
+def check_region_pixels(boxes: Sequence[Sequence[int]], settings: Settings) -> None:
+    """Refuse boxes that crop more pixels in all than ``PIXEMBED_MAX_REGION_PIXELS`` (413): each crop is
+    a copy of its part of the image, so 256 full-size boxes of a 2000x2000 image are a billion pixels."""
+    total = 0
+    for box in boxes:
+        if len(box) == 4:
+            x1, y1, x2, y2 = (int(v) for v in box)
+            total += max(0, x2 - x1) * max(0, y2 - y1)
+    if total > settings.max_region_pixels:
+        raise ImageTooLarge(
+            f"the {len(boxes)} regions cover {total:,} pixels in all; the limit is "
+            f"{settings.max_region_pixels:,} (PIXEMBED_MAX_REGION_PIXELS): send fewer or smaller boxes"
+        )
 
 
 def check_boxes(boxes: Sequence[Sequence[int]], width: int, height: int) -> list[Box]:
@@ -71,6 +86,7 @@ async def embed_regions(
         raise InvalidRequest("no regions given: send at least one box [x1, y1, x2, y2]")
     if len(boxes) > settings.max_batch_items:
         raise TooManyItems(f"{len(boxes)} regions in one request; the limit is {settings.max_batch_items}")
+    check_region_pixels(boxes, settings)  # before anything is fetched or decoded
     # Texts first: a bad one is refused before any image is fetched or decoded.
     text_vectors = await embed_texts(model, texts, settings) if texts else None
     image = await load_image(source, settings)
@@ -111,8 +127,9 @@ async def embed_image_regions(
 ) -> list[Region]:
     """Embed the boxes of a decoded image; tag them with ``labels`` and score them against the texts."""
     checked = check_boxes(boxes, image.width, image.height)
-    crops: list[Image.Image] = [image.crop(box) for box in checked]
-    vectors = await model.embed_images_async(crops)
+    check_region_pixels(checked, settings)  # detected boxes too
+    # Cut and embedded in a worker thread, one full-size crop alive at a time: never on the event loop.
+    vectors = await anyio.to_thread.run_sync(model.embed_crops, image, checked)
     ranked: list[tuple[Tag, ...]] = [()] * len(checked)
     if labels is not None:
         prompt_vectors = await embed_texts(model, labels.prompts, settings)

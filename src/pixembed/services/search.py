@@ -11,7 +11,8 @@ from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import embed_subject
-from pixembed.services.inputs import ImageSource, load_images, partition
+from pixembed.services.embedding import embed_image_sources
+from pixembed.services.inputs import ImageSource
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,16 @@ async def search_dataset(
     query_vector = (await embed_subject(model, query, settings))[0]
     scores: list[tuple[int, float]] = []
     skipped: list[Skipped] = []
-    # Load and embed in model-sized chunks so that 10,000 decoded images never sit in memory at once.
-    step = model.batch_size
+    # Embedded a model batch at a time (and within the decoded-bytes budget, in turns: see
+    # embed_image_sources), so that 10,000 decoded images never sit in memory at once.
+    step = min(model.batch_size, settings.max_batch_items)
     for start in range(0, len(dataset), step):
-        chunk = dataset[start : start + step]
-        good, images, failures = partition(await load_images(chunk, settings))
-        skipped.extend(Skipped(start + i, chunk[i].name, error) for i, error in failures.items())
-        if images:
-            vectors = await model.embed_images_async(images)
-            sims = vectors @ query_vector
-            scores.extend((start + i, float(s)) for i, s in zip(good, sims, strict=True))
+        for result in await embed_image_sources(model, dataset[start : start + step], settings):
+            if result.vector is None:
+                assert result.error is not None
+                skipped.append(Skipped(start + result.index, result.name, result.error))
+            else:
+                scores.append((start + result.index, float(result.vector @ query_vector)))
     order = sorted(scores, key=lambda pair: (-pair[1], pair[0]))[:top_k]
     hits = [Hit(index, dataset[index].name, float(np.float32(sim))) for index, sim in order]
     return SearchResult(hits, skipped, len(scores))

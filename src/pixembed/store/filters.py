@@ -13,6 +13,12 @@ from typing import Any
 from pixembed.errors import InvalidRequest
 
 OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte")
+# Bounds that keep a filter's SQL inside SQLite's limits (expression depth 1000, 32766 parameters): an
+# ``in`` list becomes a chain of ORs and the keys a chain of ANDs, each one level deeper per term.
+MAX_FILTER_KEYS = 64
+MAX_IN_VALUES = 256
+MAX_FILTER_VALUES = 1024
+MAX_KEY_CHARS = 128
 Scalar = str | int | float | bool
 
 
@@ -42,10 +48,11 @@ def parse_filter(raw: Any) -> Filter | None:
         return None
     if not isinstance(raw, dict):
         raise InvalidRequest('filter must be an object such as {"colour": "red", "price": {"lt": 50}}')
+    if len(raw) > MAX_FILTER_KEYS:
+        raise InvalidRequest(f"filter has {len(raw)} keys; the limit is {MAX_FILTER_KEYS}")
     conditions = []
     for key, spec in raw.items():
-        if not isinstance(key, str) or not key or '"' in key or len(key) > 128:
-            raise InvalidRequest("filter keys must be 1-128 characters without '\"'")
+        _check_key(key)
         if isinstance(spec, dict):
             if not spec:
                 raise InvalidRequest(f"filter on {key!r} is an empty object; give an operator")
@@ -53,7 +60,27 @@ def parse_filter(raw: Any) -> Filter | None:
                 conditions.append(_condition(key, op, value))
         else:
             conditions.append(_condition(key, "eq", spec))
+    values = sum(len(c.value) if isinstance(c.value, tuple) else 1 for c in conditions)
+    if values > MAX_FILTER_VALUES:
+        raise InvalidRequest(f"filter compares {values} values in all; the limit is {MAX_FILTER_VALUES}")
     return Filter(tuple(conditions))
+
+
+def _check_key(key: Any) -> None:
+    # A JSON path cannot name a key with a quote, a backslash or a control character (NUL makes SQLite
+    # fail, the others silently match nothing), so such keys are refused rather than never matched.
+    if not isinstance(key, str):
+        raise InvalidRequest("filter keys must be strings")
+    if (
+        not key
+        or len(key) > MAX_KEY_CHARS
+        or any(ch in key for ch in '"\\')
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in key)
+    ):
+        raise InvalidRequest(
+            f"filter key {key[:40]!r} is not allowed: keys are 1-{MAX_KEY_CHARS} characters without "
+            "quotes, backslashes or control characters"
+        )
 
 
 def _condition(key: str, op: str, value: Any) -> Condition:
@@ -63,6 +90,10 @@ def _condition(key: str, op: str, value: Any) -> Condition:
         if not isinstance(value, list) or not value or not all(_is_scalar(v) for v in value):
             raise InvalidRequest(
                 f"filter {key!r} {op} needs a non-empty list of strings, numbers or booleans"
+            )
+        if len(value) > MAX_IN_VALUES:
+            raise InvalidRequest(
+                f"filter {key!r} {op} lists {len(value)} values; the limit is {MAX_IN_VALUES}"
             )
         return Condition(key, op, tuple(value))
     if not _is_scalar(value):

@@ -4,6 +4,10 @@ A small SQLite table keyed by (collection, item id), separate from the vector st
 (embedded, Qdrant) gets the same thumbnails and none of them needs to know about pictures. Like every
 pixembed SQLite file it commits with synchronous=FULL: a thumbnail acknowledged with its item survives a
 power loss with it.
+
+Each thumbnail keeps (in float16) the vector of the item it was made for, and is served only while the
+stored item still has that vector: whatever the interleaving of an add with a delete of the item or its
+collection (and a re-creation), a picture never outlives, or speaks for, another version of its item.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from pixembed.errors import NotFound
 from pixembed.store.base import beside_store
@@ -23,9 +31,31 @@ CREATE TABLE IF NOT EXISTS thumbnails (
     item_id TEXT NOT NULL,
     media_type TEXT NOT NULL,
     data BLOB NOT NULL,
+    vector BLOB,
     PRIMARY KEY (collection, item_id)
 ) WITHOUT ROWID;
 """
+# A thumbnail speaks for an item whose vector is this close (cosine) to the one it was made for; float16
+# storage alone costs ~1e-6, while another picture's vector sits far lower.
+SAME_ITEM_COSINE = 0.999
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A stored thumbnail: its bytes, media type, and the vector of the item it was made for."""
+
+    data: bytes
+    media_type: str
+    vector: Vector | None  # None for thumbnails written before vectors were kept
+
+    def is_of(self, vector: Vector) -> bool:
+        """Whether this thumbnail was made for an item with (about) this vector."""
+        if self.vector is None:
+            return True
+        norms = float(np.linalg.norm(self.vector) * np.linalg.norm(vector))
+        return norms > 0 and float(self.vector @ vector) / norms >= SAME_ITEM_COSINE
 
 
 def thumbnails_location(store_location: str, data_dir: Path) -> str:
@@ -44,27 +74,41 @@ class ThumbnailStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(thumbnails)")}
+        if "vector" not in columns:  # a file from before vectors were kept
+            self._db.execute("ALTER TABLE thumbnails ADD COLUMN vector BLOB")
 
-    def put_many(self, collection: str, thumbnails: Iterable[tuple[str, bytes]], media_type: str) -> None:
-        """Store (or replace) the thumbnails of several items in one transaction."""
-        rows = [(collection, item_id, media_type, data) for item_id, data in thumbnails]
+    def put_many(
+        self, collection: str, thumbnails: Iterable[tuple[str, bytes, Vector]], media_type: str
+    ) -> None:
+        """Store (or replace) the thumbnails of several items, each with its item's vector, in one
+        transaction."""
+        rows = [
+            (collection, item_id, media_type, data, np.asarray(vector, dtype=np.float16).tobytes())
+            for item_id, data, vector in thumbnails
+        ]
         if not rows:
             return
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO thumbnails (collection, item_id, media_type, data, vector) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
             self._db.execute("COMMIT")
 
-    def get(self, collection: str, item_id: str) -> tuple[bytes, str]:
-        """(bytes, media type) of one item's thumbnail; ``NotFound`` when it has none."""
+    def get(self, collection: str, item_id: str) -> Thumbnail:
+        """One item's thumbnail; ``NotFound`` when it has none."""
         with self._lock:
             row = self._db.execute(
-                "SELECT data, media_type FROM thumbnails WHERE collection = ? AND item_id = ?",
+                "SELECT data, media_type, vector FROM thumbnails WHERE collection = ? AND item_id = ?",
                 (collection, item_id),
             ).fetchone()
         if row is None:
             raise NotFound(f"item {item_id!r} in collection {collection!r} has no thumbnail")
-        return bytes(row[0]), str(row[1])
+        vector = None if row[2] is None else np.frombuffer(row[2], dtype=np.float16).astype(np.float32)
+        return Thumbnail(bytes(row[0]), str(row[1]), vector)
 
     def delete(self, collection: str, item_ids: Sequence[str]) -> None:
         """Forget the thumbnails of these items (missing ones are fine)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
@@ -25,6 +24,7 @@ from pixembed.api.collection_schemas import (
     SearchCollectionOut,
 )
 from pixembed.api.errors import error_body
+from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
@@ -41,6 +41,7 @@ from pixembed.services.collections import (
     search_collection,
 )
 from pixembed.services.detection import resolve_classes
+from pixembed.services.thumbnails import thumbnail_of
 from pixembed.store import CollectionInfo, VectorStore, parse_filter
 from pixembed.store.thumbnails import ThumbnailStore
 
@@ -61,10 +62,7 @@ def _out(info: CollectionInfo) -> CollectionOut:
 
 
 def _json_field(raw: str, what: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"{what} is not valid JSON: {exc}") from exc
+    return parse_json(raw, what)
 
 
 def _vector(values: list[float]) -> npt.NDArray[np.float32]:
@@ -213,9 +211,9 @@ async def thumbnail_route(
     store: VectorStore = Depends(get_store),
     thumbnails: ThumbnailStore = Depends(get_thumbnails),
 ) -> Response:
-    """A stored item's thumbnail (at most 256 px a side); 404 for items added as bare vectors."""
-    await anyio.to_thread.run_sync(store.get_collection, name)  # 404 names a missing collection first
-    data, media_type = await anyio.to_thread.run_sync(thumbnails.get, name, item_id)
+    """A stored item's thumbnail (at most 256 px a side); 404 for a missing item or one added as a bare
+    vector."""
+    data, media_type = await anyio.to_thread.run_sync(thumbnail_of, thumbnails, store, name, item_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 import anyio
@@ -23,6 +22,7 @@ from pixembed.api.dedup_schemas import (
     JobOut,
 )
 from pixembed.api.errors import error_body
+from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
 from pixembed.api.results import clustering_body, dedup_body
@@ -62,8 +62,21 @@ def get_jobs(request: Request) -> JobRunner:
     if runner is None:
         settings: Settings = request.app.state.settings
         records = JobRecords(jobs_location(settings.store_location, settings.data_dir))
-        runner = request.app.state.jobs = JobRunner(workers=settings.job_workers, records=records)
+        runner = request.app.state.jobs = JobRunner(
+            workers=settings.job_workers,
+            records=records,
+            max_queued=settings.max_queued_jobs,
+            max_queued_per_owner=settings.max_queued_jobs_per_key,
+        )
     return runner
+
+
+def job_owner(request: Request) -> str:
+    """Whom a background job counts against: the API key that asked (its id, else its name)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return ""
+    return str(principal.key_id or principal.name)
 
 
 async def _posted(
@@ -91,10 +104,7 @@ async def _posted(
         if name == "labels":
             fields[name] = values
         elif name == "known_labels":
-            try:
-                fields[name] = json.loads(values[0])
-            except json.JSONDecodeError as exc:
-                raise InvalidRequest(f"known_labels is not valid JSON: {exc}") from exc
+            fields[name] = parse_json(values[0], "known_labels")
         else:
             fields[name] = values[0]
     options = parse_body(model_cls, fields)
@@ -203,7 +213,7 @@ async def _run_or_submit(
 ) -> Any:
     info = await anyio.to_thread.run_sync(store.get_collection, name)
     if background or info.count > settings.dedup_background_items:
-        return _accepted(get_jobs(request).submit(kind, work))
+        return _accepted(get_jobs(request).submit(kind, work, owner=job_owner(request)))
     return await anyio.to_thread.run_sync(work, lambda _: None)
 
 
