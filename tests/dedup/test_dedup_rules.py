@@ -13,7 +13,7 @@ import pytest
 from pixembed.services.dedup import Catalogue, find_duplicates
 
 DEFAULT_BITS = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
-COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 14, 0.8, 0.95
+COMBINED_BITS, COMBINED_DHASH, COMBINED_COSINE, SEMANTIC_COSINE = 18, 8, 0.8, 0.95
 FAR = "ffffffffffffffff"
 
 
@@ -68,11 +68,14 @@ def test_semantic_pairs_at_its_default_cosine_and_not_just_below() -> None:
     assert [g.members for g in result.groups] == [[0, 1]]
 
 
-def test_combined_needs_both_measures_each_at_its_threshold() -> None:
-    # 1: both at the thresholds; 2: hash one bit past; 3: cosine just below; 4: hash equal, cosine 0.6.
-    hashes = ["0" * 16, bits_apart(COMBINED_BITS), bits_apart(COMBINED_BITS + 1), "0" * 16, "0" * 16]
-    cosines = [COMBINED_COSINE + 1e-4, 0.99, COMBINED_COSINE - 0.005, 0.6]
-    cat = catalogue({"phash": list(hashes)}, at_cosine(cosines), [300, 100, 100, 100, 100])
+def test_combined_needs_all_three_measures_each_at_its_threshold() -> None:
+    # 1: pHash, dHash and cosine at their thresholds; 2: pHash one bit past; 3: cosine just below;
+    # 4: hashes equal, cosine 0.6; 5: dHash one bit past (what keeps a stereo pair's halves apart).
+    zero = "0" * 16
+    phash = [zero, bits_apart(COMBINED_BITS), bits_apart(COMBINED_BITS + 1), zero, zero, zero]
+    dhash = [zero, bits_apart(COMBINED_DHASH), zero, zero, zero, bits_apart(COMBINED_DHASH + 1)]
+    cosines = [COMBINED_COSINE + 1e-4, 0.99, COMBINED_COSINE - 0.005, 0.6, 0.95]
+    cat = catalogue({"phash": phash, "dhash": dhash}, at_cosine(cosines), [300] + [100] * 5)
     result = find_duplicates(cat)
     assert (result.method, result.hash_threshold, result.similarity_threshold) == (
         "combined",
@@ -82,6 +85,14 @@ def test_combined_needs_both_measures_each_at_its_threshold() -> None:
     assert [g.members for g in result.groups] == [[0, 1]]
     pair = result.pairs[0]
     assert pair.distance == COMBINED_BITS and pair.similarity == pytest.approx(COMBINED_COSINE, abs=1e-3)
+    # Every combined pair is within dHash 8, inside dHash's own 12: its copy is confirmed, safe to move.
+    assert result.drop == [1] and result.groups[0].copies[0].reason == "confirmed by dhash (8 bits)"
+
+
+def test_combined_without_a_dhash_never_pairs() -> None:
+    # An item whose dHash is unknown cannot satisfy combined's third condition.
+    cat = catalogue({"phash": ["0" * 16] * 2, "dhash": ["0" * 16, None]}, at_cosine([0.99]), [300, 100])
+    assert find_duplicates(cat).pairs == []
 
 
 def test_a_borderline_chain_never_becomes_one_group() -> None:

@@ -132,7 +132,10 @@ def move_without_overwriting(source: Path, destination: Path) -> None:
 def dedup(
     folder: Annotated[Path, typer.Argument(help="folder of images, searched recursively")],
     method: Annotated[
-        str, typer.Option(help="combined (pHash and cosine must agree), phash, dhash, ahash, whash, semantic")
+        str,
+        typer.Option(
+            help="combined (pHash, dHash and cosine must agree), phash, dhash, ahash, whash, semantic"
+        ),
     ] = "combined",
     hash_threshold: Annotated[int | None, typer.Option(help="max differing bits of 64")] = None,
     similarity_threshold: Annotated[float | None, typer.Option(help="min cosine similarity")] = None,
