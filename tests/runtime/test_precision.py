@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_models_route_reports_the_runtime_and_precision_in_use(settings: Setting
 
 
 def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """The AMX branch of ``auto``, run here by saying the CPU has native bf16: torch bf16 is checked and
     timed beside ONNX fp32/int8 (on this CPU bf16 is emulated, so it must measure slower and lose)."""
@@ -109,7 +110,7 @@ def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
 
     monkeypatch.setattr(loading, "native_bf16", lambda: True)
     with caplog.at_level("INFO", logger="pixembed.runtime.precision"):
-        chosen = load_model("pixembed-tiny", precision="auto")
+        chosen = load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
     timed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auto:")]
     assert any("torch bf16" in line for line in timed), timed
     assert any("onnx fp32" in line for line in timed), timed
@@ -122,3 +123,38 @@ def test_on_a_native_bf16_cpu_auto_also_times_torch_bf16_and_keeps_the_fastest(
 def test_contradictory_runtime_and_precision_is_a_clear_error() -> None:
     with pytest.raises(InvalidRequest, match="ONNX Runtime serves fp32 and int8"):
         load_model("pixembed-tiny", runtime="onnx", precision="bf16")
+
+
+def test_auto_remembers_its_choice_and_a_restart_builds_and_checks_only_that(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Choosing builds and times every candidate (on AMX CPUs that means importing torch); a restart on the
+    same machine rebuilds only the remembered choice, still checked against fp32, and times nothing."""
+    from pixembed.runtime import loading
+
+    first = load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
+    (record,) = (tmp_path / "onnx" / "auto").glob("*.json")
+    remembered = json.loads(record.read_text())
+    assert remembered["precision"] == first.info.precision
+    assert set(remembered["check_batch_ms"]) >= {"fp32", "int8"}
+
+    def no_timing(*_: object) -> None:
+        raise AssertionError("a remembered choice is not timed again")
+
+    monkeypatch.setattr(loading, "fastest", no_timing)
+    monkeypatch.setattr(loading, "_torch_bf16_choice", no_timing)
+    with caplog.at_level("INFO", logger="pixembed.runtime.precision"):
+        again = load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
+    assert (again.info.runtime, again.info.precision) == (first.info.runtime, first.info.precision)
+    if again.info.precision != "fp32":
+        assert any(f"precision {again.info.precision} checked" in r.getMessage() for r in caplog.records)
+    images = check_images()
+    assert np.allclose(again.embed_images(images), first.embed_images(images), atol=1e-5)
+
+
+def test_an_unreadable_auto_record_means_choosing_again(tmp_path: Path) -> None:
+    load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
+    (record,) = (tmp_path / "onnx" / "auto").glob("*.json")
+    record.write_text('{"precision": "fp8"')
+    chosen = load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
+    assert json.loads(record.read_text())["precision"] == chosen.info.precision

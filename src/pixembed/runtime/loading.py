@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pixembed.errors import InvalidRequest, PixembedError, WeightsUnavailable
 from pixembed.imaging.preprocess import Preprocess
 from pixembed.metrics import MODEL_LOAD_SECONDS
+from pixembed.runtime.auto_choice import auto_record, read_auto_choice, write_auto_choice
 from pixembed.runtime.hub_onnx import hub_onnx_folder, immich_repository
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.onnx_folder import OnnxFolder, is_onnx_folder, read_onnx_folder
@@ -67,6 +68,8 @@ def load_model(spec: LoadOptions | str = "ViT-B-32", **changes: Any) -> ClipMode
     """Load the model ``spec`` names (options, or a model name with ``changes`` as option fields)."""
     started = time.perf_counter()
     model = _load(spec, **changes)
+    # The candidates auto did not keep, the check batch and the loaders' buffers are garbage by now.
+    _return_freed_memory()
     MODEL_LOAD_SECONDS.set(time.perf_counter() - started)
     return model
 
@@ -137,9 +140,14 @@ def _serve_onnx(
             raise WeightsUnavailable(
                 f"the ONNX export of {folder.name} does not match open_clip: {exported.fallback_reason}"
             )
+    on_cpu = fp32.info.device == "cpu"
+    auto = options.precision == "auto"
+    # auto on a CPU: a choice made on an earlier start on this machine is rebuilt alone (and checked again).
+    record = auto_record(options.onnx_cache, folder, options.threads) if auto and on_cpu else None
+    remembered = read_auto_choice(record) if record is not None else None
     choices = [Choice(fp32)]
     # int8 is a CPU path: ONNX Runtime's CUDA provider has no fast integer MatMul for it.
-    if options.precision == "int8" or (options.precision == "auto" and fp32.info.device == "cpu"):
+    if options.precision == "int8" or (auto and on_cpu and remembered in (None, "int8")):
         int8_dir = options.onnx_cache / "int8" / _digest(str(folder.path.resolve()))[:16]
         for ops in INT8_OP_SETS:
             int8 = checked(
@@ -153,11 +161,16 @@ def _serve_onnx(
             if int8.session is not fp32:
                 choices.append(int8)
                 break
-    if options.precision == "auto" and fp32.info.device == "cpu" and native_bf16():
+    if auto and on_cpu and remembered in (None, "bf16") and native_bf16():
         bf16 = _torch_bf16_choice(options, fp32, batch, module)
         if bf16 is not None:
             choices.append(bf16)
-    chosen = choices[-1] if options.precision == "int8" else fastest(choices, batch.pixels)
+    if options.precision == "int8" or remembered is not None:
+        chosen = choices[-1]
+    else:
+        chosen, timings = fastest(choices, batch.pixels)
+        if record is not None:
+            write_auto_choice(record, chosen.session.info.precision, timings)
     return _clip_model(chosen, folder.preprocess, tokenizer, folder.name, folder.logit_scale, options)
 
 

@@ -132,12 +132,14 @@ def seconds_per_batch(session: ModelSession, pixels: Pixels, repeats: int = 2) -
     return best
 
 
-def fastest(choices: Sequence[Choice], pixels: Pixels) -> Choice:
-    """The choice whose session embeds ``pixels`` fastest here (the first when there is only one)."""
+def fastest(choices: Sequence[Choice], pixels: Pixels) -> tuple[Choice, dict[str, float]]:
+    """The choice whose session embeds ``pixels`` fastest here (the first when there is only one), and each
+    candidate's time per batch in ms, by precision."""
     if len(choices) == 1:
-        return choices[0]
+        return choices[0], {}
     timed = [(seconds_per_batch(choice.session, pixels), i) for i, choice in enumerate(choices)]
     for seconds, i in timed:
         info = choices[i].session.info
         log.info("auto: %s %s takes %.1f ms per check batch", info.runtime, info.precision, seconds * 1000)
-    return choices[min(timed)[1]]
+    timings = {choices[i].session.info.precision: round(seconds * 1000, 2) for seconds, i in timed}
+    return choices[min(timed)[1]], timings
