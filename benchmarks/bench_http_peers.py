@@ -41,8 +41,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pixembed-peers-") as tmp:
         folder = Path(tmp)
         weights = mm.write_random_weights("ViT-B-32", folder)
-        options = LoadOptions("ViT-B-32", weights=weights, data_dir=folder / "data", runtime="onnx")
-        load_model(options, precision="fp32")  # exports once; the ort peer and pixembed serve share the graph
+        options = LoadOptions("ViT-B-32", weights=weights, data_dir=folder / "data")
+        # Exports once (the ort peer and pixembed serve share the graph) and makes auto's choice, so that
+        # pixembed serve starts the way it restarts: from the ONNX cache with its choice remembered.
+        load_model(options, precision=args.precision)
         onnx = ready_onnx_folder(options)
         assert onnx is not None
         jpeg = mm.jpeg_bytes(mm.photo_like(1155, 866, seed=1))
