@@ -44,6 +44,12 @@ def tiny_model() -> ClipModel:
     return load_model("pixembed-tiny")
 
 
+@pytest.fixture(scope="session")
+def photo_model(tmp_path_factory: pytest.TempPathFactory) -> ClipModel:
+    """The offline photo model (EfficientNet-Lite0 from its PyPI wheel), exported to ONNX once per session."""
+    return load_model("efficientnet-lite0", data_dir=tmp_path_factory.mktemp("photo-model"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Default settings for the tiny model, with collections in a fresh folder."""
