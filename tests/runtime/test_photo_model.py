@@ -102,5 +102,5 @@ def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path: Any) -> None:
     broken = tmp_path / "broken.pth"
     torch.save(state, broken)
     key_map = lukemelas_to_timm(SPEC.lukemelas_stage_depths or ())
-    with pytest.raises(WeightsUnavailable, match="1 missing .* 1 of another shape"):
+    with pytest.raises(WeightsUnavailable, match=r"1 missing .* 1 of another shape"):
         load_timm(SPEC.architecture, broken, SPEC.preprocess, label="broken", key_map=key_map)
