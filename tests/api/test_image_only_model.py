@@ -119,3 +119,19 @@ def test_a_collection_made_on_it_searches_by_image_not_by_text(
     assert found.status_code == 200, found.text
     assert found.json()["results"][0]["id"] == "chelsea"
     _assert_no_text_tower(photo_client.post("/v1/collections/photos/search", json={"text": "a cat"}))
+
+
+def test_a_server_started_with_the_name_serves_it_from_the_export_cache(
+    photo_model: ClipModel, photo_model_data_dir: Path
+) -> None:
+    """What ``pixembed serve --model efficientnet-lite0`` does: load by name, here from the ONNX export
+    the session already made (no torch needed the second time)."""
+    settings = Settings(model="efficientnet-lite0", data_dir=photo_model_data_dir)
+    with TestClient(create_app(settings)) as started:
+        assert started.get("/readyz").status_code == 200
+        loaded = started.get("/v1/models").json()["loaded"]
+    assert (loaded["model"], loaded["dimensions"], loaded["text_tower"]) == (
+        "efficientnet-lite0",
+        1280,
+        False,
+    )
