@@ -104,3 +104,24 @@ def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path: Any) -> None:
     key_map = lukemelas_to_timm(SPEC.lukemelas_stage_depths or ())
     with pytest.raises(WeightsUnavailable, match=r"1 missing .* 1 of another shape"):
         load_timm(SPEC.architecture, broken, SPEC.preprocess, label="broken", key_map=key_map)
+
+
+def test_any_timm_backbone_with_a_state_dict_serves_through_onnx(tmp_path: Any) -> None:
+    """``timm:<architecture>`` + ``--weights``: exported, checked against timm, image-only."""
+    import timm
+
+    from pixembed.runtime.loading import load_model
+    from pixembed.runtime.timm_loading import timm_preprocess
+
+    torch.manual_seed(0)
+    module = timm.create_model("test_resnet", pretrained=False).eval()
+    weights = tmp_path / "test_resnet.pth"
+    torch.save(module.state_dict(), weights)
+    model = load_model("timm:test_resnet", weights=weights, data_dir=tmp_path / "data")
+    assert (model.info.runtime, model.info.text_tower) == ("onnx", False)
+    image = Image.new("RGB", (90, 70), "orange")
+    ours = model.embed_images([image])
+    with torch.inference_mode():
+        theirs = pooled_features(module, torch.from_numpy(timm_preprocess("test_resnet").batch([image])))
+    assert ours.shape == (1, module.num_features)
+    assert float(ours[0] @ (theirs[0] / theirs[0].norm()).numpy()) >= 0.9999
