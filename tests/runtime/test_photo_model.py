@@ -125,3 +125,12 @@ def test_any_timm_backbone_with_a_state_dict_serves_through_onnx(tmp_path: Any) 
         theirs = pooled_features(module, torch.from_numpy(timm_preprocess("test_resnet").batch([image])))
     assert ours.shape == (1, module.num_features)
     assert float(ours[0] @ (theirs[0] / theirs[0].norm()).numpy()) >= 0.9999
+
+
+def test_int8_is_checked_not_assumed(photo_model: ClipModel, photo_model_data_dir: Any) -> None:
+    """Dynamic int8 of a convolutional net fails the fp32 check here, so fp32 serves; an op set that
+    quantises nothing (MatMul: the backbone has none) is never passed off as int8."""
+    from pixembed.runtime.loading import load_model
+
+    model = load_model("efficientnet-lite0", data_dir=photo_model_data_dir, precision="int8")
+    assert model.info.precision == "fp32"

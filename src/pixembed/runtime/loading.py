@@ -126,6 +126,7 @@ def _serve_onnx(
 
     ``reference`` (with ``module``, the open_clip module it wraps) is given for a fresh export.
     """
+    from pixembed.runtime.onnx_graphs import op_types
     from pixembed.runtime.onnx_session import INT8_OP_SETS, OnnxSession
 
     try:
@@ -145,7 +146,10 @@ def _serve_onnx(
     # int8 is a CPU path: ONNX Runtime's CUDA provider has no fast integer MatMul for it.
     if options.precision == "int8" or (options.precision == "auto" and fp32.info.device == "cpu"):
         int8_dir = options.onnx_cache / "int8" / _digest(str(folder.path.resolve()))[:16]
-        for ops in INT8_OP_SETS:
+        used = op_types(folder.visual)
+        # An op set the image graph does not use would quantise nothing (a convolutional backbone has no
+        # MatMul) and pass the check as an "int8" that is fp32: skip it.
+        for ops in (ops for ops in INT8_OP_SETS if used & set(ops)):
             int8 = checked(
                 fp32,
                 "int8",
