@@ -44,6 +44,18 @@ def tiny_model() -> ClipModel:
     return load_model("pixembed-tiny")
 
 
+@pytest.fixture(scope="session")
+def photo_model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data dir whose ONNX cache holds the photo model's export (made by ``photo_model``)."""
+    return tmp_path_factory.mktemp("photo-model")
+
+
+@pytest.fixture(scope="session")
+def photo_model(photo_model_data_dir: Path) -> ClipModel:
+    """The offline photo model (EfficientNet-Lite0 from its PyPI wheel), exported to ONNX once per session."""
+    return load_model("efficientnet-lite0", data_dir=photo_model_data_dir)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Default settings for the tiny model, with collections in a fresh folder."""

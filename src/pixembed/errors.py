@@ -6,7 +6,8 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     PixembedError
     ├── InvalidRequest            malformed request or arguments (400)
     │   ├── UrlRefused            a URL that is not http(s), or that resolves to a private address
-    │   └── TooManyItems          a batch or dataset over its limit
+    │   ├── TooManyItems          a batch or dataset over its limit
+    │   └── NoTextTower           text asked of an image-only model (EfficientNet, other timm backbones)
     ├── Unauthorized              missing or invalid API key (401)
     ├── NotFound                  unknown model, collection, item or route target (404)
     ├── RequestTimeout            a client too slow to send its request's headers or body (408)
@@ -52,6 +53,16 @@ class TooManyItems(InvalidRequest):
     """A batch or posted dataset holds more items than allowed."""
 
     code = "too_many_items"
+
+
+class NoTextTower(InvalidRequest):
+    """Text (an embedding, a prompt, a text query) asked of a model that embeds images only."""
+
+    code = "no_text_tower"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"model {model} has no text tower; use a CLIP model for text")
+        self.model = model
 
 
 class Unauthorized(PixembedError):

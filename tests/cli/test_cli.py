@@ -69,6 +69,15 @@ def test_embed_text_and_models_list() -> None:
     assert "ViT-B-32" in listed.stdout
 
 
+def test_models_list_documents_the_offline_photo_model() -> None:
+    listed = runner.invoke(app, ["models", "list", "--json"])
+    entries = {e["id"]: e for e in map(json.loads, listed.stdout.splitlines())}
+    photo = entries["efficientnet-lite0"]
+    assert photo["text_tower"] is False
+    assert "offline photo model" in photo["description"]
+    assert entries["pixembed-tiny"]["text_tower"] is True
+
+
 def test_serve_without_weights_exits_fast_with_instructions(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXEMBED_", "HF_"))}
     env |= {"HF_HOME": str(tmp_path), "HF_ENDPOINT": "http://127.0.0.1:9", "HOME": str(tmp_path)}

@@ -184,6 +184,9 @@ class ModelEntry(BaseModel):
     model: str
     pretrained: str | None
     loaded: bool
+    text_tower: bool = True
+    """False for an image-only model: text embedding, text prompts and text search answer 400."""
+    description: str = ""
 
 
 class LoadedModel(ModelFields):
@@ -192,6 +195,9 @@ class LoadedModel(ModelFields):
     runtime: str
     precision: str
     device: str
+    image_tower: bool = True
+    text_tower: bool = True
+    """False for an image-only model (EfficientNet...): text routes answer 400."""
     min_cosine: float | None = None
     """A fast precision's load-time check against fp32 (None where fp32 serves)."""
 

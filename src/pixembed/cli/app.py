@@ -333,14 +333,15 @@ def compare(
 def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
 ) -> None:
-    """List the bundled models and every open_clip model/pretrained pair."""
+    """List the bundled models, the image-only ones (the offline photo model) and every open_clip pair."""
     from pixembed.runtime.registry import known_models
 
     for known in known_models():
         if as_json:
-            typer.echo(json.dumps({"id": known.id, "model": known.model, "pretrained": known.pretrained}))
+            entry = {"id": known.id, "model": known.model, "pretrained": known.pretrained}
+            typer.echo(json.dumps(entry | {"text_tower": known.text_tower, "description": known.description}))
         else:
-            typer.echo(f"{known.model:40} {known.pretrained or '(bundled)'}")
+            typer.echo(f"{known.model:40} {known.pretrained or known.description or '(bundled)'}")
 
 
 app.command("bench")(bench)

@@ -126,7 +126,7 @@ def text_throughput(
         return [f"a photo of item {n}-{i}, a {c} {s}" for i, (s, c) in enumerate(CLASSES[:batch])]
 
     texts = fresh()
-    tokens = model.tokenizer(texts)
+    tokens = model.tokenize(texts)
     with torch.no_grad():
         ref_vectors = reference.encode_text(torch.from_numpy(tokens)).numpy()
         ours = model.embed_texts(texts)

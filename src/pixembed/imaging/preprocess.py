@@ -8,6 +8,7 @@ torch nor torchvision; tests/runtime/test_preprocess_tokens.py proves it within 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class Preprocess:
     std: tuple[float, ...] = CLIP_STD
     interpolation: str = "bicubic"
     resize_mode: str = "shortest"
+    crop_pct: float = 1.0
+    """The centre crop's share of the resized short side (timm's ``crop_pct``; CLIP crops all of it)."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Preprocess:
@@ -56,11 +59,12 @@ class Preprocess:
             std=tuple(float(x) for x in config.get("std", CLIP_STD)),
             interpolation=interpolation,
             resize_mode=resize_mode,
+            crop_pct=float(config.get("crop_pct", 1.0)),
         )
 
     def to_config(self) -> dict[str, Any]:
         """The ``preprocess_cfg.json`` form (open_clip's keys, as immich writes them)."""
-        return {
+        config: dict[str, Any] = {
             "size": [self.size, self.size],
             "mode": "RGB",
             "mean": list(self.mean),
@@ -68,6 +72,9 @@ class Preprocess:
             "interpolation": self.interpolation,
             "resize_mode": self.resize_mode,
         }
+        if self.crop_pct != 1.0:
+            config["crop_pct"] = self.crop_pct
+        return config
 
     def __call__(self, image: Image.Image) -> Pixels:
         """One RGB image -> a (3, size, size) float32 array, normalised."""
@@ -91,9 +98,12 @@ class Preprocess:
         width, height = image.size
         if self.resize_mode == "squash":
             return image.resize((size, size), resample)
-        # torchvision's Resize(int): the short side becomes ``size``, the long side int(size * long / short).
+        # timm's eval transform: Resize(floor(size / crop_pct)), then CenterCrop(size).
+        scaled = math.floor(size / self.crop_pct)
+        # torchvision's Resize(int): the short side becomes ``scaled``, the long side in proportion.
         short, long = sorted((width, height))
-        target = (size, int(size * long / short)) if width == short else (int(size * long / short), size)
+        other = int(scaled * long / short)
+        target = (scaled, other) if width == short else (other, scaled)
         if target != (width, height):
             image = image.resize(target, resample)
         # torchvision's CenterCrop: offsets rounded to the nearest integer.

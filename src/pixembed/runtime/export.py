@@ -1,4 +1,5 @@
-"""Export an open_clip model to ONNX: image tower and text tower, dynamic batch, in immich's folder layout.
+"""Export to ONNX in immich's folder layout, dynamic batch: an open_clip model's image and text towers, or an
+image-only timm backbone's image tower (its ``pixembed.json`` then says ``"text_tower": false``).
 
 The folder is what immich publishes (``config.json``, ``visual/model.onnx`` + ``preprocess_cfg.json``,
 ``textual/model.onnx`` + ``tokenizer.json``) plus ``pixembed.json``, which says what immich's files do not:
@@ -18,6 +19,7 @@ import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +82,13 @@ def export_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str)
     Written into a sibling temporary folder of this process's own and renamed, so a crash never leaves a
     half-written cache and processes exporting at once (Ray actors) do not collide: the first rename wins.
     """
+    return _write_atomically(folder, lambda partial: _write_folder(module, preprocess, partial, name))
+
+
+def _write_atomically(folder: Path, write: Callable[[Path], None]) -> Path:
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_folder(module, preprocess, partial, name)
+        write(partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -102,11 +108,7 @@ def _write_folder(module: Any, preprocess: Preprocess, partial: Path, name: str)
     tokens = torch.zeros((2, context_length), dtype=torch.int64)
     tokens[:, 0], tokens[:, 1] = 49406, 49407
     text_tower = _TrimmedTextTower(module) if trimmed else _FullTextTower(module)
-    quiet = contextlib.redirect_stdout(io.StringIO())  # the exporter prints its progress on stdout
-    with warnings.catch_warnings(), quiet, torch.inference_mode(False), torch.no_grad():
-        # The exporter warns about shape guards and skipped constant folds; none of it is the user's concern.
-        warnings.simplefilter("ignore")
-        logging.getLogger("onnxscript").setLevel(logging.ERROR)
+    with _quiet_export():
         _export(_ImageTower(module), image, partial / "visual" / "model.onnx", "image", {0: "batch"})
         axes = {0: "batch", 1: "sequence"} if trimmed else {0: "batch"}
         _export(text_tower, tokens, partial / "textual" / "model.onnx", "text", axes)
@@ -128,6 +130,47 @@ def _write_folder(module: Any, preprocess: Preprocess, partial: Path, name: str)
         "context_length": context_length,
     }
     (partial / "pixembed.json").write_text(json.dumps(info, indent=2))
+
+
+class _PooledFeatures(torch.nn.Module):
+    """A timm backbone's pooled pre-classifier vector (runtime/timm_loading.py's reference forward)."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        from pixembed.runtime.timm_loading import pooled_features
+
+        return pooled_features(self.module, image)
+
+
+def export_image_onnx(module: Any, preprocess: Preprocess, folder: Path, *, name: str) -> Path:
+    """Write an image-only backbone (a timm module, fp32, eval) as an ONNX folder without a text tower."""
+    return _write_atomically(folder, lambda partial: _write_image_folder(module, preprocess, partial, name))
+
+
+def _write_image_folder(module: Any, preprocess: Preprocess, partial: Path, name: str) -> None:
+    (partial / "visual").mkdir(parents=True)
+    image = torch.zeros((2, 3, preprocess.size, preprocess.size))
+    with _quiet_export():
+        _export(_PooledFeatures(module), image, partial / "visual" / "model.onnx", "image", {0: "batch"})
+    config = {"embed_dim": int(module.num_features), "vision_cfg": {"image_size": preprocess.size}}
+    (partial / "config.json").write_text(json.dumps(config, indent=2))
+    (partial / "visual" / "preprocess_cfg.json").write_text(json.dumps(preprocess.to_config(), indent=2))
+    info = {"format": FOLDER_FORMAT, "name": name, "text_tower": False}
+    (partial / "pixembed.json").write_text(json.dumps(info, indent=2))
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """The exporter prints progress on stdout and warns about shape guards and skipped constant folds;
+    none of it is the user's concern."""
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    with warnings.catch_warnings(), quiet, torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        logging.getLogger("onnxscript").setLevel(logging.ERROR)
+        yield
 
 
 def _export(

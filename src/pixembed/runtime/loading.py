@@ -27,6 +27,7 @@ from pixembed.imaging.preprocess import Preprocess
 from pixembed.metrics import MODEL_LOAD_SECONDS
 from pixembed.runtime.auto_choice import auto_record, read_auto_choice, write_auto_choice
 from pixembed.runtime.hub_onnx import hub_onnx_folder, immich_repository
+from pixembed.runtime.image_models import IMAGE_MODELS, is_image_model
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.onnx_folder import OnnxFolder, is_onnx_folder, read_onnx_folder
 from pixembed.runtime.options import RUNTIMES, LoadOptions
@@ -91,6 +92,8 @@ def _load(spec: LoadOptions | str, **changes: Any) -> ClipModel:
         if options.runtime == "onnx":
             raise InvalidRequest("ONNX Runtime here has no CUDA provider: install onnxruntime-gpu")
         torch_only = True
+    if is_image_model(options.model):
+        return _load_image_model(options, torch_only)
     folder = None if torch_only else ready_onnx_folder(options)
     if folder is not None:
         return _serve_onnx(folder, options, reference=None)
@@ -126,19 +129,21 @@ def _serve_onnx(
 
     ``reference`` (with ``module``, the open_clip module it wraps) is given for a fresh export.
     """
+    from pixembed.runtime.onnx_graphs import op_types
     from pixembed.runtime.onnx_session import INT8_OP_SETS, OnnxSession
 
     try:
         fp32 = OnnxSession(folder, "fp32", options.device, options.threads)
     except ValueError as exc:  # CUDA asked for where ONNX Runtime has no CUDA provider
         raise InvalidRequest(str(exc)) from exc
-    tokenizer = folder.tokenizer()
+    tokenizer = folder.tokenizer() if folder.text_tower else None
     batch = CheckBatch.build(folder.preprocess, tokenizer)
-    if reference is not None:  # a fresh export: it must reproduce the open_clip module first
+    if reference is not None:  # a fresh export: it must reproduce the torch module first
         exported = checked(reference.session, "onnx fp32", lambda: fp32, batch, bar=ONNX_FIDELITY)
         if exported.session is not fp32:
             raise WeightsUnavailable(
-                f"the ONNX export of {folder.name} does not match open_clip: {exported.fallback_reason}"
+                f"the ONNX export of {folder.name} does not match its torch module: "
+                f"{exported.fallback_reason}"
             )
     on_cpu = fp32.info.device == "cpu"
     auto = options.precision == "auto"
@@ -149,7 +154,10 @@ def _serve_onnx(
     # int8 is a CPU path: ONNX Runtime's CUDA provider has no fast integer MatMul for it.
     if options.precision == "int8" or (auto and on_cpu and remembered in (None, "int8")):
         int8_dir = options.onnx_cache / "int8" / _digest(str(folder.path.resolve()))[:16]
-        for ops in INT8_OP_SETS:
+        used = op_types(folder.visual)
+        # An op set the image graph does not use would quantise nothing (a convolutional backbone has no
+        # MatMul) and pass the check as an "int8" that is fp32: skip it.
+        for ops in (ops for ops in INT8_OP_SETS if used & set(ops)):
             int8 = checked(
                 fp32,
                 "int8",
@@ -161,7 +169,7 @@ def _serve_onnx(
             if int8.session is not fp32:
                 choices.append(int8)
                 break
-    if auto and on_cpu and remembered in (None, "bf16") and native_bf16():
+    if auto and on_cpu and remembered in (None, "bf16") and folder.text_tower and native_bf16():
         bf16 = _torch_bf16_choice(options, fp32, batch, module)
         if bf16 is not None:
             choices.append(bf16)
@@ -193,6 +201,35 @@ def _torch_bf16_choice(
 
     choice = checked(fp32, "bf16", lambda: TorchSession.converted(module, "bf16", "cpu"), batch)
     return None if choice.session is fp32 else choice
+
+
+def _load_image_model(options: LoadOptions, torch_only: bool) -> ClipModel:
+    """An image-only backbone: from its ONNX export when cached, else through timm once (exported, checked
+    against timm's forward, then served through ONNX Runtime like a CLIP export)."""
+    if torch_only:
+        raise InvalidRequest(
+            f"{options.model} is served through ONNX Runtime only (fp32 or int8, on CPU or onnxruntime-gpu)"
+        )
+    folder = ready_onnx_folder(options)
+    if folder is not None:
+        return _serve_onnx(folder, options, reference=None)
+    if not torch_installed() or importlib.util.find_spec("timm") is None:
+        raise WeightsUnavailable(
+            f"cannot load {options.model}: it has no ONNX export in {options.onnx_cache} yet, and exporting "
+            "one needs timm and torch, which this install lacks: `pip install 'pixembed[torch]'`"
+        )
+    from pixembed.runtime.export import export_image_onnx
+    from pixembed.runtime.timm_loading import TimmSession, load_image_model
+
+    model = load_image_model(options)
+    key = _file_digest(f"{model.label}|{model.preprocess}", [model.checkpoint])
+    target = options.onnx_cache / key[:32]
+    if not is_onnx_folder(target):
+        log.info("exporting %s to ONNX in %s (once)", model.label, target)
+        export_image_onnx(model.module, model.preprocess, target, name=model.label)
+    _write_alias(options, target)
+    reference = Choice(TimmSession(model.module, model.label))
+    return _serve_onnx(read_onnx_folder(target, model.label), options, reference=reference)
 
 
 def _load_through_torch(options: LoadOptions, torch_only: bool) -> ClipModel:
@@ -236,11 +273,16 @@ def _export_to_cache(model: Any, options: LoadOptions) -> OnnxFolder | None:
     except Exception as exc:
         log.warning("could not export %s to ONNX, serving it through torch: %s", model.source.label, exc)
         return None
+    _write_alias(options, target)
+    return read_onnx_folder(target, model.source.label)
+
+
+def _write_alias(options: LoadOptions, target: Path) -> None:
+    """Name ``target`` under the alias of the weights ``options`` name, so the next start finds it."""
     alias = _alias_file(options)
     if alias is not None:
         alias.parent.mkdir(parents=True, exist_ok=True)
         alias.write_text(target.name)
-    return read_onnx_folder(target, model.source.label)
 
 
 def _alias_text(options: LoadOptions) -> str | None:
@@ -259,6 +301,9 @@ def _alias_text(options: LoadOptions) -> str | None:
         return f"hub|{options.model}"
     if options.model in BUNDLED_MODELS:
         return None
+    if options.model in IMAGE_MODELS:
+        checkpoint = IMAGE_MODELS[options.model].packaged_checkpoint()
+        return None if checkpoint is None else _alias_text(replace(options, weights=checkpoint))
     tag = options.pretrained or DEFAULT_TAGS.get(options.model)
     return f"pretrained|{options.model}|{tag}" if tag else None
 
@@ -278,7 +323,12 @@ def _checkpoint_digest(source: Any) -> str | None:
         files = [Path(checkpoint)]
     else:
         return None
-    digest = hashlib.sha256(f"{source.model_name}|{source.quick_gelu}|{source.preprocess}".encode())
+    return _file_digest(f"{source.model_name}|{source.quick_gelu}|{source.preprocess}", files)
+
+
+def _file_digest(prefix: str, files: list[Path]) -> str:
+    """sha256 of ``prefix`` and the contents of ``files``, in order."""
+    digest = hashlib.sha256(prefix.encode())
     for file in files:
         with file.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
@@ -292,7 +342,7 @@ def _digest(text: str) -> str:
 def _clip_model(
     chosen: Choice,
     preprocess: Preprocess,
-    tokenizer: TextTokenizer,
+    tokenizer: TextTokenizer | None,
     name: str,
     logit_scale: float,
     options: LoadOptions,

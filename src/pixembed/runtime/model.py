@@ -9,10 +9,11 @@ import anyio
 import numpy as np
 from PIL import Image
 
+from pixembed.errors import NoTextTower
 from pixembed.imaging.aspect import crop_extreme_aspect
 from pixembed.imaging.preprocess import Pixels, Preprocess
 from pixembed.runtime.batcher import Batcher
-from pixembed.runtime.session import ModelSession, Vectors
+from pixembed.runtime.session import ModelSession, Tokens, Vectors
 from pixembed.runtime.text_cache import TextCache
 from pixembed.runtime.tokenizer import TextTokenizer
 
@@ -33,16 +34,19 @@ class ModelInfo:
     runtime: str = "onnx"
     min_cosine: float | None = None
     """The load-time check of a fast precision against fp32 (None where fp32 itself serves)."""
+    text_tower: bool = True
+    """False for an image-only backbone (EfficientNet, other timm models): no text, no zero-shot."""
 
 
 class ClipModel:
-    """A CLIP model served through one session; safe to call from many threads and from async code."""
+    """A CLIP model (or an image-only backbone: ``tokenizer`` None) served through one session; safe to call
+    from many threads and from async code."""
 
     def __init__(
         self,
         session: ModelSession,
         preprocess: Preprocess,
-        tokenizer: TextTokenizer,
+        tokenizer: TextTokenizer | None,
         *,
         name: str,
         logit_scale: float = 100.0,
@@ -67,19 +71,27 @@ class ClipModel:
             for forward, tower in ((session.encode_images, "image"), (session.encode_tokens, "text"))
         )
         self.text_cache = TextCache(text_cache_size)
-        dimensions = int(session.encode_tokens(tokenizer(["a"])).shape[-1])
+        probe = np.zeros((1, 3, preprocess.size, preprocess.size), dtype=np.float32)
+        dimensions = int(session.encode_images(probe).shape[-1])
         served = session.info
         self.info = ModelInfo(
             name=name,
             dimensions=dimensions,
             image_size=preprocess.size,
-            context_length=tokenizer.context_length,
+            context_length=tokenizer.context_length if tokenizer is not None else 0,
             logit_scale=logit_scale,
             precision=served.precision,
             device=served.device,
             runtime=served.runtime,
             min_cosine=min_cosine,
+            text_tower=tokenizer is not None,
         )
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """Token ids for ``texts``; ``NoTextTower`` for an image-only model."""
+        if self.tokenizer is None:
+            raise NoTextTower(self.info.name)
+        return self.tokenizer(texts)
 
     def _pixels(self, images: Sequence[object]) -> list[Pixels]:
         chunks = []
@@ -137,7 +149,7 @@ class ClipModel:
         missing = list(dict.fromkeys(text for text in texts if text not in found))
         for start in range(0, len(missing), self.batch_size):
             part = missing[start : start + self.batch_size]
-            vectors = self.text_batcher.submit(self.tokenizer(part))
+            vectors = self.text_batcher.submit(self.tokenize(part))
             found.update(zip(part, vectors, strict=True))
             self.text_cache.put_many(zip(part, vectors, strict=True))
         return np.stack([found[text] for text in texts])
@@ -150,7 +162,7 @@ class ClipModel:
         missing = list(dict.fromkeys(text for text in texts if text not in found))
         for start in range(0, len(missing), self.batch_size):
             part = missing[start : start + self.batch_size]
-            vectors = await self.text_batcher.submit_async(self.tokenizer(part))
+            vectors = await self.text_batcher.submit_async(self.tokenize(part))
             found.update(zip(part, vectors, strict=True))
             self.text_cache.put_many(zip(part, vectors, strict=True))
         return np.stack([found[text] for text in texts])

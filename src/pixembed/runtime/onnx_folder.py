@@ -4,10 +4,10 @@
 FOLDER/config.json                  open_clip's model config (embed_dim, vision_cfg, text_cfg)
 FOLDER/visual/model.onnx            image tower: "image" (N, 3, S, S) float32 -> features
 FOLDER/visual/preprocess_cfg.json   size, mean, std, interpolation, resize_mode
-FOLDER/textual/model.onnx           text tower: token ids (N, context) -> features
+FOLDER/textual/model.onnx           text tower: token ids (N, context) -> features (none: image-only)
 FOLDER/textual/tokenizer.json       Hugging Face tokenizers file (CLIP BPE)
 FOLDER/pixembed.json                pixembed's export only: name, logit scale, whether the text graph
-                                    takes trimmed token batches
+                                    takes trimmed token batches, text_tower false for image-only models
 ```
 Reading one needs neither torch nor open_clip.
 """
@@ -28,8 +28,18 @@ DEFAULT_LOGIT_SCALE = 100.0
 
 
 def is_onnx_folder(path: Path) -> bool:
-    """Whether ``path`` holds both towers as ONNX in the layout above."""
-    return (path / "visual" / "model.onnx").is_file() and (path / "textual" / "model.onnx").is_file()
+    """Whether ``path`` holds both towers as ONNX in the layout above (or the image tower of an image-only
+    model, which pixembed.json marks ``"text_tower": false``)."""
+    if not (path / "visual" / "model.onnx").is_file():
+        return False
+    return (path / "textual" / "model.onnx").is_file() or not _text_tower(path)
+
+
+def _text_tower(path: Path) -> bool:
+    try:
+        return bool(_json(path / "pixembed.json").get("text_tower", True))
+    except ValueError:
+        return True
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class OnnxFolder:
     context_length: int
     logit_scale: float
     text_trimmed: bool
+    text_tower: bool = True
+    """False for an image-only backbone: no textual/ graph, no tokenizer."""
 
     @property
     def visual(self) -> Path:
@@ -83,6 +95,7 @@ def read_onnx_folder(path: Path, name: str | None = None) -> OnnxFolder:
         context_length=int(context),
         logit_scale=float(extras.get("logit_scale", DEFAULT_LOGIT_SCALE)),
         text_trimmed=bool(extras.get("text_trimmed", False)),
+        text_tower=bool(extras.get("text_tower", True)),
     )
 
 

@@ -11,6 +11,11 @@ from onnx import helper, numpy_helper
 _HALF_SUFFIX = "__fp16"
 
 
+def op_types(path: Path) -> set[str]:
+    """The operator types a graph uses (its weights are not read)."""
+    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+
+
 def store_half_where_exact(path: Path) -> None:
     """Rewrite ``path`` with every float32 weight that fp16 holds exactly stored as fp16 and cast back.
 

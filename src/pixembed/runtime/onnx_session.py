@@ -1,4 +1,5 @@
-"""``OnnxSession``: both towers of an ONNX model folder through ONNX Runtime (CPU, or CUDA when present).
+"""``OnnxSession``: an ONNX model folder's towers (one for an image-only model) through ONNX Runtime (CPU, or
+CUDA when present).
 
 int8 is ONNX Runtime's dynamic quantisation (weights int8 per output channel, activations quantised per
 batch), written once beside the fp32 graph and checked against it at load like every precision.
@@ -16,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from pixembed.errors import NoTextTower
 from pixembed.runtime.onnx_folder import OnnxFolder
 from pixembed.runtime.session import Pixels, SessionInfo, Tokens, Vectors, normalise, trimmed_length
 
@@ -76,14 +78,15 @@ class OnnxSession:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # warnings about unused initialisers are noise for users
         providers = providers_for(device)
-        visual, textual = folder.visual, folder.textual
+        visual, textual = folder.visual, folder.textual if folder.text_tower else None
         if precision == "int8":
             where = int8_dir or folder.path / "int8"
-            visual = int8_graph(folder.visual, where / "visual", int8_ops)
-            textual = int8_graph(folder.textual, where / "textual", int8_ops)
+            visual = int8_graph(visual, where / "visual", int8_ops)
+            textual = None if textual is None else int8_graph(textual, where / "textual", int8_ops)
+        self._name = folder.name
         self._image = _Tower(visual, options, providers)
-        self._text = _Tower(textual, options, providers)
-        self._trim = folder.text_trimmed and not self._text.fixed_length
+        self._text = None if textual is None else _Tower(textual, options, providers)
+        self._trim = folder.text_trimmed and self._text is not None and not self._text.fixed_length
         self._lock = threading.Lock()
         self._info = SessionInfo("onnx", precision, "cuda" if device.startswith("cuda") else "cpu")
 
@@ -99,6 +102,8 @@ class OnnxSession:
 
     def encode_tokens(self, tokens: Tokens) -> Vectors:
         """Token ids -> unit vectors; a pixembed export runs only up to the batch's last end-of-text."""
+        if self._text is None:
+            raise NoTextTower(self._name)
         if self._trim:
             tokens = tokens[:, : trimmed_length(tokens)]
         with self._lock:

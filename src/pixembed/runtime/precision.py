@@ -62,12 +62,14 @@ class CheckBatch:
     """The preprocessed pictures and tokenised captions every candidate is checked (and timed) on."""
 
     pixels: Pixels
-    tokens: Tokens
+    tokens: Tokens | None
+    """None for an image-only model."""
 
     @classmethod
-    def build(cls, preprocess: Preprocess, tokenizer: TextTokenizer) -> CheckBatch:
-        """The fixed check batch in one model's input form."""
-        return cls(preprocess.batch(check_images()), tokenizer(check_texts()))
+    def build(cls, preprocess: Preprocess, tokenizer: TextTokenizer | None) -> CheckBatch:
+        """The fixed check batch in one model's input form (no captions for an image-only model)."""
+        tokens = None if tokenizer is None else tokenizer(check_texts())
+        return cls(preprocess.batch(check_images()), tokens)
 
 
 def min_cosine(a: Vectors, b: Vectors) -> float:
@@ -80,6 +82,8 @@ def min_cosine(a: Vectors, b: Vectors) -> float:
 def session_cosine(candidate: ModelSession, reference: ModelSession, batch: CheckBatch) -> float:
     """How closely ``candidate`` reproduces ``reference`` on both towers (the worse of the two)."""
     images = min_cosine(candidate.encode_images(batch.pixels), reference.encode_images(batch.pixels))
+    if batch.tokens is None:
+        return images
     texts = min_cosine(candidate.encode_tokens(batch.tokens), reference.encode_tokens(batch.tokens))
     return min(images, texts)
 

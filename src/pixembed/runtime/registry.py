@@ -1,9 +1,10 @@
-"""The models pixembed can load: its bundled ones and every open_clip model/pretrained pair."""
+"""The models pixembed can load: its bundled ones, the image-only ones, and every open_clip pair."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pixembed.runtime.image_models import IMAGE_MODELS
 from pixembed.runtime.weights import BUNDLED_MODELS
 
 
@@ -13,6 +14,8 @@ class KnownModel:
 
     model: str
     pretrained: str | None
+    text_tower: bool = True
+    description: str = ""
 
     @property
     def id(self) -> str:
@@ -21,10 +24,13 @@ class KnownModel:
 
 
 def known_models() -> list[KnownModel]:
-    """Bundled models first, then open_clip's published pairs (where pixembed[torch] is installed)."""
+    """Bundled models first, the image-only ones, then open_clip's published pairs (with pixembed[torch])."""
     from pixembed.runtime.loading import torch_installed
 
-    bundled = [KnownModel(name, None) for name in BUNDLED_MODELS]
+    bundled = [
+        KnownModel(name, None, description="bundled tiny CLIP (tests, demos)") for name in BUNDLED_MODELS
+    ]
+    bundled += [KnownModel(s.name, None, False, s.description) for s in IMAGE_MODELS.values()]
     if not torch_installed():
         return bundled
     import open_clip

@@ -22,7 +22,7 @@ from pixembed.services.dedup import (
     needs_vectors,
     resolve_thresholds,
 )
-from pixembed.services.embedding import check_texts
+from pixembed.services.embedding import embed_texts_blocking
 from pixembed.services.hashing import codes_from_hex, hamming_matches, image_hashes
 from pixembed.services.inputs import ImageSource, load_image, load_in_groups
 from pixembed.services.labelling import (
@@ -148,8 +148,7 @@ def cluster_catalogue(
     cutoff = check_label_threshold(label_threshold)
     label_vectors = None
     if labels is not None:
-        check_texts(labels, settings)
-        label_vectors = model.embed_texts(list(labels))
+        label_vectors = embed_texts_blocking(model, labels, settings)
     known: dict[int, str] = {}
     if known_labels is not None:
         positions = {item_id: i for i, item_id in enumerate(cat.ids)}

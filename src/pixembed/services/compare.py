@@ -10,7 +10,7 @@ import numpy as np
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel, Vectors
-from pixembed.services.embedding import check_texts
+from pixembed.services.embedding import embed_texts
 from pixembed.services.inputs import ImageSource, load_image, load_images, partition
 
 
@@ -35,8 +35,7 @@ def softmax_at_scale(similarities: Vectors, scale: float) -> Vectors:
 async def embed_subject(model: ClipModel, subject: str | ImageSource, settings: Settings) -> Vectors:
     """One vector for a text or an image subject."""
     if isinstance(subject, str):
-        check_texts([subject], settings)
-        return await model.embed_texts_async([subject])
+        return await embed_texts(model, [subject], settings)
     image = await load_image(subject, settings)
     return await model.embed_images_async([image])
 
@@ -55,8 +54,7 @@ async def compare(
     subject_vector = await embed_subject(model, subject, settings)
     texts = [p for p in prompts if isinstance(p, str)]
     if len(texts) == len(prompts):
-        check_texts(texts, settings)
-        prompt_vectors = await model.embed_texts_async(texts)
+        prompt_vectors = await embed_texts(model, texts, settings)
     elif not texts:
         _, images, failures = partition(
             await load_images([p for p in prompts if isinstance(p, ImageSource)], settings)

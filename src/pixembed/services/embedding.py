@@ -12,7 +12,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, PixembedError, TooManyItems
+from pixembed.errors import InvalidRequest, NoTextTower, PixembedError, TooManyItems
 from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.services.inputs import ImageSource, load_in_groups
@@ -122,7 +122,21 @@ def check_texts(texts: Sequence[str], settings: Settings) -> None:
             )
 
 
+def require_text_tower(model: ClipModel) -> None:
+    """``NoTextTower`` (a 400) where ``model`` embeds images only; every service path to text passes here."""
+    if not model.info.text_tower:
+        raise NoTextTower(model.info.name)
+
+
 async def embed_texts(model: ClipModel, texts: Sequence[str], settings: Settings) -> Vectors:
     """Embed texts (each truncated to the model's context length by its tokenizer)."""
+    require_text_tower(model)
     check_texts(texts, settings)
     return await model.embed_texts_async(list(texts))
+
+
+def embed_texts_blocking(model: ClipModel, texts: Sequence[str], settings: Settings) -> Vectors:
+    """``embed_texts`` for code already running in a worker thread."""
+    require_text_tower(model)
+    check_texts(texts, settings)
+    return model.embed_texts(list(texts))

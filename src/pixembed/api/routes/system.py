@@ -28,13 +28,19 @@ async def list_models_route(request: Request) -> ModelsResponse:
             precision=model.info.precision,
             min_cosine=model.info.min_cosine,
             device=model.info.device,
+            text_tower=model.info.text_tower,
         )
         if model
         else None
     )
     entries = [
         ModelEntry(
-            id=k.id, model=k.model, pretrained=k.pretrained, loaded=bool(model and model.info.name == k.id)
+            id=k.id,
+            model=k.model,
+            pretrained=k.pretrained,
+            loaded=bool(model and model.info.name == k.id),
+            text_tower=k.text_tower,
+            description=k.description,
         )
         for k in known_models()
     ]
