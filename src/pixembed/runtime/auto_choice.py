@@ -25,7 +25,7 @@ def auto_record(cache: Path, folder: OnnxFolder, threads: int | None) -> Path:
     """Where the choice for ``folder`` on this machine, with ``threads``, is remembered."""
     import onnxruntime
 
-    graphs = [folder.visual.stat(), folder.textual.stat()]
+    graphs = [graph.stat() for graph in (folder.visual, folder.textual) if graph.is_file()]  # image-only: one
     key = "|".join(
         [
             str(folder.path.resolve()),
