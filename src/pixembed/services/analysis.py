@@ -12,6 +12,7 @@ from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import FACTS_KEY, catalogue_from_images, source_size, stored_hash
 from pixembed.services.clustering import Clustering, ClusterMethod, cluster_vectors
+from pixembed.services.collections import check_model
 from pixembed.services.dedup import (
     Catalogue,
     DedupMethod,
@@ -73,7 +74,7 @@ async def catalogue_from_sources(
         )
     _, images, failures = partition(await load_images(sources, settings))
     for index, failure in sorted(failures.items()):
-        raise type(failure)(f"image {index}: {failure.message}")
+        raise failure.with_context(f"image {index}")
     names = [source.name for source in sources]
     sizes = [source_size(source) for source in sources]
     ages = [float(i) for i in range(len(sources))]  # posted order stands for age: the first sent is "oldest"
@@ -155,9 +156,7 @@ async def check_duplicate(
     is given (compared with the hashes stored at ingest; this reads every stored item's metadata)."""
     _, cosine = resolve_thresholds("semantic", hash_threshold, similarity_threshold)
     assert cosine is not None
-    info = store.get_collection(name)
-    if info.model != model.info.name:
-        raise InvalidRequest(f"collection {name!r} holds vectors of {info.model}, not {model.info.name}")
+    check_model(store.get_collection(name), model)
     image = await load_image(source, settings)
     vector = (await model.embed_images_async([image]))[0]
     found: dict[str, DuplicateMatch] = {}
