@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
+from tests.factories import MakeApp, MakeClient
 
 
 def _create_with_shapes(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
@@ -140,14 +140,18 @@ def test_wrong_dimension_bad_items_and_filters_are_4xx(
 
 
 def test_the_exact_search_size_is_a_setting(
-    tiny_model: ClipModel, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    tiny_model: ClipModel,
+    settings: Settings,
+    make_app: MakeApp,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PIXEMBED_EXACT_MAX: collections above it are searched through an inverted file, below it exactly."""
     monkeypatch.setenv("PIXEMBED_EXACT_MAX", "50")
     small = Settings(model=settings.model, data_dir=settings.data_dir)
     assert small.exact_max == 50
     vectors = np.random.default_rng(7).normal(size=(120, tiny_model.info.dimensions))
-    with TestClient(create_app(small, tiny_model)) as client:
+    with TestClient(make_app(small)) as client:  # stopped before the next server opens the same data
         assert client.post("/v1/collections", json={"name": "c"}).status_code == 201
         items = [{"id": f"v{i}", "vector": v.tolist()} for i, v in enumerate(vectors)]
         assert client.post("/v1/collections/c/items", json={"items": items}).status_code == 200
@@ -155,5 +159,5 @@ def test_the_exact_search_size_is_a_setting(
         for i in (0, 57, 119):
             found = client.post("/v1/collections/c/search", json={"vector": vectors[i].tolist(), "top_k": 1})
             assert found.json()["results"][0]["id"] == f"v{i}"
-    with TestClient(create_app(settings, tiny_model)) as client:  # the default: 200,000
-        assert not client.app.state.store._indexes["c"].approximate
+    client = make_client()  # the default: 200,000
+    assert not client.app.state.store._indexes["c"].approximate

@@ -12,10 +12,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixembed.api import create_app
 from pixembed.cli import app as cli_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient
 from tests.helpers import encode
 
 
@@ -83,7 +82,7 @@ def test_thumbnails_go_with_their_item_and_collection(client: TestClient) -> Non
 
 
 def test_cli_index_stores_thumbnails_under_path_ids(
-    tmp_path: Path, tiny_model: ClipModel, shape_images: dict[str, list[bytes]]
+    tmp_path: Path, make_client: MakeClient, shape_images: dict[str, list[bytes]]
 ) -> None:
     folder = tmp_path / "photos" / "circles"
     folder.mkdir(parents=True)
@@ -104,9 +103,8 @@ def test_cli_index_stores_thumbnails_under_path_ids(
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["indexed"] == 1
-    settings = Settings(model="pixembed-tiny", data_dir=data)
-    with TestClient(create_app(settings, tiny_model)) as client:
-        # The id holds a '/', sent escaped as a browser's encodeURIComponent would.
-        thumb = client.get("/v1/collections/shapes/items/circles%2Fred.png/thumbnail")
-        assert thumb.status_code == 200, thumb.text
-        assert Image.open(io.BytesIO(thumb.content)).size == (160, 160)
+    client = make_client(data_dir=data)
+    # The id holds a '/', sent escaped as a browser's encodeURIComponent would.
+    thumb = client.get("/v1/collections/shapes/items/circles%2Fred.png/thumbnail")
+    assert thumb.status_code == 200, thumb.text
+    assert Image.open(io.BytesIO(thumb.content)).size == (160, 160)

@@ -9,10 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
 from tests.web.helpers import DESKTOP, PHONE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,13 +38,6 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture
-def server_url(tiny_model: ClipModel, settings: Settings) -> Iterator[str]:
-    """A real server with the tiny model."""
-    with serve_in_thread(create_app(settings, tiny_model)) as url:
-        yield url
 
 
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
