@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import numpy as np
 import pytest
@@ -12,21 +11,6 @@ from fastapi.testclient import TestClient
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.factories import MakeApp, MakeClient
-
-
-def _create_with_shapes(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    assert client.post("/v1/collections", json={"name": "shapes"}).status_code == 201
-    files, ids, metadata = [], [], []
-    for caption, images in shape_images.items():
-        for i, png in enumerate(images):
-            files.append(("image", (f"{caption}-{i}.png", png, "image/png")))
-            ids.append(f"{caption.replace(' ', '-')}-{i}")
-            metadata.append(json.dumps({"caption": caption, "n": i}))
-    response = client.post(
-        "/v1/collections/shapes/items", files=files, data={"id": ids, "metadata": metadata}
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["written"] == len(files)
 
 
 def test_lifecycle_and_model_info(client: TestClient) -> None:
@@ -53,10 +37,7 @@ def test_lifecycle_and_model_info(client: TestClient) -> None:
     assert other.status_code == 409
 
 
-def test_text_search_finds_the_right_shapes_with_metadata(
-    client: TestClient, shape_images: dict[str, list[bytes]]
-) -> None:
-    _create_with_shapes(client, shape_images)
+def test_text_search_finds_the_right_shapes_with_metadata(client: TestClient, shapes_collection: str) -> None:
     response = client.post("/v1/collections/shapes/search", json={"text": "a yellow star", "top_k": 3})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
@@ -71,8 +52,9 @@ def test_text_search_finds_the_right_shapes_with_metadata(
     )
 
 
-def test_image_vector_and_more_like_this(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    _create_with_shapes(client, shape_images)
+def test_image_vector_and_more_like_this(
+    client: TestClient, shape_images: dict[str, list[bytes]], shapes_collection: str
+) -> None:
     png = shape_images["a blue square"][1]
     by_image = client.post(
         "/v1/collections/shapes/search", files={"image": ("q.png", png)}, data={"top_k": "1"}
