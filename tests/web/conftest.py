@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from tests.web.helpers import DESKTOP, PHONE
 
@@ -40,29 +40,26 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
-def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page at a phone's and at a desktop's size; its screenshot is kept under test-artifacts/web/."""
-    context = browser.new_context(viewport=request.param)
+def screenshotted_page(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Page]:
+    """A fresh page of ``viewport`` size; its screenshot is kept as test-artifacts/web/NAME.png at the end."""
+    context = browser.new_context(viewport=viewport)
     opened = context.new_page()
     opened.set_default_timeout(15_000)
     try:
         yield opened
     finally:
         (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
+        opened.screenshot(path=str(ARTIFACTS / "web" / f"{name}.png"), full_page=True)
         context.close()
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
+def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page at a phone's and at a desktop's size; its screenshot is kept under test-artifacts/web/."""
+    yield from screenshotted_page(browser, request.param, request.node.name)
 
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh page; a screenshot of it is kept under test-artifacts/web/ when the test ends."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    try:
-        yield opened
-    finally:
-        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
-        context.close()
+    yield from screenshotted_page(browser, {"width": 1400, "height": 1800}, request.node.name)
