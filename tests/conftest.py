@@ -1,21 +1,28 @@
-"""Shared fixtures: the bundled tiny model, loaded once, and the app built around it."""
+"""Shared fixtures: the bundled tiny model, loaded once, and the app built around it (in process or served on
+loopback), with whichever settings a test changes."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pixembed.api import create_app
 from pixembed.config import Settings
+from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic.shapes import caption, render_shape
+from tests.factories import MakeApp, MakeClient, ServeApp
 from tests.helpers import encode
+from tests.live_server import serve_in_thread
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,10 +70,68 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(tiny_model: ClipModel, settings: Settings) -> Iterator[TestClient]:
+def make_app(tiny_model: ClipModel, settings: Settings) -> MakeApp:
+    """Builds the real app with the test's settings, changed as a test asks (see ``MakeApp``)."""
+
+    def build(
+        configured: Settings | None = None,
+        /,
+        *,
+        model: ClipModel | None = tiny_model,
+        detector: Detector | None = None,
+        **changes: Any,
+    ) -> FastAPI:
+        chosen = configured or settings
+        return create_app(chosen.model_copy(update=changes) if changes else chosen, model, detector)
+
+    return build
+
+
+@pytest.fixture
+def make_client(make_app: MakeApp, tiny_model: ClipModel) -> Iterator[MakeClient]:
+    """Opens in-process clients of the real app, each closed (its lifespan ended) when the test ends."""
+    with ExitStack() as opened:
+
+        def open_client(
+            configured: Settings | None = None,
+            /,
+            *,
+            model: ClipModel | None = tiny_model,
+            detector: Detector | None = None,
+            base_url: str = "http://testserver",
+            lifespan: bool = True,
+            **changes: Any,
+        ) -> TestClient:
+            app = make_app(configured, model=model, detector=detector, **changes)
+            test_client = TestClient(app, base_url=base_url)
+            return opened.enter_context(test_client) if lifespan else test_client
+
+        yield open_client
+
+
+@pytest.fixture
+def serve_app(make_app: MakeApp, tiny_model: ClipModel) -> Iterator[ServeApp]:
+    """Serves the real app on loopback (a uvicorn in a thread), each server stopped when the test ends."""
+    with ExitStack() as running:
+
+        def serve(
+            configured: Settings | None = None, /, *, model: ClipModel | None = tiny_model, **changes: Any
+        ) -> str:
+            return running.enter_context(serve_in_thread(make_app(configured, model=model, **changes)))
+
+        yield serve
+
+
+@pytest.fixture
+def server_url(serve_app: ServeApp) -> str:
+    """The base URL of a real server with the tiny model on loopback."""
+    return serve_app()
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
     """A client for the real app, in process, with the tiny model."""
-    with TestClient(create_app(settings, tiny_model)) as test_client:
-        yield test_client
+    return make_client()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """pixembed's one error tree.
 
-Every failure that a user can cause or act on is one of these. The API layer maps each class to one HTTP
-status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothing here knows HTTP.
+Every failure that a user can cause or act on is one of these. Each class's ``code`` has one HTTP status in
+``pixembed.error_statuses`` (the table both the server's handlers and the client read); the CLI maps errors to
+messages and exit codes. Nothing here knows HTTP. Add context to an error with ``with_context`` rather than
+building a new one, so that its class and attributes (``retry_after_s``) survive.
 
     PixembedError
     ├── InvalidRequest            malformed request or arguments (400)
@@ -9,6 +11,7 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     │   ├── TooManyItems          a batch or dataset over its limit
     │   └── NoTextTower           text asked of an image-only model (EfficientNet, other timm backbones)
     ├── Unauthorized              missing or invalid API key (401)
+    ├── Forbidden                 a valid key without the scope the operation needs (403)
     ├── NotFound                  unknown model, collection, item or route target (404)
     ├── RequestTimeout            a client too slow to send its request's headers or body (408)
     ├── Conflict                  a collection that already exists, another model's collection, or the
@@ -20,11 +23,15 @@ status (``api/errors.py``); the CLI maps them to messages and exit codes. Nothin
     ├── FetchFailed               an image URL that could not be fetched (422)
     ├── RateLimited               rate or quota exceeded (429)
     └── Unavailable               overloaded, or the model is not ready (503)
+        ├── Overloaded            the work queue is full; retry after retry_after_s
         ├── WeightsUnavailable    weights cannot be found or downloaded
         └── DeadlineExceeded      the request ran past the per-request deadline (504)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Self
 
 
 class PixembedError(Exception):
@@ -35,6 +42,18 @@ class PixembedError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def with_context(self, context: str) -> Self:
+        """A copy of this error whose message starts with ``context`` ("image 3: ..."), of the same class and
+        with every attribute kept (``retry_after_s`` among them); this error is left as it was."""
+        # Built without calling __init__: subclasses take their own arguments, and copying the attributes
+        # keeps whatever they set.
+        annotated = type(self).__new__(type(self))
+        annotated.__dict__.update(self.__dict__)
+        annotated.message = f"{context}: {self.message}"
+        annotated.args = (annotated.message,)
+        annotated.__cause__ = self.__cause__
+        return annotated
 
 
 class InvalidRequest(PixembedError):
@@ -163,13 +182,21 @@ class DeadlineExceeded(Unavailable):
     code = "deadline_exceeded"
 
 
+def error_classes() -> Iterator[type[PixembedError]]:
+    """Every class of the tree, the root first, each before its subclasses, siblings in the order defined."""
+    pending: list[type[PixembedError]] = [PixembedError]
+    while pending:
+        cls = pending.pop(0)
+        yield cls
+        pending[:0] = cls.__subclasses__()
+
+
+def error_class(code: str) -> type[PixembedError]:
+    """The class whose ``code`` is ``code``; the root class when none is."""
+    return next((cls for cls in error_classes() if cls.code == code), PixembedError)
+
+
 def error_for_code(code: str, message: str) -> PixembedError:
     """The error of class ``code`` with ``message`` (a stored error read back); the root class when no
     class has that code."""
-    pending: list[type[PixembedError]] = [PixembedError]
-    while pending:
-        cls = pending.pop()
-        if cls.code == code:
-            return cls(message)
-        pending.extend(cls.__subclasses__())
-    return PixembedError(message)
+    return error_class(code)(message)

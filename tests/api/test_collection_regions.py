@@ -19,18 +19,6 @@ SCENE_B64 = base64.b64encode(encode(SCENE.image)).decode()
 CAPTIONS = [caption(s, c) for s, c in KINDS]
 
 
-def _catalogue(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    assert client.post("/v1/collections", json={"name": "listings"}).status_code == 201
-    files, ids, metadata = [], [], []
-    for text, images in shape_images.items():
-        for i, png in enumerate(images):
-            files.append(("image", (f"{i}.png", png, "image/png")))
-            ids.append(f"{text.replace(' ', '-')}-{i}")
-            metadata.append(json.dumps({"caption": text}))
-    added = client.post("/v1/collections/listings/items", files=files, data={"id": ids, "metadata": metadata})
-    assert added.status_code == 200, added.text
-
-
 def test_regions_are_stored_as_children_of_their_image(client: TestClient) -> None:
     assert client.post("/v1/collections", json={"name": "street"}).status_code == 201
     body = {
@@ -74,41 +62,36 @@ def test_regions_are_stored_as_children_of_their_image(client: TestClient) -> No
 
 
 def test_search_by_a_box_of_the_query_image_finds_that_shape(
-    client: TestClient, shape_images: dict[str, list[bytes]]
+    client: TestClient, shape_images: dict[str, list[bytes]], shapes_collection: str
 ) -> None:
-    _catalogue(client, shape_images)
     for obj in SCENE.objects:
         if obj.caption not in shape_images:
             continue
         body = {"image": SCENE_B64, "box": list(obj.box), "top_k": 3}
-        response = client.post("/v1/collections/listings/search", json=body)
+        response = client.post("/v1/collections/shapes/search", json=body)
         assert response.status_code == 200, response.text
         assert [r["metadata"]["caption"] for r in response.json()["results"]] == [obj.caption] * 3
 
 
-def test_bad_region_searches_are_400s(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    _catalogue(client, shape_images)
-    outside = client.post(
-        "/v1/collections/listings/search", json={"image": SCENE_B64, "box": [0, 0, 999, 10]}
-    )
+def test_bad_region_searches_are_400s(client: TestClient, shapes_collection: str) -> None:
+    outside = client.post("/v1/collections/shapes/search", json={"image": SCENE_B64, "box": [0, 0, 999, 10]})
     assert outside.status_code == 400
     assert "outside the 320x240 image" in outside.json()["message"]
-    alone = client.post("/v1/collections/listings/search", json={"text": "a red circle", "box": [0, 0, 9, 9]})
+    alone = client.post("/v1/collections/shapes/search", json={"text": "a red circle", "box": [0, 0, 9, 9]})
     assert alone.status_code == 400
     assert "send it with an image" in alone.json()["message"]
 
 
-def test_multipart_search_takes_a_box_too(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    _catalogue(client, shape_images)
+def test_multipart_search_takes_a_box_too(client: TestClient, shapes_collection: str) -> None:
     circle = next(o for o in SCENE.objects if o.shape == "circle")
     files = {"image": ("scene.png", encode(SCENE.image), "image/png")}
     response = client.post(
-        "/v1/collections/listings/search",
+        "/v1/collections/shapes/search",
         files=files,
         data={"box": json.dumps(list(circle.box)), "top_k": "2"},
     )
     assert response.status_code == 200, response.text
     assert [r["metadata"]["caption"] for r in response.json()["results"]] == ["a red circle"] * 2
-    bad = client.post("/v1/collections/listings/search", files=files, data={"box": "[1, 2]"})
+    bad = client.post("/v1/collections/shapes/search", files=files, data={"box": "[1, 2]"})
     assert bad.status_code == 400
     assert "four integers" in bad.json()["message"]

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-
-
-def _create_with_shapes(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    assert client.post("/v1/collections", json={"name": "shapes"}).status_code == 201
-    files, ids, metadata = [], [], []
-    for caption, images in shape_images.items():
-        for i, png in enumerate(images):
-            files.append(("image", (f"{caption}-{i}.png", png, "image/png")))
-            ids.append(f"{caption.replace(' ', '-')}-{i}")
-            metadata.append(json.dumps({"caption": caption, "n": i}))
-    response = client.post(
-        "/v1/collections/shapes/items", files=files, data={"id": ids, "metadata": metadata}
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["written"] == len(files)
+from tests.factories import MakeApp, MakeClient
 
 
 def test_lifecycle_and_model_info(client: TestClient) -> None:
@@ -53,10 +37,7 @@ def test_lifecycle_and_model_info(client: TestClient) -> None:
     assert other.status_code == 409
 
 
-def test_text_search_finds_the_right_shapes_with_metadata(
-    client: TestClient, shape_images: dict[str, list[bytes]]
-) -> None:
-    _create_with_shapes(client, shape_images)
+def test_text_search_finds_the_right_shapes_with_metadata(client: TestClient, shapes_collection: str) -> None:
     response = client.post("/v1/collections/shapes/search", json={"text": "a yellow star", "top_k": 3})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
@@ -71,8 +52,9 @@ def test_text_search_finds_the_right_shapes_with_metadata(
     )
 
 
-def test_image_vector_and_more_like_this(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    _create_with_shapes(client, shape_images)
+def test_image_vector_and_more_like_this(
+    client: TestClient, shape_images: dict[str, list[bytes]], shapes_collection: str
+) -> None:
     png = shape_images["a blue square"][1]
     by_image = client.post(
         "/v1/collections/shapes/search", files={"image": ("q.png", png)}, data={"top_k": "1"}
@@ -140,14 +122,18 @@ def test_wrong_dimension_bad_items_and_filters_are_4xx(
 
 
 def test_the_exact_search_size_is_a_setting(
-    tiny_model: ClipModel, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    tiny_model: ClipModel,
+    settings: Settings,
+    make_app: MakeApp,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PIXEMBED_EXACT_MAX: collections above it are searched through an inverted file, below it exactly."""
     monkeypatch.setenv("PIXEMBED_EXACT_MAX", "50")
     small = Settings(model=settings.model, data_dir=settings.data_dir)
     assert small.exact_max == 50
     vectors = np.random.default_rng(7).normal(size=(120, tiny_model.info.dimensions))
-    with TestClient(create_app(small, tiny_model)) as client:
+    with TestClient(make_app(small)) as client:  # stopped before the next server opens the same data
         assert client.post("/v1/collections", json={"name": "c"}).status_code == 201
         items = [{"id": f"v{i}", "vector": v.tolist()} for i, v in enumerate(vectors)]
         assert client.post("/v1/collections/c/items", json={"items": items}).status_code == 200
@@ -155,5 +141,5 @@ def test_the_exact_search_size_is_a_setting(
         for i in (0, 57, 119):
             found = client.post("/v1/collections/c/search", json={"vector": vectors[i].tolist(), "top_k": 1})
             assert found.json()["results"][0]["id"] == f"v{i}"
-    with TestClient(create_app(settings, tiny_model)) as client:  # the default: 200,000
-        assert not client.app.state.store._indexes["c"].approximate
+    client = make_client()  # the default: 200,000
+    assert not client.app.state.store._indexes["c"].approximate

@@ -12,13 +12,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixembed.api import create_app
 from pixembed.cli import app as cli_app
-from pixembed.config import Settings
 from pixembed.errors import WeightsUnavailable
-from pixembed.runtime.model import ClipModel
 from pixembed.synthetic.shapes import caption
 from tests.detection_helpers import KINDS, iou, three_shape_scene, tiny_owlv2
+from tests.factories import MakeClient
 from tests.helpers import encode
 
 CLASSES = [f"{colour} {shape}" for shape, colour in KINDS] + ["green heart"]
@@ -141,13 +139,11 @@ def test_bad_region_requests_are_400s(client: TestClient, extra: dict[str, Any],
     assert needle in response.json()["message"]
 
 
-def test_the_app_serves_another_detector_through_the_same_route(
-    tiny_model: ClipModel, settings: Settings
-) -> None:
-    with TestClient(create_app(settings, tiny_model, tiny_owlv2())) as owl_client:
-        body = owl_client.post(
-            "/v1/detect", json={"image": SCENE_B64, "classes": CLASSES, "top_k": 3, "threshold": 0.0}
-        ).json()
+def test_the_app_serves_another_detector_through_the_same_route(make_client: MakeClient) -> None:
+    owl_client = make_client(detector=tiny_owlv2())
+    body = owl_client.post(
+        "/v1/detect", json={"image": SCENE_B64, "classes": CLASSES, "top_k": 3, "threshold": 0.0}
+    ).json()
     assert body["detector"] == "owlv2"
     assert 1 <= len(body["detections"]) <= 3
     assert all(d["label"] in CLASSES and 0 <= d["box"][0] < d["box"][2] <= 320 for d in body["detections"])

@@ -14,11 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest
-from pixembed.runtime.model import ClipModel
 from pixembed.store.keys import KeyStore
+from tests.factories import MakeApp, MakeClient
 
 
 class FakeClock:
@@ -32,8 +31,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def app(tiny_model: ClipModel, settings: Settings) -> FastAPI:
-    return create_app(settings, tiny_model)
+def app(make_app: MakeApp) -> FastAPI:
+    return make_app()
 
 
 @pytest.fixture
@@ -119,13 +118,12 @@ def test_scopes_are_enforced_per_route(http: TestClient, keys: KeyStore) -> None
     assert http.delete("/v1/collections/shop", headers=bearer(writer)).status_code == 204
 
 
-def test_environment_keys_keep_working_with_every_scope(tiny_model: ClipModel, settings: Settings) -> None:
-    keyed = settings.model_copy(update={"api_keys": ["env-secret-key"]})
-    with TestClient(create_app(keyed, tiny_model)) as client:
-        assert client.post("/v1/embed/text", json={"text": "x"}).status_code == 401
-        assert client.get("/v1/keys", headers=bearer("env-secret-key")).status_code == 200
-        made = client.post("/v1/collections", json={"name": "c"}, headers={"x-api-key": "env-secret-key"})
-        assert made.status_code == 201
+def test_environment_keys_keep_working_with_every_scope(make_client: MakeClient) -> None:
+    client = make_client(api_keys=["env-secret-key"])
+    assert client.post("/v1/embed/text", json={"text": "x"}).status_code == 401
+    assert client.get("/v1/keys", headers=bearer("env-secret-key")).status_code == 200
+    made = client.post("/v1/collections", json={"name": "c"}, headers={"x-api-key": "env-secret-key"})
+    assert made.status_code == 201
 
 
 def test_admin_routes_create_show_and_revoke_keys(http: TestClient, keys: KeyStore) -> None:
@@ -282,25 +280,22 @@ def test_the_first_key_created_anonymously_closes_the_server_for_good(
 
 
 def test_a_server_started_on_a_store_whose_keys_are_all_revoked_is_closed(
-    tiny_model: ClipModel, settings: Settings
+    make_client: MakeClient, settings: Settings
 ) -> None:
     store = KeyStore(settings.key_store_path)
     store.create("old", ("admin",))
     store.revoke("old")
     store.close()
-    with TestClient(create_app(settings, tiny_model)) as client:
-        assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
-        assert client.post("/v1/embed/text", json={"text": "x"}).status_code == 401
-        assert client.get("/healthz").status_code == 200
+    client = make_client()
+    assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+    assert client.post("/v1/embed/text", json={"text": "x"}).status_code == 401
+    assert client.get("/healthz").status_code == 200
 
 
-def test_with_environment_keys_the_last_stored_admin_key_may_be_revoked(
-    tiny_model: ClipModel, settings: Settings
-) -> None:
-    keyed = settings.model_copy(update={"api_keys": ["env-secret-key"]})
-    with TestClient(create_app(keyed, tiny_model)) as client:
-        env = bearer("env-secret-key")
-        assert client.post("/v1/keys", json={**ADMIN_BODY, "name": "stored"}, headers=env).status_code == 201
-        assert client.delete("/v1/keys/stored", headers=env).status_code == 200  # the env key still admins
-        assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
-        assert client.get("/v1/keys", headers=env).status_code == 200
+def test_with_environment_keys_the_last_stored_admin_key_may_be_revoked(make_client: MakeClient) -> None:
+    client = make_client(api_keys=["env-secret-key"])
+    env = bearer("env-secret-key")
+    assert client.post("/v1/keys", json={**ADMIN_BODY, "name": "stored"}, headers=env).status_code == 201
+    assert client.delete("/v1/keys/stored", headers=env).status_code == 200  # the env key still admins
+    assert client.post("/v1/keys", json=ADMIN_BODY).status_code == 401
+    assert client.get("/v1/keys", headers=env).status_code == 200

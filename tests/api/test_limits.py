@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -15,12 +15,11 @@ from PIL import Image
 from starlette.responses import PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from pixembed.api import create_app
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.errors import error_response
 from pixembed.config import Settings
 from pixembed.errors import RequestTimeout
-from pixembed.runtime.model import ClipModel
+from tests.factories import MakeApp, MakeClient
 from tests.helpers import encode
 
 CHUNK = 10_000
@@ -49,20 +48,19 @@ def small_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def small_client(tiny_model: ClipModel, small_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(small_settings, tiny_model)) as client:
-        yield client
+def small_client(make_client: MakeClient, small_settings: Settings) -> TestClient:
+    return make_client(small_settings)
 
 
 @pytest.mark.parametrize("path", ["/v1/embed", "/v1/compare", "/v1/embed/search", "/clip/embed_image"])
 def test_a_streamed_body_is_refused_before_it_is_all_read(
-    tiny_model: ClipModel, small_settings: Settings, path: str
+    make_app: MakeApp, small_settings: Settings, path: str
 ) -> None:
     # httpx's ASGI transport hands the body over chunk by chunk as the app asks (TestClient reads it all).
     body = CountingBody()
 
     async def post() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(small_settings, tiny_model))
+        transport = httpx.ASGITransport(app=make_app(small_settings))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.post(path, content=body, headers={"Content-Type": "application/json"})
 
@@ -82,13 +80,11 @@ async def _post_counting(
 
 
 def test_a_declared_length_over_the_cap_is_refused_without_reading(
-    tiny_model: ClipModel, small_settings: Settings
+    make_app: MakeApp, small_settings: Settings
 ) -> None:
     body = CountingBody()
     declared = {"Content-Type": "application/json", "Content-Length": str(CHUNK * CHUNKS + 13)}
-    response = asyncio.run(
-        _post_counting(create_app(small_settings, tiny_model), "/v1/embed", body, declared)
-    )
+    response = asyncio.run(_post_counting(make_app(small_settings), "/v1/embed", body, declared))
     assert response.status_code == 413
     assert response.json() == {
         "error": "payload_too_large",
@@ -105,15 +101,13 @@ def json_capped(settings: Settings) -> Settings:
 
 @pytest.mark.parametrize("declare", [True, False], ids=["declared", "streamed"])
 def test_json_bodies_have_their_own_lower_cap(
-    tiny_model: ClipModel, json_capped: Settings, declare: bool
+    make_app: MakeApp, json_capped: Settings, declare: bool
 ) -> None:
     body = CountingBody()
     headers = {"Content-Type": "application/json"}
     if declare:
         headers["Content-Length"] = str(CHUNK * CHUNKS + 13)
-    response = asyncio.run(
-        _post_counting(create_app(json_capped, tiny_model), "/v1/embed/text", body, headers)
-    )
+    response = asyncio.run(_post_counting(make_app(json_capped), "/v1/embed/text", body, headers))
     assert response.status_code == 413
     assert response.json() == {
         "error": "payload_too_large",
@@ -125,12 +119,12 @@ def test_json_bodies_have_their_own_lower_cap(
     assert body.sent == 0 if declare else body.sent <= 7
 
 
-def test_multipart_bodies_keep_the_request_cap(tiny_model: ClipModel, json_capped: Settings) -> None:
+def test_multipart_bodies_keep_the_request_cap(make_client: MakeClient, json_capped: Settings) -> None:
     noisy = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
     png = encode(noisy)
     assert len(png) > 100_000  # twice the JSON cap
-    with TestClient(create_app(json_capped, tiny_model)) as client:
-        response = client.post("/v1/embed", files={"image": ("noise.png", png, "image/png")})
+    client = make_client(json_capped)
+    response = client.post("/v1/embed", files={"image": ("noise.png", png, "image/png")})
     assert response.status_code == 200, response.text
 
 
@@ -201,11 +195,9 @@ async def _post_each(app: FastAPI, routes: list[tuple[str, str]]) -> list[tuple[
     return results
 
 
-def test_no_route_reads_a_body_before_it_has_checked_the_key(
-    tiny_model: ClipModel, settings: Settings
-) -> None:
+def test_no_route_reads_a_body_before_it_has_checked_the_key(make_app: MakeApp) -> None:
     # Issue 14: with no key, a 1000 MiB body to /clip/embed_image was read whole (RSS +4.9 GB) before a 401.
-    app = create_app(settings, tiny_model)
+    app = make_app()
     app.state.keys.create("someone", ("read", "write", "admin"))
     routes = _protected_body_routes(app)
     assert len(routes) >= 20 and ("POST", "/clip/embed_image") in routes and ("POST", "/v1/keys") in routes
@@ -213,10 +205,9 @@ def test_no_route_reads_a_body_before_it_has_checked_the_key(
     assert [r for r in results if r[1:] != (401, 0)] == []
 
 
-def test_a_body_that_may_carry_the_key_is_capped_low(tiny_model: ClipModel, settings: Settings) -> None:
+def test_a_body_that_may_carry_the_key_is_capped_low(make_app: MakeApp) -> None:
     # Roboflow's body is read before auth when the key is only there, so it is capped at one base64 upload.
-    small = settings.model_copy(update={"max_upload_mb": 0.03})
-    app = create_app(small, tiny_model)
+    app = make_app(max_upload_mb=0.03)
     app.state.keys.create("someone", ("read",))
     body = CountingBody()
     response = asyncio.run(

@@ -12,34 +12,32 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.logs import make_handler
-from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient
 
 
-def test_healthz_is_alive_while_readyz_waits_for_the_model(settings: Settings) -> None:
-    client = TestClient(create_app(settings, None))  # no lifespan: the model never loads
+def test_healthz_is_alive_while_readyz_waits_for_the_model(make_client: MakeClient) -> None:
+    client = make_client(model=None, lifespan=False)  # the model never loads
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["status"] == "loading"
 
 
-def test_readyz_wants_the_store_open_too(tiny_model: ClipModel, settings: Settings) -> None:
-    with TestClient(create_app(settings, tiny_model)) as client:
-        assert client.get("/readyz").json()["status"] == "ready"
-        client.app.state.store.close()  # type: ignore[attr-defined]
-        ready = client.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["status"] == "store_unavailable"
-        assert client.get("/healthz").status_code == 200
+def test_readyz_wants_the_store_open_too(make_client: MakeClient) -> None:
+    client = make_client()
+    assert client.get("/readyz").json()["status"] == "ready"
+    client.app.state.store.close()  # type: ignore[attr-defined]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "store_unavailable"
+    assert client.get("/healthz").status_code == 200
 
 
-def test_metrics_count_requests_by_route_template_and_time_the_model_load(settings: Settings) -> None:
-    with TestClient(create_app(settings, None)) as client:  # the lifespan loads pixembed-tiny
-        assert client.get("/readyz").status_code == 200
-        for _ in range(3):
-            client.get("/v1/collections/nope")
-        text = client.get("/metrics").text
+def test_metrics_count_requests_by_route_template_and_time_the_model_load(make_client: MakeClient) -> None:
+    client = make_client(model=None)  # the lifespan loads pixembed-tiny
+    assert client.get("/readyz").status_code == 200
+    for _ in range(3):
+        client.get("/v1/collections/nope")
+    text = client.get("/metrics").text
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
     count = re.search(
         r'pixembed_requests_total\{method="GET",route="/v1/collections/\{name\}",status="404"\} (\S+)', text
@@ -95,19 +93,17 @@ def test_each_request_logs_one_json_line_with_its_id(client: TestClient, log_lin
     assert line["level"] == "INFO" and line["duration_ms"] > 0
 
 
-def test_a_request_past_the_deadline_is_a_504(tiny_model: ClipModel, settings: Settings) -> None:
-    quick = settings.model_copy(update={"request_timeout_s": 0.2})
-
+def test_a_request_past_the_deadline_is_a_504(make_client: MakeClient) -> None:
     def slow_body() -> Iterator[bytes]:
         yield b'{"text": '
         time.sleep(0.5)
         yield b'"a red circle"}'
 
-    with TestClient(create_app(quick, tiny_model)) as client:
-        response = client.post(
-            "/v1/embed/text", content=slow_body(), headers={"Content-Type": "application/json"}
-        )
-        assert response.status_code == 504
-        assert response.json()["error"] == "deadline_exceeded"
-        assert "PIXEMBED_REQUEST_TIMEOUT_S" in response.json()["message"]
-        assert client.get("/healthz").status_code == 200
+    client = make_client(request_timeout_s=0.2)
+    response = client.post(
+        "/v1/embed/text", content=slow_body(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 504
+    assert response.json()["error"] == "deadline_exceeded"
+    assert "PIXEMBED_REQUEST_TIMEOUT_S" in response.json()["message"]
+    assert client.get("/healthz").status_code == 200

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
 from pixembed.config import Settings
+from tests.factories import MakeClient
 
 
 def test_health_ready_and_models(client: TestClient) -> None:
@@ -32,16 +32,16 @@ def test_openapi_lists_every_route(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_model_that_cannot_load_gives_503_with_the_reason(tmp_path: Path) -> None:
+def test_model_that_cannot_load_gives_503_with_the_reason(make_client: MakeClient) -> None:
     settings = Settings(model="ViT-B-32", weights=Path("/nonexistent/weights.pt"), store=":memory:")
-    with TestClient(create_app(settings)) as client:
-        ready = client.get("/readyz")
-        assert ready.status_code == 503
-        assert "does not exist" in ready.json()["message"]
-        response = client.post("/v1/embed/text", json={"text": "hello"})
-        assert response.status_code == 503
-        assert response.json()["error"] == "unavailable"
-        assert response.headers["retry-after"]
+    client = make_client(settings, model=None)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "does not exist" in ready.json()["message"]
+    response = client.post("/v1/embed/text", json={"text": "hello"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert response.headers["retry-after"]
 
 
 def test_every_schema_reference_in_openapi_resolves(client: TestClient) -> None:

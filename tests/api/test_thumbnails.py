@@ -16,12 +16,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixembed.api import create_app
 from pixembed.cli import app as cli_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient, ServeApp
 from tests.helpers import encode
-from tests.live_server import serve_in_thread
 
 
 def _picture(width: int, height: int) -> bytes:
@@ -88,7 +86,7 @@ def test_thumbnails_go_with_their_item_and_collection(client: TestClient) -> Non
 
 
 def test_cli_index_stores_thumbnails_under_path_ids(
-    tmp_path: Path, tiny_model: ClipModel, shape_images: dict[str, list[bytes]]
+    tmp_path: Path, make_client: MakeClient, shape_images: dict[str, list[bytes]]
 ) -> None:
     folder = tmp_path / "photos" / "circles"
     folder.mkdir(parents=True)
@@ -109,29 +107,23 @@ def test_cli_index_stores_thumbnails_under_path_ids(
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["indexed"] == 1
-    settings = Settings(model="pixembed-tiny", data_dir=data)
-    with TestClient(create_app(settings, tiny_model)) as client:
-        # The id holds a '/', sent escaped as a browser's encodeURIComponent would.
-        thumb = client.get("/v1/collections/shapes/items/circles%2Fred.png/thumbnail")
-        assert thumb.status_code == 200, thumb.text
-        assert Image.open(io.BytesIO(thumb.content)).size == (160, 160)
+    client = make_client(data_dir=data)
+    # The id holds a '/', sent escaped as a browser's encodeURIComponent would.
+    thumb = client.get("/v1/collections/shapes/items/circles%2Fred.png/thumbnail")
+    assert thumb.status_code == 200, thumb.text
+    assert Image.open(io.BytesIO(thumb.content)).size == (160, 160)
 
 
 def _solid(colour: tuple[int, int, int], side: int = 900) -> bytes:
     return encode(Image.new("RGB", (side, side), colour), "PNG")
 
 
-def test_a_thumbnail_never_outlives_or_misnames_its_item_under_racing_deletes(
-    tiny_model: ClipModel, settings: Settings
-) -> None:
+def test_a_thumbnail_never_outlives_or_misnames_its_item_under_racing_deletes(serve_app: ServeApp) -> None:
     """Adds race deletes and re-creations of their collection (issue 14, item 8): afterwards an item that
     is gone has no thumbnail, and one that exists shows its own picture, never the older one."""
     red, blue = _solid((230, 20, 20)), _solid((20, 20, 230))
     rng = random.Random(14)
-    with (
-        serve_in_thread(create_app(settings, tiny_model)) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
-    ):
+    with httpx.Client(base_url=serve_app(), timeout=60) as http:
         vectors = {}
         for name, picture in (("red", red), ("blue", blue)):
             embedded = http.post("/v1/embed", files={"image": (f"{name}.png", picture, "image/png")})

@@ -7,17 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from pixembed import Client
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
-
-
-@pytest.fixture
-def server_url(tiny_model: ClipModel, settings: Settings) -> Iterator[str]:
-    """The base URL of a real server on loopback."""
-    with serve_in_thread(create_app(settings, tiny_model)) as url:
-        yield url
 
 
 @pytest.fixture

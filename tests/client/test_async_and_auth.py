@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anyio
 import numpy as np
 import pytest
 
 from pixembed import AsyncClient, Client, errors
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
+from tests.factories import ServeApp
 
 
 def test_async_client_matches_the_blocking_one(
@@ -35,15 +31,14 @@ def test_async_client_matches_the_blocking_one(
     assert ranked == ["red", "blue"]
 
 
-def test_api_key_goes_as_bearer(tmp_path: Path, tiny_model: ClipModel) -> None:
-    settings = Settings(model="pixembed-tiny", data_dir=tmp_path / "data", api_keys=["s3cret"])
-    with serve_in_thread(create_app(settings, tiny_model)) as url:
-        with Client(url) as anonymous, pytest.raises(errors.Unauthorized, match="missing API key"):
-            anonymous.embed_text("a red circle")
-        with (
-            Client(url, api_key="wrong") as wrong,
-            pytest.raises(errors.Unauthorized, match="invalid API key"),
-        ):
-            wrong.embed_text("a red circle")
-        with Client(url, api_key="s3cret") as keyed:
-            assert keyed.embed_text("a red circle").shape == (tiny_model.info.dimensions,)
+def test_api_key_goes_as_bearer(serve_app: ServeApp, tiny_model: ClipModel) -> None:
+    url = serve_app(api_keys=["s3cret"])
+    with Client(url) as anonymous, pytest.raises(errors.Unauthorized, match="missing API key"):
+        anonymous.embed_text("a red circle")
+    with (
+        Client(url, api_key="wrong") as wrong,
+        pytest.raises(errors.Unauthorized, match="invalid API key"),
+    ):
+        wrong.embed_text("a red circle")
+    with Client(url, api_key="s3cret") as keyed:
+        assert keyed.embed_text("a red circle").shape == (tiny_model.info.dimensions,)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -19,7 +16,9 @@ from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic.shapes import render_shape
+from tests.factories import MakeClient
 from tests.helpers import encode
+from tests.live_server import serve_in_thread
 
 KEY = "test-key-0123456789"
 OTHER_KEY = "second-key"
@@ -81,10 +80,9 @@ def keyed(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def keyed_client(tiny_model: ClipModel, settings: Settings) -> Iterator[TestClient]:
+def keyed_client(make_client: MakeClient, settings: Settings) -> TestClient:
     """The app in process, with keys configured."""
-    with TestClient(create_app(keyed(settings), tiny_model)) as test_client:
-        yield test_client
+    return make_client(keyed(settings))
 
 
 @pytest.fixture(scope="session")
@@ -92,21 +90,9 @@ def live_server(tiny_model: ClipModel, tmp_path_factory: pytest.TempPathFactory)
     """Base URL of a real pixembed (uvicorn) on 127.0.0.1 with keys configured, shared by the session."""
     data_dir: Path = tmp_path_factory.mktemp("live-data")
     settings = keyed(Settings(model="pixembed-tiny", data_dir=data_dir))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, tiny_model), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "pixembed did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    # Session-wide (the function-scoped serve_app cannot be), so served here with the same helper.
+    with serve_in_thread(create_app(settings, tiny_model)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

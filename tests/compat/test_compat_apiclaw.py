@@ -14,13 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import softmax_at_scale
 from pixembed.services.labelsets import FASHION
 from tests.compat.conftest import KEY
 from tests.detection_helpers import three_shape_scene
+from tests.factories import MakeClient
 from tests.helpers import encode
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -121,27 +120,26 @@ def scene_b64() -> str:
     return base64.b64encode(encode(three_shape_scene().image)).decode()
 
 
-def test_detection_envelope_ids_filter_and_top_k(tiny_model: ClipModel, settings: Settings) -> None:
+def test_detection_envelope_ids_filter_and_top_k(make_client: MakeClient) -> None:
     # Threshold 0: the tiny model's (zero-scored) fashion boxes come back, so the answer's shape shows.
-    keyed = settings.model_copy(update={"api_keys": [KEY], "detect_threshold": 0.0})
-    with TestClient(create_app(keyed, tiny_model)) as client:
-        body = {"image": scene_b64(), "topK": 4, "classes": [6, 8]}
-        result = client.post(DETECT, headers=AUTH, json=body).json()
-        assert result["success"] is True
-        assert_meta(result["meta"])
-        detections = result["data"]["detections"]
-        assert result["data"]["annotatedImage"] is None
-        assert 1 <= len(detections) <= 4
-        assert {d["classId"] for d in detections} <= {6, 8}
-        for d in detections:
-            assert set(d) == {"areaRatio", "centerDistanceRatio", "classId", "score", "boundingBox"}
-            x1, y1, x2, y2 = d["boundingBox"]
-            assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
-        scores = [d["score"] for d in detections]
-        assert scores == sorted(scores, reverse=True)
-        drawn = client.post(DETECT, headers=AUTH, json={**body, "returnImage": True}).json()["data"]
-        png = Image.open(io.BytesIO(base64.b64decode(drawn["annotatedImage"])))
-        assert png.format == "PNG" and png.size == (320, 240)
+    client = make_client(api_keys=[KEY], detect_threshold=0.0)
+    body = {"image": scene_b64(), "topK": 4, "classes": [6, 8]}
+    result = client.post(DETECT, headers=AUTH, json=body).json()
+    assert result["success"] is True
+    assert_meta(result["meta"])
+    detections = result["data"]["detections"]
+    assert result["data"]["annotatedImage"] is None
+    assert 1 <= len(detections) <= 4
+    assert {d["classId"] for d in detections} <= {6, 8}
+    for d in detections:
+        assert set(d) == {"areaRatio", "centerDistanceRatio", "classId", "score", "boundingBox"}
+        x1, y1, x2, y2 = d["boundingBox"]
+        assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
+    scores = [d["score"] for d in detections]
+    assert scores == sorted(scores, reverse=True)
+    drawn = client.post(DETECT, headers=AUTH, json={**body, "returnImage": True}).json()["data"]
+    png = Image.open(io.BytesIO(base64.b64decode(drawn["annotatedImage"])))
+    assert png.format == "PNG" and png.size == (320, 240)
 
 
 def test_detection_of_a_picture_without_fashion_items_is_empty(keyed_client: TestClient) -> None:

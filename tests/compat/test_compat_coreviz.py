@@ -9,10 +9,9 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.compat.conftest import KEY
+from tests.factories import MakeClient
 
 JSON_KEY = {"Content-Type": "application/json", "x-api-key": KEY}
 
@@ -106,11 +105,9 @@ def test_bad_input_answers_the_documented_error_shape(
     assert response.json()["error"] == error
 
 
-def test_private_urls_are_refused_unless_allowed(
-    tiny_model: ClipModel, settings: Settings, image_server: str
-) -> None:
-    with TestClient(create_app(settings, tiny_model)) as client:
-        response = client.post("/api/ai/embeddings", json={"image": f"{image_server}/outfit.png"})
+def test_private_urls_are_refused_unless_allowed(make_client: MakeClient, image_server: str) -> None:
+    client = make_client()
+    response = client.post("/api/ai/embeddings", json={"image": f"{image_server}/outfit.png"})
     assert response.status_code == 400
     assert response.json()["error"] == "Bad Request"
     assert "private" in response.json()["message"] or "loopback" in response.json()["message"]

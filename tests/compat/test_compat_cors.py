@@ -4,27 +4,20 @@ answered and can read the answer, over a real server, with the service's key hea
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import httpx
 from PIL import Image
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
 from tests.compat.conftest import KEY
+from tests.factories import ServeApp
 from tests.helpers import encode
-from tests.live_server import serve_in_thread
 
 APP_ORIGIN = "https://shop.example"
 
 
-def test_a_browser_on_an_allowed_origin_calls_coreviz(tiny_model: ClipModel, tmp_path: Path) -> None:
-    settings = Settings(
-        model="pixembed-tiny", data_dir=tmp_path / "data", api_keys=[KEY], cors_origins=[APP_ORIGIN]
-    )
+def test_a_browser_on_an_allowed_origin_calls_coreviz(serve_app: ServeApp) -> None:
     image = "data:image/png;base64," + base64.b64encode(encode(Image.new("RGB", (40, 40), "red"))).decode()
-    with serve_in_thread(create_app(settings, tiny_model)) as base, httpx.Client(base_url=base) as http:
+    with httpx.Client(base_url=serve_app(api_keys=[KEY], cors_origins=[APP_ORIGIN])) as http:
         # What Chrome sends before fetch(url, {method: "POST", headers: {"x-api-key", "Content-Type"}}).
         preflight = http.options(
             "/api/ai/embeddings",

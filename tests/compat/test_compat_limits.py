@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient
 
 # One request per service, and the key its error body must carry.
 REQUESTS = [
@@ -30,10 +27,10 @@ def streamed_json(size: int) -> Iterator[bytes]:
 
 @pytest.mark.parametrize(("path", "body", "key"), REQUESTS)
 def test_while_the_model_loads_every_service_answers_503_in_its_shape(
-    settings: Settings, path: str, body: dict[str, object], key: str
+    make_client: MakeClient, path: str, body: dict[str, object], key: str
 ) -> None:
-    # No lifespan runs outside a `with` block, so the app stays without a model, as while it loads.
-    response = TestClient(create_app(settings, None)).post(path, json=body)
+    # No lifespan runs, so the app stays without a model, as while it loads.
+    response = make_client(model=None, lifespan=False).post(path, json=body)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert key in response.json()
@@ -41,21 +38,17 @@ def test_while_the_model_loads_every_service_answers_503_in_its_shape(
 
 @pytest.mark.parametrize(("path", "body", "key"), REQUESTS)
 def test_a_streamed_body_over_the_cap_is_a_413_in_the_service_shape(
-    tiny_model: ClipModel, settings: Settings, path: str, body: dict[str, object], key: str
+    make_client: MakeClient, path: str, body: dict[str, object], key: str
 ) -> None:
-    small = settings.model_copy(update={"max_request_mb": 0.01})
-    with TestClient(create_app(small, tiny_model)) as client:
-        response = client.post(
-            path, content=streamed_json(50_000), headers={"Content-Type": "application/json"}
-        )
+    client = make_client(max_request_mb=0.01)
+    response = client.post(path, content=streamed_json(50_000), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert key in response.json()
 
 
-def test_an_upload_over_the_file_cap_is_a_sambastudio_413(tiny_model: ClipModel, settings: Settings) -> None:
-    small = settings.model_copy(update={"max_upload_mb": 0.005})
-    with TestClient(create_app(small, tiny_model)) as client:
-        response = client.post("/api/predict/file/p/e", files={"predict_file": ("a.png", b"x" * 8000)})
+def test_an_upload_over_the_file_cap_is_a_sambastudio_413(make_client: MakeClient) -> None:
+    client = make_client(max_upload_mb=0.005)
+    response = client.post("/api/predict/file/p/e", files={"predict_file": ("a.png", b"x" * 8000)})
     assert response.status_code == 413
     assert response.json()["status_code"] == 413
     assert "PIXEMBED_MAX_UPLOAD_MB" in response.json()["error"]

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient
 
 
 def b64(data: bytes) -> str:
@@ -74,17 +72,14 @@ def test_bad_options_are_400(
     assert response.json()["error"] == "invalid_request" and needle in response.json()["message"]
 
 
-def test_empty_bad_and_too_many_sets(
-    tiny_model: ClipModel, settings: Settings, duplicate_sets: list[list[bytes]]
-) -> None:
-    small = settings.model_copy(update={"max_dataset_items": 3})
-    with TestClient(create_app(small, tiny_model)) as client:
-        empty = client.post("/v1/dedup", json={"images": []})
-        assert empty.status_code == 400 and "no images" in empty.json()["message"]
-        many = client.post("/v1/cluster", json={"images": [b64(i) for i in flat(duplicate_sets)[:4]]})
-        assert many.status_code == 400 and many.json()["error"] == "too_many_items"
-        broken = client.post("/v1/dedup", json={"images": [b64(b"not an image at all")]})
-        assert broken.status_code == 415 and "image 0" in broken.json()["message"]
+def test_empty_bad_and_too_many_sets(make_client: MakeClient, duplicate_sets: list[list[bytes]]) -> None:
+    client = make_client(max_dataset_items=3)
+    empty = client.post("/v1/dedup", json={"images": []})
+    assert empty.status_code == 400 and "no images" in empty.json()["message"]
+    many = client.post("/v1/cluster", json={"images": [b64(i) for i in flat(duplicate_sets)[:4]]})
+    assert many.status_code == 400 and many.json()["error"] == "too_many_items"
+    broken = client.post("/v1/dedup", json={"images": [b64(b"not an image at all")]})
+    assert broken.status_code == 415 and "image 0" in broken.json()["message"]
 
 
 @pytest.mark.parametrize("method", ["kmeans", "hdbscan", "threshold"])
@@ -169,20 +164,17 @@ def test_failed_job_reports_its_error(client: TestClient) -> None:
     assert job["status"] == "failed" and job["error"]["status"] == 400 and "empty" in job["error"]["message"]
 
 
-def test_large_collection_runs_as_a_job(
-    tiny_model: ClipModel, settings: Settings, duplicate_sets: list[list[bytes]]
-) -> None:
-    small = settings.model_copy(update={"dedup_background_items": 5})
-    with TestClient(create_app(small, tiny_model)) as client:
-        _stored(client, duplicate_sets)  # 12 items, over the limit of 5
-        accepted = client.post("/v1/collections/shop/dedup", json={"method": "semantic"})
-        assert accepted.status_code == 202
-        for _ in range(200):
-            job = client.get(accepted.json()["status_url"]).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.05)
-        assert job["status"] == "done" and len(job["result"]["groups"]) == 4
+def test_large_collection_runs_as_a_job(make_client: MakeClient, duplicate_sets: list[list[bytes]]) -> None:
+    client = make_client(dedup_background_items=5)
+    _stored(client, duplicate_sets)  # 12 items, over the limit of 5
+    accepted = client.post("/v1/collections/shop/dedup", json={"method": "semantic"})
+    assert accepted.status_code == 202
+    for _ in range(200):
+        job = client.get(accepted.json()["status_url"]).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done" and len(job["result"]["groups"]) == 4
 
 
 def test_hdbscan_reports_the_odd_one_out_as_noise(

@@ -11,12 +11,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, Unavailable
-from pixembed.runtime.model import ClipModel
 from pixembed.services.jobs import Job, JobRunner
 from pixembed.store.job_records import INTERRUPTED, JobRecord, JobRecords
+from tests.factories import MakeApp, MakeClient
 
 
 def _wait(job: Job) -> None:
@@ -64,8 +62,8 @@ def test_a_job_left_running_by_a_dead_process_reads_as_interrupted(tmp_path: Pat
     assert JobRunner(records=JobRecords(location)).get("j2").status == "running"
 
 
-def test_a_job_result_is_there_after_the_server_restarts(tiny_model: ClipModel, settings: Settings) -> None:
-    with TestClient(create_app(settings, tiny_model)) as client:
+def test_a_job_result_is_there_after_the_server_restarts(make_app: MakeApp, make_client: MakeClient) -> None:
+    with TestClient(make_app()) as client:  # stopped, then started again below
         assert client.post("/v1/collections", json={"name": "c"}).status_code == 201
         dims = client.get("/v1/collections/c").json()["dimensions"]
         unit = [[1.0 if j == i else 0.0 for j in range(dims)] for i in range(3)]
@@ -84,8 +82,8 @@ def test_a_job_result_is_there_after_the_server_restarts(tiny_model: ClipModel, 
         ["v1", "v4"],
         ["v2", "v5"],
     ]
-    with TestClient(create_app(settings, tiny_model)) as client:
-        after = client.get(f"/v1/jobs/{job_id}")
-        assert after.status_code == 200 and after.json() == first
-        missing = client.get("/v1/jobs/nope")
-        assert missing.status_code == 404 and "unknown" in missing.json()["message"]
+    client = make_client()
+    after = client.get(f"/v1/jobs/{job_id}")
+    assert after.status_code == 200 and after.json() == first
+    missing = client.get("/v1/jobs/nope")
+    assert missing.status_code == 404 and "unknown" in missing.json()["message"]

@@ -6,27 +6,21 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
+from tests.factories import ServeApp
 
 TIMEOUT_S = 2.0
 GIVE_UP_S = 12.0  # far past the cut-off: the test fails rather than hang
 
 
 @pytest.fixture
-def server(tiny_model: ClipModel, settings: Settings) -> Iterator[tuple[str, int]]:
-    slow = settings.model_copy(update={"read_timeout_s": TIMEOUT_S, "body_min_rate_kb": 1.0})
-    with serve_in_thread(create_app(slow, tiny_model)) as url:
-        parts = urlsplit(url)
-        assert parts.hostname is not None and parts.port is not None
-        yield parts.hostname, parts.port
+def server(serve_app: ServeApp) -> tuple[str, int]:
+    parts = urlsplit(serve_app(read_timeout_s=TIMEOUT_S, body_min_rate_kb=1.0))
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port
 
 
 def trickle(address: tuple[str, int], head: bytes, drip: bytes) -> tuple[float, bytes]:

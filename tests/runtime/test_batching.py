@@ -9,14 +9,12 @@ from collections.abc import Callable
 import anyio
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.metrics import REGISTRY
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.synthetic import CLASSES, render_shape
+from tests.factories import MakeClient
 from tests.helpers import encode
 
 
@@ -62,22 +60,22 @@ def test_16_concurrent_callers_share_forward_passes_and_each_gets_its_own_vector
     assert ((together @ singles.T).argmax(axis=1) == np.arange(16)).all()
 
 
-def test_a_full_queue_answers_503_with_retry_after(settings: Settings) -> None:
+def test_a_full_queue_answers_503_with_retry_after(make_client: MakeClient) -> None:
     model = load_model("pixembed-tiny", batch_wait_ms=0, max_queue_items=1)
     image = render_shape("circle", "red", size=64, rng=np.random.default_rng(0))
     outcomes: list[np.ndarray] = []
     callers = [
         threading.Thread(target=lambda: outcomes.append(model.embed_images([image]))) for _ in range(2)
     ]
-    with TestClient(create_app(settings, model)) as client:
-        with model.session._lock:  # type: ignore[attr-defined]  # the model is busy: the first caller's forward waits here
-            callers[0].start()
-            _wait_for(lambda: model.image_batcher.forwards == 1 and model.image_batcher.depth == 0)
-            callers[1].start()
-            _wait_for(lambda: model.image_batcher.depth == 1)
-            response = client.post("/v1/embed", files={"image": ("x.png", encode(image))})
-        for caller in callers:
-            caller.join()
+    client = make_client(model=model)
+    with model.session._lock:  # type: ignore[attr-defined]  # the model is busy: the first caller's forward waits here
+        callers[0].start()
+        _wait_for(lambda: model.image_batcher.forwards == 1 and model.image_batcher.depth == 0)
+        callers[1].start()
+        _wait_for(lambda: model.image_batcher.depth == 1)
+        response = client.post("/v1/embed", files={"image": ("x.png", encode(image))})
+    for caller in callers:
+        caller.join()
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.json()["error"] == "overloaded"

@@ -9,16 +9,14 @@ import numpy as np
 import open_clip
 import pytest
 import torch
-from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.loading import load_model
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.precision import CheckBatch, check_images, check_texts, checked
 from pixembed.runtime.torch_loading import default_torch_precision
 from pixembed.runtime.torch_session import TorchSession
+from tests.factories import MakeClient
 from tests.runtime.pictures import cosines, photos
 
 
@@ -86,9 +84,9 @@ def test_fast_paths_match_open_clip_on_full_size_vitb32(
     assert cosines(model.embed_texts(check_texts()), ref_txt).min() >= 0.999
 
 
-def test_models_route_reports_the_runtime_and_precision_in_use(settings: Settings) -> None:
-    with TestClient(create_app(settings, load_model("pixembed-tiny", precision="int8"))) as client:
-        loaded = client.get("/v1/models").json()["loaded"]
+def test_models_route_reports_the_runtime_and_precision_in_use(make_client: MakeClient) -> None:
+    int8 = make_client(model=load_model("pixembed-tiny", precision="int8"))
+    loaded = int8.get("/v1/models").json()["loaded"]
     assert (loaded["model"], loaded["runtime"], loaded["precision"], loaded["device"]) == (
         "pixembed-tiny",
         "onnx",
@@ -96,8 +94,8 @@ def test_models_route_reports_the_runtime_and_precision_in_use(settings: Setting
         "cpu",
     )
     assert loaded["min_cosine"] >= 0.999
-    with TestClient(create_app(settings, load_model("pixembed-tiny", precision="bf16"))) as client:
-        loaded = client.get("/v1/models").json()["loaded"]
+    bf16 = make_client(model=load_model("pixembed-tiny", precision="bf16"))
+    loaded = bf16.get("/v1/models").json()["loaded"]
     assert (loaded["runtime"], loaded["precision"]) == ("torch", "bf16")
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pixembed.errors import Conflict, InvalidRequest, NotFound
 from pixembed.store import Record, VectorStore, open_store, parse_filter
+from tests.store.vectors import unit_rows
 
 BACKENDS = ["embedded-memory", "embedded-disk", "qdrant-local"]
 
@@ -29,14 +30,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
     opened.close()
 
 
-def _unit(rng: np.random.Generator, n: int, d: int = 16) -> np.ndarray:
-    v = rng.normal(size=(n, d)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 def _fill(store: VectorStore, n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    vectors = _unit(rng, n)
+    vectors = unit_rows(rng.normal(size=(n, 16)))
     store.create_collection("items", "test-model", 16)
     colours = ["red", "green", "blue", "yellow"]
     records = [

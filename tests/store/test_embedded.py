@@ -8,15 +8,11 @@ import numpy as np
 
 from pixembed.store import Record
 from pixembed.store.embedded import EmbeddedStore
-
-
-def _unit(n: int, d: int, seed: int) -> np.ndarray:
-    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+from tests.store.vectors import random_unit
 
 
 def test_reopening_restores_every_item_and_the_index(tmp_path: Path) -> None:
-    vectors = _unit(50, 8, 1)
+    vectors = random_unit(50, 8, 1)
     store = EmbeddedStore(tmp_path)
     store.create_collection("c", "m", 8)
     store.upsert("c", [Record(str(i), vectors[i], {"i": i}) for i in range(50)])
@@ -30,7 +26,7 @@ def test_reopening_restores_every_item_and_the_index(tmp_path: Path) -> None:
 
 def test_approximate_index_recall_and_replacements(tmp_path: Path) -> None:
     n, d = 3000, 32
-    vectors = _unit(n, d, 2)
+    vectors = random_unit(n, d, 2)
     store = EmbeddedStore(tmp_path, exact_max=500)
     store.create_collection("big", "m", d)
     for start in range(0, n, 1000):
@@ -38,7 +34,7 @@ def test_approximate_index_recall_and_replacements(tmp_path: Path) -> None:
             "big", [Record(str(i), vectors[i], {"even": i % 2 == 0}) for i in range(start, start + 1000)]
         )
     assert store._indexes["big"].approximate
-    queries = _unit(50, d, 3)
+    queries = random_unit(50, d, 3)
     recalls = []
     for q in queries:
         exact = {str(i) for i in np.argsort(-(vectors @ q))[:10]}
@@ -56,7 +52,7 @@ def test_approximate_index_recall_and_replacements(tmp_path: Path) -> None:
 
 
 def test_a_second_process_sees_writes_and_deletes_of_the_first(tmp_path: Path) -> None:
-    vectors = _unit(20, 8, 4)
+    vectors = random_unit(20, 8, 4)
     writer, reader = EmbeddedStore(tmp_path), EmbeddedStore(tmp_path)
     writer.create_collection("c", "m", 8)
     writer.upsert("c", [Record(str(i), vectors[i], {}) for i in range(10)])

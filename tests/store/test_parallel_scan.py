@@ -11,15 +11,7 @@ import pytest
 from pixembed.store import parallel_scan
 from pixembed.store.index import CollectionIndex
 from pixembed.store.parallel_scan import ShardedCodes, merge
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _top(vectors: np.ndarray, query: np.ndarray, k: int, among: np.ndarray | None = None) -> list[int]:
-    ids = np.arange(len(vectors)) if among is None else among
-    return [int(i) for i in ids[np.argsort(-(vectors[ids] @ query), kind="stable")[:k]]]
+from tests.store.vectors import exact_top, filled_index, unit_rows
 
 
 @pytest.fixture
@@ -29,50 +21,42 @@ def three_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel_scan, "PARALLEL_MIN_CODES", 0)
 
 
-def _filled(vectors: np.ndarray, exact_max: int) -> CollectionIndex:
-    index = CollectionIndex(vectors.shape[1], exact_max)
-    for start in range(0, len(vectors), 2000):
-        chunk = vectors[start : start + 2000]
-        index.add(np.arange(start, start + len(chunk), dtype=np.int64), chunk)
-    return index
-
-
 @pytest.mark.usefixtures("three_threads")
 def test_sharded_exact_search_and_filters_match_brute_force() -> None:
     rng = np.random.default_rng(11)
-    vectors = _unit(rng.normal(size=(7000, 48)))
-    index = _filled(vectors, exact_max=10_000)
+    vectors = unit_rows(rng.normal(size=(7000, 48)))
+    index = filled_index(vectors, exact_max=10_000, batch=2000)
     index.remove(np.arange(0, 7000, 7, dtype=np.int64))  # removals land in every shard
     alive = np.setdiff1d(np.arange(7000), np.arange(0, 7000, 7))
     among = alive[alive % 5 != 0]
-    for query in _unit(rng.normal(size=(25, 48))):
-        assert index.search(query, 10)[0].tolist() == _top(vectors, query, 10, alive)
-        assert index.search(query, 5, among)[0].tolist() == _top(vectors, query, 5, among)
+    for query in unit_rows(rng.normal(size=(25, 48))):
+        assert index.search(query, 10)[0].tolist() == exact_top(vectors, query, 10, alive)
+        assert index.search(query, 5, among)[0].tolist() == exact_top(vectors, query, 5, among)
 
 
 @pytest.mark.usefixtures("three_threads")
 def test_split_probing_finds_the_neighbours() -> None:
     rng = np.random.default_rng(12)
-    centres = _unit(rng.normal(size=(60, 32)))
-    vectors = _unit(centres[rng.integers(0, 60, 20_000)] + 0.5 * _unit(rng.normal(size=(20_000, 32))))
-    index = _filled(vectors, exact_max=1000)
+    centres = unit_rows(rng.normal(size=(60, 32)))
+    vectors = unit_rows(centres[rng.integers(0, 60, 20_000)] + 0.5 * unit_rows(rng.normal(size=(20_000, 32))))
+    index = filled_index(vectors, exact_max=1000, batch=2000)
     assert index.approximate
-    queries = _unit(centres[rng.integers(0, 60, 40)] + 0.5 * _unit(rng.normal(size=(40, 32))))
-    found = [set(index.search(q, 10)[0].tolist()) & set(_top(vectors, q, 10)) for q in queries]
+    queries = unit_rows(centres[rng.integers(0, 60, 40)] + 0.5 * unit_rows(rng.normal(size=(40, 32))))
+    found = [set(index.search(q, 10)[0].tolist()) & set(exact_top(vectors, q, 10)) for q in queries]
     assert np.mean([len(f) / 10 for f in found]) >= 0.95
 
 
 def test_concurrent_searches_with_filters_share_the_pool_safely() -> None:
     """Filtered scans from many request threads at once (FAISS swaps selectors inside its parameters)."""
     rng = np.random.default_rng(13)
-    vectors = _unit(rng.normal(size=(40_000, 16)))
+    vectors = unit_rows(rng.normal(size=(40_000, 16)))
     index = CollectionIndex(16, exact_max=50_000)
     index.add(np.arange(40_000, dtype=np.int64), vectors)
     among = np.arange(0, 40_000, 2, dtype=np.int64)  # above EXACT_CANDIDATES_MAX: a selector scan
-    queries = _unit(rng.normal(size=(24, 16)))
+    queries = unit_rows(rng.normal(size=(24, 16)))
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda q: index.search(q, 10, among)[0].tolist(), queries))
-    assert answers == [_top(vectors, q, 10, among) for q in queries]
+    assert answers == [exact_top(vectors, q, 10, among) for q in queries]
 
 
 def test_merge_reports_the_best_score_any_left_out_vector_can_have() -> None:

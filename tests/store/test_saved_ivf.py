@@ -11,15 +11,14 @@ import pytest
 from pixembed.store import Record
 from pixembed.store.embedded import IVF_FOLDER, EmbeddedStore
 from pixembed.store.index import CollectionIndex
+from tests.store.vectors import clustered
 
 D = 16
 
 
-def _clustered(n: int, seed: int) -> np.ndarray:
-    centres = np.random.default_rng(0).normal(size=(40, D))
-    rng = np.random.default_rng(seed)
-    v = centres[rng.integers(0, 40, n)] + 0.4 * rng.normal(size=(n, D))
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+def _points(n: int, seed: int) -> np.ndarray:
+    """Unit points around 40 shared centres."""
+    return clustered(n, D, seed, centres=40, spread=0.4)
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def _answers(store: EmbeddedStore, queries: np.ndarray) -> list[list[str]]:
 
 
 def test_reopening_reuses_the_saved_file_and_answers_the_same(tmp_path: Path, trainings: list[int]) -> None:
-    vectors, queries = _clustered(3000, 1), _clustered(20, 2)
+    vectors, queries = _points(3000, 1), _points(20, 2)
     store = _filled(tmp_path, vectors)
     before = _answers(store, queries)
     store.close()
@@ -58,7 +57,7 @@ def test_reopening_reuses_the_saved_file_and_answers_the_same(tmp_path: Path, tr
     assert reopened._indexes["big"].approximate and len(trainings) == trained  # not trained again
     assert _answers(reopened, queries) == before
     # Rows added since the save are coded on top of it, and found.
-    extra = _clustered(200, 3)
+    extra = _points(200, 3)
     reopened.upsert("big", [Record(f"new{i}", v) for i, v in enumerate(extra)])
     reopened.close()
     again = EmbeddedStore(tmp_path, exact_max=500)
@@ -69,7 +68,7 @@ def test_reopening_reuses_the_saved_file_and_answers_the_same(tmp_path: Path, tr
 
 
 def test_a_deletion_the_file_does_not_know_means_training_again(tmp_path: Path, trainings: list[int]) -> None:
-    vectors = _clustered(3000, 4)
+    vectors = _points(3000, 4)
     _filled(tmp_path, vectors).close()
     crashed = EmbeddedStore(tmp_path, exact_max=500)
     crashed.delete("big", [str(i) for i in range(0, 3000, 3)])  # then never closed: the file is stale
@@ -84,7 +83,7 @@ def test_a_deletion_the_file_does_not_know_means_training_again(tmp_path: Path, 
 def test_a_damaged_file_is_ignored_with_a_warning(
     tmp_path: Path, trainings: list[int], caplog: pytest.LogCaptureFixture, damage: str
 ) -> None:
-    vectors, queries = _clustered(3000, 5), _clustered(20, 6)
+    vectors, queries = _points(3000, 5), _points(20, 6)
     store = _filled(tmp_path, vectors)
     before = _answers(store, queries)
     store.close()
@@ -107,7 +106,7 @@ def test_a_damaged_file_is_ignored_with_a_warning(
 
 
 def test_deleting_the_collection_deletes_its_file(tmp_path: Path) -> None:
-    store = _filled(tmp_path, _clustered(1000, 7))
+    store = _filled(tmp_path, _points(1000, 7))
     store.close()
     reopened = EmbeddedStore(tmp_path, exact_max=500)
     assert (tmp_path / IVF_FOLDER / "big.npz").exists()
@@ -120,7 +119,7 @@ def test_deleting_the_collection_deletes_its_file(tmp_path: Path) -> None:
 def test_a_store_that_cannot_save_its_index_still_closes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = _filled(tmp_path, _clustered(1000, 8))
+    store = _filled(tmp_path, _points(1000, 8))
     (tmp_path / IVF_FOLDER).write_text("a file where the folder should be")
     store.close()  # no exception: the saved index is only a cache
     assert "could not save the trained index" in caplog.text

@@ -13,19 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
+from tests.factories import MakeClient
 
 FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 EXPECTED_FILES = {"pixembed.sqlite3", "keys.sqlite", "thumbnails.sqlite3", "jobs.sqlite3"}
 
 
 def test_every_store_connection_runs_with_synchronous_full(
-    tiny_model: ClipModel,
-    settings: Settings,
+    make_client: MakeClient,
     shape_images: dict[str, list[bytes]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -38,19 +34,19 @@ def test_every_store_connection_runs_with_synchronous_full(
         return connection
 
     monkeypatch.setattr(sqlite3, "connect", recording_connect)
-    with TestClient(create_app(settings, tiny_model)) as client:
-        owner = {"name": "owner", "scopes": ["read", "write", "admin"]}
-        key = client.post("/v1/keys", json=owner).json()["key"]
-        auth = {"Authorization": f"Bearer {key}"}
-        assert client.post("/v1/collections", json={"name": "c"}, headers=auth).status_code == 201
-        pictures = [data for images in shape_images.values() for data in images][:4]
-        files = [("image", (f"{i}.png", data, "image/png")) for i, data in enumerate(pictures)]
-        assert client.post("/v1/collections/c/items", files=files, headers=auth).status_code == 200
-        job = client.post("/v1/collections/c/dedup", json={"background": True}, headers=auth).json()
-        for _ in range(200):
-            if client.get(f"/v1/jobs/{job['job_id']}", headers=auth).json()["status"] in ("done", "failed"):
-                break
-            time.sleep(0.05)
-        assert {Path(path).name for path, _ in opened} >= EXPECTED_FILES
-        for path, connection in opened:
-            assert connection.execute("PRAGMA synchronous").fetchone()[0] == FULL, path
+    client = make_client()
+    owner = {"name": "owner", "scopes": ["read", "write", "admin"]}
+    key = client.post("/v1/keys", json=owner).json()["key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert client.post("/v1/collections", json={"name": "c"}, headers=auth).status_code == 201
+    pictures = [data for images in shape_images.values() for data in images][:4]
+    files = [("image", (f"{i}.png", data, "image/png")) for i, data in enumerate(pictures)]
+    assert client.post("/v1/collections/c/items", files=files, headers=auth).status_code == 200
+    job = client.post("/v1/collections/c/dedup", json={"background": True}, headers=auth).json()
+    for _ in range(200):
+        if client.get(f"/v1/jobs/{job['job_id']}", headers=auth).json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert {Path(path).name for path, _ in opened} >= EXPECTED_FILES
+    for path, connection in opened:
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == FULL, path

@@ -7,12 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from pixembed.api import create_app
-from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
 from tests.web.helpers import DESKTOP, PHONE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,36 +40,26 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def server_url(tiny_model: ClipModel, settings: Settings) -> Iterator[str]:
-    """A real server with the tiny model."""
-    with serve_in_thread(create_app(settings, tiny_model)) as url:
-        yield url
+def screenshotted_page(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Page]:
+    """A fresh page of ``viewport`` size; its screenshot is kept as test-artifacts/web/NAME.png at the end."""
+    context = browser.new_context(viewport=viewport)
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    try:
+        yield opened
+    finally:
+        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
+        opened.screenshot(path=str(ARTIFACTS / "web" / f"{name}.png"), full_page=True)
+        context.close()
 
 
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["390px", "1280px"])
 def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A page at a phone's and at a desktop's size; its screenshot is kept under test-artifacts/web/."""
-    context = browser.new_context(viewport=request.param)
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    try:
-        yield opened
-    finally:
-        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
-        context.close()
+    yield from screenshotted_page(browser, request.param, request.node.name)
 
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh page; a screenshot of it is kept under test-artifacts/web/ when the test ends."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    try:
-        yield opened
-    finally:
-        (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(ARTIFACTS / "web" / f"{request.node.name}.png"), full_page=True)
-        context.close()
+    yield from screenshotted_page(browser, {"width": 1400, "height": 1800}, request.node.name)

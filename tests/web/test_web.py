@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from pixembed.api import create_app
-from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-from tests.live_server import serve_in_thread
+from tests.factories import ServeApp
 
 
 def _files(shape_images: dict[str, list[bytes]], *captions: str) -> list[dict[str, Any]]:
@@ -127,10 +124,8 @@ def test_api_errors_are_shown_with_the_server_message(page: Page, server_url: st
 
 
 @pytest.fixture
-def keyed_server(tiny_model: ClipModel, tmp_path: Path) -> Iterator[str]:
-    settings = Settings(model="pixembed-tiny", data_dir=tmp_path / "keyed", api_keys=["page-key"])
-    with serve_in_thread(create_app(settings, tiny_model)) as url:
-        yield url
+def keyed_server(serve_app: ServeApp) -> str:
+    return serve_app(api_keys=["page-key"])
 
 
 def test_api_key_field_is_sent_and_remembered_and_auth_errors_point_at_it(

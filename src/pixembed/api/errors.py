@@ -10,34 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pixembed import errors
+from pixembed import error_statuses, errors
 
 log = logging.getLogger(__name__)
 
-# Most specific first: the first class an error is an instance of decides its status.
-STATUS_BY_ERROR: list[tuple[type[errors.PixembedError], int]] = [
-    (errors.InvalidRequest, 400),
-    (errors.Unauthorized, 401),
-    (errors.Forbidden, 403),
-    (errors.NotFound, 404),
-    (errors.RequestTimeout, 408),
-    (errors.Conflict, 409),
-    (errors.PayloadTooLarge, 413),
-    (errors.UnsupportedMediaType, 415),
-    (errors.UndecodableImage, 422),
-    (errors.FetchFailed, 422),
-    (errors.RateLimited, 429),
-    (errors.DeadlineExceeded, 504),
-    (errors.Unavailable, 503),
-]
-
 
 def status_for(error: errors.PixembedError) -> int:
-    """The HTTP status of a pixembed error."""
-    for cls, status in STATUS_BY_ERROR:
-        if isinstance(error, cls):
-            return status
-    return 400
+    """The HTTP status of a pixembed error, from the one table the client also reads."""
+    return error_statuses.status_for(error)
 
 
 def error_body(error: errors.PixembedError) -> dict[str, object]:

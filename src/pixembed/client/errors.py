@@ -1,33 +1,14 @@
-"""Raise a server's JSON error body as the pixembed error class it names, carrying the server's message."""
+"""Raise a server's JSON error body as the pixembed error class it names, carrying the server's message.
+
+A code the client does not know falls back to the class of its status, from the same table the server answers
+with (``pixembed.error_statuses``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pixembed import errors
-
-STATUS_FALLBACK: dict[int, type[errors.PixembedError]] = {
-    400: errors.InvalidRequest,
-    401: errors.Unauthorized,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    413: errors.PayloadTooLarge,
-    415: errors.UnsupportedMediaType,
-    422: errors.UndecodableImage,
-    429: errors.RateLimited,
-    503: errors.Unavailable,
-}
-
-
-def _classes_by_code() -> dict[str, type[errors.PixembedError]]:
-    found: dict[str, type[errors.PixembedError]] = {}
-    pending: list[type[errors.PixembedError]] = [errors.PixembedError]
-    while pending:
-        cls = pending.pop()
-        found.setdefault(cls.code, cls)
-        pending.extend(cls.__subclasses__())
-    return found
+from pixembed.error_statuses import class_for_status
 
 
 def error_from_body(body: Any, status: int, retry_after: str | None = None) -> errors.PixembedError:
@@ -36,9 +17,9 @@ def error_from_body(body: Any, status: int, retry_after: str | None = None) -> e
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str):
         message = f"HTTP {status}: {str(body)[:300]}"
-    cls = _classes_by_code().get(code) if isinstance(code, str) else None
-    if cls is None or cls is errors.PixembedError:
-        cls = STATUS_FALLBACK.get(status, errors.PixembedError)
+    cls = errors.error_class(code) if isinstance(code, str) else errors.PixembedError
+    if cls is errors.PixembedError:
+        cls = class_for_status(status)
     wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
     if issubclass(cls, errors.Overloaded):
         return cls(message, wait if wait is not None else 1.0)

@@ -14,6 +14,7 @@ from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import FACTS_KEY, catalogue_from_images, source_size, stored_hash
 from pixembed.services.clustering import Clustering, ClusterMethod, cluster_vectors
+from pixembed.services.collections import check_model
 from pixembed.services.dedup import (
     Catalogue,
     DedupMethod,
@@ -80,7 +81,7 @@ async def catalogue_from_sources(
     # A model batch at a time, within the decoded-bytes budget: only hashes and vectors are kept.
     async for group in load_in_groups(sources, settings, settings.batch_size):
         for index, failure in sorted(group.failures.items()):
-            raise type(failure)(f"image {index}: {failure.message}")
+            raise failure.with_context(f"image {index}")
         at = group.indices
         make = functools.partial(
             catalogue_from_images,
@@ -189,9 +190,7 @@ async def check_duplicate(
     is given (compared with the hashes stored at ingest; this reads every stored item's metadata)."""
     _, cosine = resolve_thresholds("semantic", hash_threshold, similarity_threshold)
     assert cosine is not None
-    info = store.get_collection(name)
-    if info.model != model.info.name:
-        raise InvalidRequest(f"collection {name!r} holds vectors of {info.model}, not {model.info.name}")
+    check_model(store.get_collection(name), model)
     image = await load_image(source, settings)
     vector = (await model.embed_images_async([image]))[0]
     found: dict[str, DuplicateMatch] = {}

@@ -60,7 +60,7 @@ async def compare(
             await load_images([p for p in prompts if isinstance(p, ImageSource)], settings)
         )
         for index, failure in failures.items():
-            raise type(failure)(f"prompt image {index}: {failure.message}")
+            raise failure.with_context(f"prompt image {index}")
         prompt_vectors = await model.embed_images_async(images)
     else:
         raise InvalidRequest("prompts must be all texts or all images, not a mix")

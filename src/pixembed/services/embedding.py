@@ -93,7 +93,7 @@ async def embed_all_images(model: ClipModel, sources: Sequence[ImageSource], set
         if result.error is not None:
             if len(results) == 1:
                 raise result.error
-            raise type(result.error)(f"image {result.index}: {result.error.message}")
+            raise result.error.with_context(f"image {result.index}")
     return np.stack([result.vector for result in results if result.vector is not None])
 
 
