@@ -18,6 +18,7 @@ building a new one, so that its class and attributes (``retry_after_s``) survive
     │                             last admin key (409)
     ├── PayloadTooLarge           bytes over the upload limit (413)
     │   └── ImageTooLarge         pixel count over the decompression-bomb limit
+    │       └── BudgetFull        an image that fits a request alone, not beside what it already holds
     ├── UnsupportedMediaType      data that is not an image format pixembed decodes (415)
     ├── UndecodableImage          a known image format that cannot be decoded (422)
     ├── FetchFailed               an image URL that could not be fetched (422)
@@ -79,9 +80,10 @@ class NoTextTower(InvalidRequest):
 
     code = "no_text_tower"
 
-    def __init__(self, model: str) -> None:
-        super().__init__(f"model {model} has no text tower; use a CLIP model for text")
-        self.model = model
+    @classmethod
+    def of(cls, model: str) -> NoTextTower:
+        """The error for ``model``, in the words every route uses."""
+        return cls(f"model {model} has no text tower; use a CLIP model for text")
 
 
 class Unauthorized(PixembedError):
@@ -118,6 +120,13 @@ class ImageTooLarge(PayloadTooLarge):
     """The image declares more pixels than the decompression-bomb limit."""
 
     code = "image_too_large"
+
+
+class BudgetFull(ImageTooLarge):
+    """This image would fit a request on its own, but not beside what the request already holds (decoded
+    images are then embedded in turns; it reaches a caller only when one image alone is over)."""
+
+    code = "decoded_budget_full"
 
 
 class UnsupportedMediaType(PixembedError):

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import ImageTooLarge, Overloaded
-from pixembed.imaging.budget import BudgetFull, DecodeBudget, DecodePool, budget_scope
+from pixembed.errors import BudgetFull, ImageTooLarge, Overloaded
+from pixembed.imaging.budget import DecodeBudget, DecodePool, budget_scope
 from pixembed.imaging.decode import decode_image, plan_decode
 from pixembed.services.inputs import ImageSource, load_images
 from tests.helpers import encode

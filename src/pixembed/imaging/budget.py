@@ -26,15 +26,11 @@ from typing import Any
 import anyio
 from PIL import Image
 
-from pixembed.errors import ImageTooLarge, Overloaded
+from pixembed.errors import BudgetFull, ImageTooLarge, Overloaded
 
 MB = 1024 * 1024
 # How often a request waiting for the server-wide pool looks again (releases come from any thread).
 _POLL_S = 0.02
-
-
-class BudgetFull(ImageTooLarge):
-    """This image would fit a request on its own, but not beside what the request already holds."""
 
 
 def _mb(nbytes: int) -> str:

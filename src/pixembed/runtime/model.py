@@ -90,7 +90,7 @@ class ClipModel:
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """Token ids for ``texts``; ``NoTextTower`` for an image-only model."""
         if self.tokenizer is None:
-            raise NoTextTower(self.info.name)
+            raise NoTextTower.of(self.info.name)
         return self.tokenizer(texts)
 
     def _pixels(self, images: Sequence[object]) -> list[Pixels]:

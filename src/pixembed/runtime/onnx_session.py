@@ -103,7 +103,7 @@ class OnnxSession:
     def encode_tokens(self, tokens: Tokens) -> Vectors:
         """Token ids -> unit vectors; a pixembed export runs only up to the batch's last end-of-text."""
         if self._text is None:
-            raise NoTextTower(self._name)
+            raise NoTextTower.of(self._name)
         if self._trim:
             tokens = tokens[:, : trimmed_length(tokens)]
         with self._lock:

@@ -63,7 +63,7 @@ class TimmSession:
         """Image-only: there is no text tower."""
         from pixembed.errors import NoTextTower
 
-        raise NoTextTower(self.name)
+        raise NoTextTower.of(self.name)
 
 
 def pooled_features(module: Any, images: torch.Tensor) -> torch.Tensor:

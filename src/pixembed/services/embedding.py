@@ -125,7 +125,7 @@ def check_texts(texts: Sequence[str], settings: Settings) -> None:
 def require_text_tower(model: ClipModel) -> None:
     """``NoTextTower`` (a 400) where ``model`` embeds images only; every service path to text passes here."""
     if not model.info.text_tower:
-        raise NoTextTower(model.info.name)
+        raise NoTextTower.of(model.info.name)
 
 
 async def embed_texts(model: ClipModel, texts: Sequence[str], settings: Settings) -> Vectors:

@@ -10,9 +10,9 @@ import anyio
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import PixembedError
+from pixembed.errors import BudgetFull, PixembedError
 from pixembed.imaging import decode_base64_image, decode_image, fetch_url
-from pixembed.imaging.budget import BudgetFull, DecodeBudget, current_budget
+from pixembed.imaging.budget import DecodeBudget, current_budget
 from pixembed.imaging.decode import plan_decode
 
 SourceKind = Literal["bytes", "url", "base64"]
