@@ -8,7 +8,7 @@ import pytest
 
 from pixembed.store import index as index_module
 from pixembed.store.index import CollectionIndex
-from tests.store.vectors import clustered, exact_top, filled_index, unit_rows
+from tests.store.vectors import assert_ranked_exactly, clustered, exact_top, filled_index, unit_rows
 
 
 def test_exact_mode_returns_the_brute_force_ranking() -> None:
@@ -32,7 +32,7 @@ def test_near_ties_and_badly_coded_vectors_are_still_ranked_exactly() -> None:
     index.add(np.array([3000]), spike)
     vectors = np.concatenate([near, spike])
     for query in [base[0], near[17], spike[0], unit_rows(spike + 0.2 * base)[0]]:
-        assert index.search(query, 10)[0].tolist() == exact_top(vectors, query, 10)
+        assert_ranked_exactly(vectors, query, index.search(query, 10)[0].tolist(), 10)
 
 
 def test_a_large_filter_in_exact_mode_returns_the_best_of_the_candidates() -> None:

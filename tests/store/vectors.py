@@ -43,3 +43,19 @@ def exact_top(vectors: Rows, query: Rows, k: int, among: npt.NDArray[np.int64] |
     """The ids of the ``k`` rows (of ``among``, else of all) nearest ``query`` by cosine, ties by id."""
     ids = np.arange(len(vectors)) if among is None else among
     return [int(i) for i in ids[np.argsort(-(vectors[ids] @ query), kind="stable")[:k]]]
+
+
+FLOAT32_TIE = 1.2e-7
+"""Scores nearer than float32's resolution at 1.0: a float32 scan may rank such a pair either way."""
+
+
+def assert_ranked_exactly(vectors: Rows, query: Rows, ids: list[int], k: int) -> None:
+    """``ids`` is the exact top ``k`` of ``query``, except that rows tied within float32 resolution may
+    trade places (whether two such scores round equal depends on the CPU's SIMD path)."""
+    exact = exact_top(vectors, query, k)
+    if ids == exact:
+        return
+    scores = vectors.astype(np.float64) @ query.astype(np.float64)
+    got, want = scores[ids], scores[exact]
+    assert len(set(ids)) == k and np.all(np.diff(got) <= FLOAT32_TIE), f"not ranked best first: {ids}"
+    assert np.allclose(got, want, rtol=0, atol=FLOAT32_TIE), f"{ids} != {exact} beyond float32 ties"
