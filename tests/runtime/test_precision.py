@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,27 @@ def test_an_unreadable_auto_record_means_choosing_again(tmp_path: Path) -> None:
     record.write_text('{"precision": "fp8"')
     chosen = load_model("pixembed-tiny", precision="auto", data_dir=tmp_path)
     assert json.loads(record.read_text())["precision"] == chosen.info.precision
+
+
+def test_auto_serves_torch_only_when_it_is_clearly_faster_than_onnx_runtime() -> None:
+    """A near tie keeps ONNX Runtime (torch costs 1 GB and seconds of start-up); a clear win serves torch."""
+    from pixembed.runtime.precision import TORCH_HANDICAP, Choice, fastest
+    from pixembed.runtime.session import SessionInfo
+
+    class Timed:
+        """Stands in for a session whose forward takes a known time (the rule under test is arithmetic)."""
+
+        def __init__(self, runtime: str, precision: str, seconds: float) -> None:
+            self.info = SessionInfo(runtime, precision, "cpu")
+            self.seconds = seconds
+
+        def encode_images(self, pixels: object) -> None:
+            time.sleep(self.seconds)
+
+    pixels = np.zeros((2, 3, 8, 8), np.float32)
+    onnx = Choice(Timed("onnx", "int8", 0.020))  # type: ignore[arg-type]
+    near_tie = Choice(Timed("torch", "bf16", 0.020 / (TORCH_HANDICAP * 1.1) * 1.2))  # type: ignore[arg-type]
+    clear_win = Choice(Timed("torch", "bf16", 0.020 / (TORCH_HANDICAP * 1.6)))  # type: ignore[arg-type]
+    assert fastest([onnx, near_tie], pixels)[0] is onnx
+    chosen, timings = fastest([onnx, clear_win], pixels)
+    assert chosen is clear_win and set(timings) == {"int8", "bf16"}

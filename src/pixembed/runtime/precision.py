@@ -136,13 +136,18 @@ def seconds_per_batch(session: ModelSession, pixels: Pixels, repeats: int = 2) -
     return best
 
 
+TORCH_HANDICAP = 1.25
+"""How much faster than the best ONNX Runtime choice torch must measure to be served by ``auto``: serving
+through torch costs about 1 GB more memory and seconds more start-up (ViT-B/32: 1.5 GB and 8-9 s ready
+against 0.56 GB and 4 s), which a near tie does not repay."""
+
+
 def fastest(choices: Sequence[Choice], pixels: Pixels) -> tuple[Choice, dict[str, float]]:
     """The choice that embeds fastest here (the first when there is only one), and each candidate's time in
     ms, by precision.
 
     A candidate's time is one image's forward plus the whole check batch's: a server mostly answers single
-    images (where ONNX Runtime int8 runs ViT-B/32 2.5x faster than torch bf16 on an AMX CPU), and batches
-    under load (where the two are even), so both count.
+    images and batches under load, so both count. A torch candidate's time counts ``TORCH_HANDICAP`` times.
     """
     if len(choices) == 1:
         return choices[0], {}
@@ -159,4 +164,8 @@ def fastest(choices: Sequence[Choice], pixels: Pixels) -> tuple[Choice, dict[str
             seconds * 1000,
         )
     timings = {choices[i].session.info.precision: round(seconds * 1000, 2) for seconds, i in timed}
-    return choices[min(timed)[1]], timings
+    handicapped = [
+        (seconds * (TORCH_HANDICAP if choices[i].session.info.runtime == "torch" else 1.0), i)
+        for seconds, i in timed
+    ]
+    return choices[min(handicapped)[1]], timings
