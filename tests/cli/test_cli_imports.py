@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -59,3 +60,22 @@ def test_help_is_quick() -> None:
     assert done.returncode == 0
     assert b"serve" in done.stdout
     assert elapsed < 5.0, f"pixembed --help took {elapsed:.2f} s"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is not None,
+    reason="pyarrow is installed; this is the core install's case",
+)
+def test_parquet_export_on_the_core_install_says_what_to_install(tmp_path: Path) -> None:
+    """pyarrow (170 MB) is an extra: without it, a .parquet export is one line naming pixembed[parquet]."""
+    command = [sys.executable, "-m", "pixembed", "collections", "export", "products", "--out"]
+    done = subprocess.run(
+        [*command, str(tmp_path / "products.parquet"), "--data-dir", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(SRC)},
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "pixembed[parquet]" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

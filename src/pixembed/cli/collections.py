@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -253,7 +254,11 @@ def export(
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Export vectors, ids and metadata to .npy (+ .ids.json) or .parquet."""
+    """Export vectors, ids and metadata to .npy (+ .ids.json) or .parquet (pixembed[parquet])."""
+    if out.suffix not in (".npy", ".parquet"):
+        raise CliError("--out must end in .npy or .parquet")
+    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise CliError("writing .parquet needs pyarrow: pip install 'pixembed[parquet]', or export to .npy")
     opened = _store(data_dir, store)[1]
     info_ = opened.get_collection(name)
     records = [r for batch in opened.scan(name) for r in batch]
@@ -265,7 +270,7 @@ def export(
         sidecar = out.with_suffix(".ids.json")
         sidecar.write_text(json.dumps([{"id": r.id, "metadata": r.metadata} for r in records]))
         err.print(escape(f"wrote {vectors.shape[0]} x {info_.dimensions} to {out} and ids to {sidecar}"))
-    elif out.suffix == ".parquet":
+    else:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -278,8 +283,6 @@ def export(
         )
         pq.write_table(table, out)
         err.print(f"wrote {len(records)} rows to {escape(str(out))}")
-    else:
-        raise CliError("--out must end in .npy or .parquet")
 
 
 def _parse_json(text: str, what: str) -> Any:
