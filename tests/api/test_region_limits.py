@@ -72,14 +72,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_healthz_stays_fast_while_heavy_regions_run(server: str) -> None:
-    # Sixteen full-size boxes (the pixel limit) per request, two requests at once, for a few seconds.
+    # Sixteen full-size boxes (the pixel limit) per request, two clients at once, each sending at least two
+    # requests and going on for 2 s (a fast CPU finishes two requests before ten probes have run).
     body = {"image": PICTURE, "boxes": [FULL] * 16}
     statuses: list[int] = []
+    until = time.monotonic() + 2.0
 
     def heavy() -> None:
         with httpx.Client(base_url=server, timeout=120) as heavy_client:
-            for _ in range(2):
+            sent = 0
+            while sent < 2 or time.monotonic() < until:
                 statuses.append(heavy_client.post("/v1/embed/regions", json=body).status_code)
+                sent += 1
 
     workers = [threading.Thread(target=heavy) for _ in range(2)]
     for worker in workers:
@@ -95,7 +99,7 @@ def test_healthz_stays_fast_while_heavy_regions_run(server: str) -> None:
             time.sleep(0.05)
     for worker in workers:
         worker.join()
-    assert statuses == [200] * 4
+    assert len(statuses) >= 4 and set(statuses) == {200}, statuses
     assert len(latencies) >= 10, latencies
     # Under 100 ms while crops and forward passes run in worker threads (one probe in twenty may catch a
     # scheduler hiccup on a loaded machine; the median says the loop was never blocked).

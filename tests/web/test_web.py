@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from pixembed.runtime.model import ClipModel
 from tests.factories import ServeApp
-
-
-def _files(shape_images: dict[str, list[bytes]], *captions: str) -> list[dict[str, Any]]:
-    chosen = captions or tuple(shape_images)
-    return [
-        {"name": f"{caption.replace(' ', '_')}_{i}.png", "mimeType": "image/png", "buffer": png}
-        for caption in chosen
-        for i, png in enumerate(shape_images[caption])
-    ]
-
-
-def _card_ids(page: Page, grid: str) -> list[str]:
-    return page.locator(f"{grid} .card").evaluate_all("cards => cards.map(c => c.dataset.id)")
+from tests.web.helpers import card_ids, files_for
 
 
 def test_embed_panel_shows_model_dimensions_norm_and_a_plot(
@@ -30,7 +17,7 @@ def test_embed_panel_shows_model_dimensions_norm_and_a_plot(
 ) -> None:
     page.goto(server_url)
     expect(page.locator("#model-info")).to_contain_text("pixembed-tiny")
-    page.set_input_files("#embed-file", _files(shape_images, "a red circle")[:1])
+    page.set_input_files("#embed-file", files_for(shape_images, "a red circle")[:1])
     expect(page.locator("#embed-dims")).to_have_text(str(tiny_model.info.dimensions))
     expect(page.locator("#embed-result")).to_have_attribute("data-file", "a_red_circle_0.png")
     expect(page.locator("#embed-model")).to_have_text("pixembed-tiny")
@@ -55,7 +42,7 @@ def test_compare_panel_charts_probabilities_best_first(
     page: Page, server_url: str, shape_images: dict[str, list[bytes]]
 ) -> None:
     page.goto(server_url)
-    page.set_input_files("#compare-file", _files(shape_images, "a green triangle")[:1])
+    page.set_input_files("#compare-file", files_for(shape_images, "a green triangle")[:1])
     page.fill("#compare-labels", "a red circle\na green triangle\na blue square")
     page.click("#compare-run")
     bars = page.locator("#compare-result .bar")
@@ -72,7 +59,7 @@ def test_collection_made_in_the_page_is_searched_by_text_and_image_with_thumbnai
     page.fill("#collection-name", "shapes")
     page.click("#collection-create")
     expect(page.locator("#collections-table tr[data-name=shapes]")).to_have_count(1)
-    page.set_input_files("#add-files", _files(shape_images))
+    page.set_input_files("#add-files", files_for(shape_images))
     page.click("#add-run")
     expect(page.locator("#add-status")).to_have_text("added 12 of 12 to shapes")
     expect(page.locator("#collections-table tr[data-name=shapes] .count")).to_have_text("12")
@@ -81,7 +68,7 @@ def test_collection_made_in_the_page_is_searched_by_text_and_image_with_thumbnai
     page.fill("#search-top-k", "5")
     page.click("#search-run")
     expect(page.locator("#search-results .card")).to_have_count(5)
-    assert all(i.startswith("a_red_circle_") for i in _card_ids(page, "#search-results")[:3])
+    assert all(i.startswith("a_red_circle_") for i in card_ids(page, "#search-results")[:3])
     # Every card shows its stored thumbnail, fetched with the page's credentials.
     widths = page.locator("#search-results .card img").evaluate_all(
         "imgs => Promise.all(imgs.map(i => i.decode().then(() => i.naturalWidth)))"
@@ -89,10 +76,10 @@ def test_collection_made_in_the_page_is_searched_by_text_and_image_with_thumbnai
     assert widths and all(0 < w <= 256 for w in widths)
 
     page.fill("#search-text", "")
-    page.set_input_files("#search-image", _files(shape_images, "a blue square")[:1])
+    page.set_input_files("#search-image", files_for(shape_images, "a blue square")[:1])
     page.click("#search-run")
     expect(page.locator("#search-results .card").first).to_have_attribute("data-id", "a_blue_square_0.png")
-    assert all(i.startswith("a_blue_square_") for i in _card_ids(page, "#search-results")[:3])
+    assert all(i.startswith("a_blue_square_") for i in card_ids(page, "#search-results")[:3])
 
 
 def test_posted_set_search_ranks_the_matching_files_first(
@@ -100,12 +87,12 @@ def test_posted_set_search_ranks_the_matching_files_first(
 ) -> None:
     page.goto(server_url)
     page.check("input[name=search-target][value=posted]")
-    page.set_input_files("#search-set", _files(shape_images))
+    page.set_input_files("#search-set", files_for(shape_images))
     page.fill("#search-text", "a yellow star")
     page.fill("#search-top-k", "3")
     page.click("#search-run")
     expect(page.locator("#search-results .card")).to_have_count(3)
-    assert sorted(_card_ids(page, "#search-results")) == [f"a_yellow_star_{i}.png" for i in range(3)]
+    assert sorted(card_ids(page, "#search-results")) == [f"a_yellow_star_{i}.png" for i in range(3)]
 
 
 def test_api_errors_are_shown_with_the_server_message(page: Page, server_url: str, tmp_path: Path) -> None:
@@ -136,7 +123,7 @@ def test_api_key_field_is_sent_and_remembered_and_auth_errors_point_at_it(
     # No key typed: the banner (not a header name) sends the user to the field, which is marked.
     expect(banner).to_contain_text("This server wants an API key: type it in the API key field")
     expect(page.locator("header label.key.wanted")).to_have_count(1)
-    image = _files(shape_images, "a red circle")[:1]
+    image = files_for(shape_images, "a red circle")[:1]
     page.set_input_files("#embed-file", image)
     expect(page.locator("#embed-panel .error")).to_contain_text("type it in the API key field")
     expect(page.locator("#embed-panel .error")).not_to_contain_text("header")

@@ -143,26 +143,29 @@ class ClipModel:
 
         Prompts seen recently come from an LRU cache; the rest share forward passes with concurrent callers.
         """
-        if not texts:
-            return np.zeros((0, self.info.dimensions), dtype=np.float32)
-        found = self.text_cache.get_many(texts)
-        missing = list(dict.fromkeys(text for text in texts if text not in found))
-        for start in range(0, len(missing), self.batch_size):
-            part = missing[start : start + self.batch_size]
-            vectors = self.text_batcher.submit(self.tokenize(part))
-            found.update(zip(part, vectors, strict=True))
-            self.text_cache.put_many(zip(part, vectors, strict=True))
-        return np.stack([found[text] for text in texts])
+        found, parts = self._cached_texts(texts)
+        for part in parts:
+            self._remember(found, part, self.text_batcher.submit(self.tokenize(part)))
+        return self._stack(found, texts)
 
     async def embed_texts_async(self, texts: Sequence[str]) -> Vectors:
         """``embed_texts`` for async callers: the forward is awaited without holding a worker thread."""
-        if not texts:
-            return np.zeros((0, self.info.dimensions), dtype=np.float32)
+        found, parts = self._cached_texts(texts)
+        for part in parts:
+            self._remember(found, part, await self.text_batcher.submit_async(self.tokenize(part)))
+        return self._stack(found, texts)
+
+    def _cached_texts(self, texts: Sequence[str]) -> tuple[dict[str, Vectors], list[list[str]]]:
+        """The cached vectors of ``texts``, and the distinct missing ones in batches of at most batch_size."""
         found = self.text_cache.get_many(texts)
         missing = list(dict.fromkeys(text for text in texts if text not in found))
-        for start in range(0, len(missing), self.batch_size):
-            part = missing[start : start + self.batch_size]
-            vectors = await self.text_batcher.submit_async(self.tokenize(part))
-            found.update(zip(part, vectors, strict=True))
-            self.text_cache.put_many(zip(part, vectors, strict=True))
+        return found, [missing[i : i + self.batch_size] for i in range(0, len(missing), self.batch_size)]
+
+    def _remember(self, found: dict[str, Vectors], part: list[str], vectors: Vectors) -> None:
+        found.update(zip(part, vectors, strict=True))
+        self.text_cache.put_many(zip(part, vectors, strict=True))
+
+    def _stack(self, found: dict[str, Vectors], texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.info.dimensions), dtype=np.float32)
         return np.stack([found[text] for text in texts])
