@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from open_clip.transformer import text_global_pool
 
 from pixembed.imaging.preprocess import Preprocess
-from pixembed.runtime.text_tower import can_trim
+from pixembed.runtime.text_tower import can_trim, encode_text_prefix
 from pixembed.runtime.tokenizer import SHIPPED_TOKENIZER
 
 OPSET = 18
@@ -52,18 +51,7 @@ class _TrimmedTextTower(torch.nn.Module):
         self.module = module
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
-        m = self.module
-        length = text.shape[1]
-        cast_dtype = m.transformer.get_cast_dtype()
-        x = m.token_embedding(text).to(cast_dtype) + m.positional_embedding[:length].to(cast_dtype)
-        x = m.transformer(x, attn_mask=m.attn_mask[:length, :length])
-        x = text_global_pool(m.ln_final(x), text, m.text_pool_type)
-        if isinstance(m.text_projection, torch.nn.Linear):
-            x = m.text_projection(x)
-        elif m.text_projection is not None:
-            x = x @ m.text_projection
-        features: torch.Tensor = x
-        return features
+        return encode_text_prefix(self.module, text)
 
 
 class _FullTextTower(torch.nn.Module):

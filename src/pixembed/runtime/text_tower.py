@@ -30,7 +30,13 @@ def can_trim(module: Any) -> bool:
 def encode_text_trimmed(module: Any, tokens: torch.Tensor) -> torch.Tensor:
     """``module.encode_text(tokens)`` (unnormalised), computed over the positions up to the last EOT."""
     length = int(tokens.argmax(dim=-1).max()) + 1
-    text = tokens[:, :length]
+    return encode_text_prefix(module, tokens[:, :length])
+
+
+def encode_text_prefix(module: Any, text: torch.Tensor) -> torch.Tensor:
+    """``module.encode_text`` over token ids cut to ``text.shape[1]`` positions (which must hold every EOT);
+    also what the ONNX export traces, with that length as a dynamic axis."""
+    length = text.shape[1]
     cast_dtype = module.transformer.get_cast_dtype()
     x = module.token_embedding(text).to(cast_dtype)
     x = x + module.positional_embedding[:length].to(cast_dtype)
