@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pixembed.api.compat.apiclaw import UNLIMITED_CREDITS
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import softmax_at_scale
 from pixembed.services.labelsets import FASHION
@@ -28,11 +29,12 @@ DETECT = "/openapi/v2/model/image-detection"
 BOXES = [[0, 0, 160, 160], [160, 0, 320, 160]]
 
 
-def assert_meta(meta: dict[str, Any]) -> None:
+def assert_meta(meta: dict[str, Any], consumed: int = 1, remaining: int = UNLIMITED_CREDITS) -> None:
+    """The meta block; by default that of a call charged to an environment key (no quota)."""
     assert re.fullmatch(r"req_[0-9a-f]{16}", meta["requestId"])
     assert datetime.strptime(meta["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    assert meta["creditsConsumed"] == 0
-    assert "creditsRemaining" in meta
+    assert meta["creditsConsumed"] == consumed
+    assert meta["creditsRemaining"] == remaining
 
 
 def native_vectors(client: TestClient, images: list[Image.Image]) -> np.ndarray:
@@ -190,4 +192,39 @@ def test_missing_or_wrong_key_is_a_401_envelope(
     assert response.status_code == 401
     assert response.json()["success"] is False
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
-    assert_meta(response.json()["meta"])
+    # No key was accepted: nothing consumed and, still a number, nothing to spend.
+    assert_meta(response.json()["meta"], consumed=0, remaining=0)
+
+
+def test_each_call_costs_one_credit_of_the_keys_quota(keyed_client: TestClient, image_server: str) -> None:
+    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    key, info = keys.create("claw", ("read",), quota="3/month")
+    auth = {"Authorization": f"Bearer {key}"}
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES, "withEmbedding": False}
+    first = keyed_client.post(EMBED, headers=auth, json=body)
+    assert first.status_code == 200, first.text
+    assert_meta(first.json()["meta"], consumed=1, remaining=2)
+    # A failure after the key was charged still cost the call, as the quota counts it.
+    failed = keyed_client.post(EMBED, headers=auth, json={**body, "boundingBoxes": [[0, 0, 999, 9]]})
+    assert failed.status_code == 400
+    assert_meta(failed.json()["meta"], consumed=1, remaining=1)
+    detected = keyed_client.post(DETECT, headers=auth, json={"image": scene_b64(), "topK": 1})
+    assert_meta(detected.json()["meta"], consumed=1, remaining=0)
+    assert keys.get(info.id).quota_used == 3
+    spent = keyed_client.post(EMBED, headers=auth, json=body)
+    assert spent.status_code == 429
+    assert_meta(spent.json()["meta"], consumed=0, remaining=0)
+    assert keys.get(info.id).quota_used == 3
+
+
+def test_a_key_without_quota_answers_the_documented_sentinel(
+    keyed_client: TestClient, image_server: str
+) -> None:
+    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    key, _ = keys.create("unlimited", ("read",))
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES}
+    response = keyed_client.post(EMBED, headers={"Authorization": f"Bearer {key}"}, json=body)
+    meta = response.json()["meta"]
+    assert_meta(meta, consumed=1, remaining=2**31 - 1)
+    # A client's arithmetic on the balance works (a null would raise TypeError here).
+    assert meta["creditsRemaining"] - meta["creditsConsumed"] > 0
