@@ -82,10 +82,30 @@ def test_defaults_several_texts_and_no_embeddings(keyed_client: TestClient, imag
     data = keyed_client.post(EMBED, headers=AUTH, json={**body, "withEmbedding": False}).json()["data"]
     assert data["tags"] is None
     assert data["embeddings"] is None
-    assert np.array(data["textRelevanceScores"]).shape == (2, 3)
     plain = keyed_client.post(EMBED, headers=AUTH, json={"image": body["image"], "boundingBoxes": BOXES})
     assert len(plain.json()["data"]["embeddings"]) == 2
     assert plain.json()["data"]["textRelevanceScores"] is None
+    assert plain.json()["data"]["textRelevanceScoresPerText"] is None
+
+
+def test_several_texts_keep_the_documented_number_list(
+    keyed_client: TestClient, image_server: str, two_shapes: Image.Image
+) -> None:
+    texts = ["a green triangle", "a red circle", "a blue square"]
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES, "text": texts}
+    data = keyed_client.post(EMBED, headers=AUTH, json=body).json()["data"]
+    # APIClaw's type is number[] | null: one number per item, its best match among the texts.
+    scores = data["textRelevanceScores"]
+    assert len(scores) == 2 and all(isinstance(score, float) for score in scores)
+    crops = native_vectors(keyed_client, [two_shapes.crop(tuple(box)) for box in BOXES])
+    native = keyed_client.post("/v1/embed/text", headers=AUTH, json={"text": texts}).json()["data"]
+    expected = crops @ np.array([item["embedding"] for item in native]).T
+    assert np.allclose(data["textRelevanceScoresPerText"], expected, atol=1e-4)
+    assert np.allclose(scores, expected.max(axis=1), atol=1e-4)
+    # The red circle (left box) matches "a red circle" best, the blue square (right box) "a blue square".
+    assert np.argmax(data["textRelevanceScoresPerText"], axis=1).tolist() == [1, 2]
+    one = keyed_client.post(EMBED, headers=AUTH, json={**body, "text": "a red circle"}).json()["data"]
+    assert np.allclose(one["textRelevanceScores"], expected[:, 1], atol=1e-4)
 
 
 def test_typescript_recipe_reads_tags_and_embeddings_from_a_real_server(

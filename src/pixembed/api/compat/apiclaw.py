@@ -86,12 +86,19 @@ class ApiClawEmbeddingRequest(CamelModel):
 
 
 class ApiClawEmbeddingData(CamelModel):
-    """Per item, in box order: the box, its tag ``[label, score]``, vector, and cosine with each text."""
+    """Per item, in box order: the box, its tag ``[label, score]``, vector, and its match with the texts."""
 
     bounding_boxes: list[list[int]]
     tags: list[tuple[str, float]] | None
     embeddings: list[list[float]] | None
-    text_relevance_scores: list[float] | list[list[float]] | None
+    text_relevance_scores: list[float] | None = Field(
+        description="per item, its cosine similarity with the text; with several texts, with its best match "
+        "(APIClaw's type is number[] | null)"
+    )
+    text_relevance_scores_per_text: list[list[float]] | None = Field(
+        description="pixembed's extension: per item, its cosine similarity with each text, in text order "
+        "(null when no text was sent)"
+    )
 
 
 class ApiClawEmbeddingResponse(CamelModel):
@@ -221,17 +228,19 @@ async def apiclaw_image_embedding(
             labels=labels,
             texts=texts,
         )
-    scores: list[float] | list[list[float]] | None = None
-    if len(texts) == 1:
-        # One text: one score per item, as the documented example shows ("text": ["red dress"] -> [0.847]).
-        scores = [region.text_scores[0] for region in regions]
-    elif texts:
-        scores = [region.text_scores for region in regions]
+    scores: list[float] | None = None
+    per_text: list[list[float]] | None = None
+    if texts:
+        # One score per item ("text": ["red dress"] -> [0.847]); with several texts, the item's best match,
+        # so the documented number[] holds; every text's score is in the extension field.
+        per_text = [list(region.text_scores) for region in regions]
+        scores = [max(item) for item in per_text]
     data = ApiClawEmbeddingData(
         bounding_boxes=[list(region.box) for region in regions],
         tags=[(r.tag.label.name, r.tag.score) for r in regions if r.tag] if body.with_tag else None,
         embeddings=[region.vector.tolist() for region in regions] if body.with_embedding else None,
         text_relevance_scores=scores,
+        text_relevance_scores_per_text=per_text,
     )
     return ApiClawEmbeddingResponse(data=data, meta=new_meta())
 
