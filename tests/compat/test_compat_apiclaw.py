@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pixembed.api.compat.apiclaw import UNLIMITED_CREDITS
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import softmax_at_scale
 from pixembed.services.labelsets import FASHION
@@ -28,11 +29,12 @@ DETECT = "/openapi/v2/model/image-detection"
 BOXES = [[0, 0, 160, 160], [160, 0, 320, 160]]
 
 
-def assert_meta(meta: dict[str, Any]) -> None:
+def assert_meta(meta: dict[str, Any], consumed: int = 1, remaining: int = UNLIMITED_CREDITS) -> None:
+    """The meta block; by default that of a call charged to an environment key (no quota)."""
     assert re.fullmatch(r"req_[0-9a-f]{16}", meta["requestId"])
     assert datetime.strptime(meta["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    assert meta["creditsConsumed"] == 0
-    assert "creditsRemaining" in meta
+    assert meta["creditsConsumed"] == consumed
+    assert meta["creditsRemaining"] == remaining
 
 
 def native_vectors(client: TestClient, images: list[Image.Image]) -> np.ndarray:
@@ -80,10 +82,30 @@ def test_defaults_several_texts_and_no_embeddings(keyed_client: TestClient, imag
     data = keyed_client.post(EMBED, headers=AUTH, json={**body, "withEmbedding": False}).json()["data"]
     assert data["tags"] is None
     assert data["embeddings"] is None
-    assert np.array(data["textRelevanceScores"]).shape == (2, 3)
     plain = keyed_client.post(EMBED, headers=AUTH, json={"image": body["image"], "boundingBoxes": BOXES})
     assert len(plain.json()["data"]["embeddings"]) == 2
     assert plain.json()["data"]["textRelevanceScores"] is None
+    assert plain.json()["data"]["textRelevanceScoresPerText"] is None
+
+
+def test_several_texts_keep_the_documented_number_list(
+    keyed_client: TestClient, image_server: str, two_shapes: Image.Image
+) -> None:
+    texts = ["a green triangle", "a red circle", "a blue square"]
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES, "text": texts}
+    data = keyed_client.post(EMBED, headers=AUTH, json=body).json()["data"]
+    # APIClaw's type is number[] | null: one number per item, its best match among the texts.
+    scores = data["textRelevanceScores"]
+    assert len(scores) == 2 and all(isinstance(score, float) for score in scores)
+    crops = native_vectors(keyed_client, [two_shapes.crop(tuple(box)) for box in BOXES])
+    native = keyed_client.post("/v1/embed/text", headers=AUTH, json={"text": texts}).json()["data"]
+    expected = crops @ np.array([item["embedding"] for item in native]).T
+    assert np.allclose(data["textRelevanceScoresPerText"], expected, atol=1e-4)
+    assert np.allclose(scores, expected.max(axis=1), atol=1e-4)
+    # The red circle (left box) matches "a red circle" best, the blue square (right box) "a blue square".
+    assert np.argmax(data["textRelevanceScoresPerText"], axis=1).tolist() == [1, 2]
+    one = keyed_client.post(EMBED, headers=AUTH, json={**body, "text": "a red circle"}).json()["data"]
+    assert np.allclose(one["textRelevanceScores"], expected[:, 1], atol=1e-4)
 
 
 def test_typescript_recipe_reads_tags_and_embeddings_from_a_real_server(
@@ -190,4 +212,39 @@ def test_missing_or_wrong_key_is_a_401_envelope(
     assert response.status_code == 401
     assert response.json()["success"] is False
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
-    assert_meta(response.json()["meta"])
+    # No key was accepted: nothing consumed and, still a number, nothing to spend.
+    assert_meta(response.json()["meta"], consumed=0, remaining=0)
+
+
+def test_each_call_costs_one_credit_of_the_keys_quota(keyed_client: TestClient, image_server: str) -> None:
+    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    key, info = keys.create("claw", ("read",), quota="3/month")
+    auth = {"Authorization": f"Bearer {key}"}
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES, "withEmbedding": False}
+    first = keyed_client.post(EMBED, headers=auth, json=body)
+    assert first.status_code == 200, first.text
+    assert_meta(first.json()["meta"], consumed=1, remaining=2)
+    # A failure after the key was charged still cost the call, as the quota counts it.
+    failed = keyed_client.post(EMBED, headers=auth, json={**body, "boundingBoxes": [[0, 0, 999, 9]]})
+    assert failed.status_code == 400
+    assert_meta(failed.json()["meta"], consumed=1, remaining=1)
+    detected = keyed_client.post(DETECT, headers=auth, json={"image": scene_b64(), "topK": 1})
+    assert_meta(detected.json()["meta"], consumed=1, remaining=0)
+    assert keys.get(info.id).quota_used == 3
+    spent = keyed_client.post(EMBED, headers=auth, json=body)
+    assert spent.status_code == 429
+    assert_meta(spent.json()["meta"], consumed=0, remaining=0)
+    assert keys.get(info.id).quota_used == 3
+
+
+def test_a_key_without_quota_answers_the_documented_sentinel(
+    keyed_client: TestClient, image_server: str
+) -> None:
+    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    key, _ = keys.create("unlimited", ("read",))
+    body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES}
+    response = keyed_client.post(EMBED, headers={"Authorization": f"Bearer {key}"}, json=body)
+    meta = response.json()["meta"]
+    assert_meta(meta, consumed=1, remaining=2**31 - 1)
+    # A client's arithmetic on the balance works (a null would raise TypeError here).
+    assert meta["creditsRemaining"] - meta["creditsConsumed"] > 0

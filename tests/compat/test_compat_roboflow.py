@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,17 +38,30 @@ def red_path(tmp_path: Path, shape_images: dict[str, list[bytes]]) -> str:
     return str(path)
 
 
-def native_compare(live_server: str, image: bytes, prompts: list[str]) -> list[float]:
-    files = {"image": ("x.png", image)}
-    response = requests.post(
-        f"{live_server}/v1/compare",
-        files=files,
-        data={"prompts": prompts},
-        headers={"Authorization": f"Bearer {KEY}"},
-        timeout=30,
-    )
+def native_compare(
+    post: Callable[..., Any],
+    url: str,
+    *,
+    image: bytes | None = None,
+    prompts: list[str] | None = None,
+    subject_text: str | None = None,
+    prompt_images: list[bytes] | None = None,
+) -> list[float]:
+    """Similarities from native ``/v1/compare`` (multipart), the figures Roboflow's route must repeat."""
+    files = [("prompt_images", (f"p{i}.png", b)) for i, b in enumerate(prompt_images or [])]
+    if image is not None:
+        files.append(("image", ("x.png", image)))
+    data: dict[str, object] = {"prompts": prompts or []}
+    if subject_text is not None:
+        data["subject_text"] = subject_text
+    response = post(f"{url}/v1/compare", files=files, data=data, headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200, response.text
     similarities: list[float] = response.json()["similarities"]
     return similarities
+
+
+def live_post(url: str, **kwargs: Any) -> requests.Response:
+    return requests.post(url, timeout=30, **kwargs)
 
 
 def test_sdk_clip_compare_matches_native_compare(
@@ -55,7 +70,7 @@ def test_sdk_clip_compare_matches_native_compare(
     result = sdk.clip_compare(subject=red_path, prompt=PROMPTS, subject_type="image", prompt_type="text")
     assert isinstance(result, dict)
     assert len(result["similarity"]) == len(PROMPTS)
-    expected = native_compare(live_server, Path(red_path).read_bytes(), PROMPTS)
+    expected = native_compare(live_post, live_server, image=Path(red_path).read_bytes(), prompts=PROMPTS)
     assert np.allclose(result["similarity"], expected, atol=1e-4)
     assert result["time"] >= 0
 
@@ -98,7 +113,69 @@ def test_sdk_text_embeddings(sdk: InferenceHTTPClient, live_server: str, tiny_di
 def test_sdk_with_the_key_in_a_bearer_header(live_server: str, red_path: str) -> None:
     sdk = InferenceHTTPClient(api_url=live_server, api_key=KEY)
     sdk.configure(InferenceConfiguration(api_key_transport="header"))
-    assert len(sdk.clip_compare(subject=red_path, prompt=PROMPTS)["similarity"]) == 3  # type: ignore[call-overload]
+    result = sdk.clip_compare(subject=red_path, prompt=PROMPTS)
+    assert isinstance(result, dict)
+    expected = native_compare(live_post, live_server, image=Path(red_path).read_bytes(), prompts=PROMPTS)
+    assert np.allclose(result["similarity"], expected, atol=1e-4)
+    assert int(np.argmax(result["similarity"])) == 0
+
+
+def test_sdk_clip_compare_one_image_prompt(sdk: InferenceHTTPClient, live_server: str, red_path: str) -> None:
+    # The SDK sends one image prompt as a bare {"type", "value"} object, not a list or a dict of names.
+    result = sdk.clip_compare(
+        subject="a red circle", subject_type="text", prompt=red_path, prompt_type="image"
+    )
+    assert isinstance(result, dict)
+    expected = native_compare(
+        live_post, live_server, subject_text="a red circle", prompt_images=[Path(red_path).read_bytes()]
+    )
+    assert len(result["similarity"]) == 1
+    assert np.allclose(result["similarity"], expected, atol=1e-4)
+
+
+def test_sdk_clip_compare_image_prompts_rank_the_matching_image_first(
+    sdk: InferenceHTTPClient, live_server: str, shape_images: dict[str, list[bytes]], tmp_path: Path
+) -> None:
+    paths = []
+    for i, caption in enumerate(PROMPTS):
+        path = tmp_path / f"{i}.png"
+        path.write_bytes(shape_images[caption][0])
+        paths.append(str(path))
+    result = sdk.clip_compare(subject="a blue square", subject_type="text", prompt=paths, prompt_type="image")
+    assert isinstance(result, dict)
+    expected = native_compare(
+        live_post,
+        live_server,
+        subject_text="a blue square",
+        prompt_images=[shape_images[c][0] for c in PROMPTS],
+    )
+    assert np.allclose(result["similarity"], expected, atol=1e-4)
+    assert int(np.argmax(result["similarity"])) == 1
+
+
+@pytest.mark.parametrize("kind", ["url", "base64"])
+def test_raw_json_one_image_prompt_object(keyed_client: TestClient, image_server: str, kind: str) -> None:
+    png = requests.get(f"{image_server}/outfit.png", timeout=10).content
+    value = f"{image_server}/outfit.png" if kind == "url" else base64.b64encode(png).decode()
+    body = {
+        "api_key": KEY,
+        "subject": "a red circle",
+        "subject_type": "text",
+        "prompt": {"type": kind, "value": value},
+        "prompt_type": "image",
+    }
+    response = keyed_client.post("/clip/compare", json=body)
+    assert response.status_code == 200, response.text
+    expected = native_compare(keyed_client.post, "", subject_text="a red circle", prompt_images=[png])
+    assert np.allclose(response.json()["similarity"], expected, atol=1e-4)
+
+
+def test_one_image_object_with_text_prompt_type_is_a_400(keyed_client: TestClient) -> None:
+    body = {"api_key": KEY, "subject": "a red circle", "subject_type": "text"}
+    body["prompt"] = {"type": "url", "value": "http://example.com/x.png"}  # type: ignore[assignment]
+    response = keyed_client.post("/clip/compare", json={**body, "prompt_type": "text"})
+    assert response.status_code == 400, response.text
+    assert "image object" in response.json()["message"]
 
 
 def test_sdk_with_a_wrong_key_raises_401_with_roboflow_message(live_server: str, red_path: str) -> None:
@@ -119,8 +196,21 @@ def test_curl_compare_example(keyed_client: TestClient, image_server: str) -> No
     }
     response = keyed_client.post("/clip/compare", json=body)
     assert response.status_code == 200, response.text
-    assert len(response.json()["similarity"]) == 3
-    assert all(-1 <= s <= 1 for s in response.json()["similarity"])
+    jpeg = requests.get(f"{image_server}/outfit.jpg", timeout=10).content
+    expected = native_compare(keyed_client.post, "", image=jpeg, prompts=body["prompt"])  # type: ignore[arg-type]
+    assert np.allclose(response.json()["similarity"], expected, atol=1e-4)
+
+
+def test_curl_compare_ranks_the_right_caption_first(keyed_client: TestClient, image_server: str) -> None:
+    prompts = ["a green triangle", "a red circle and a blue square", "a photo of a car"]
+    body = {
+        "api_key": KEY,
+        "subject": {"type": "url", "value": f"{image_server}/outfit.png"},
+        "prompt": prompts,
+    }
+    response = keyed_client.post("/clip/compare", json=body)
+    assert response.status_code == 200, response.text
+    assert int(np.argmax(response.json()["similarity"])) == 1
 
 
 def test_compare_with_prompt_dict_text_subject_and_image_prompts(
@@ -133,7 +223,16 @@ def test_compare_with_prompt_dict_text_subject_and_image_prompts(
     body["prompt_type"] = "image"
     response = keyed_client.post("/clip/compare", json=body)
     assert response.status_code == 200, response.text
-    assert set(response.json()["similarity"]) == set(shape_images)
+    similarity = response.json()["similarity"]
+    assert list(similarity) == list(shape_images)
+    expected = native_compare(
+        keyed_client.post,
+        "",
+        subject_text="a red circle",
+        prompt_images=[v[0] for v in shape_images.values()],
+    )
+    assert np.allclose(list(similarity.values()), expected, atol=1e-4)
+    assert max(similarity, key=similarity.get) == "a red circle"
 
 
 def test_key_in_the_query_string(keyed_client: TestClient) -> None:

@@ -111,7 +111,24 @@ async def admit(request: Request, presented: str | None, where: str, scope: Scop
         raise Forbidden(
             f"this API key ({principal.name}) lacks the {scope!r} scope; it has {', '.join(principal.scopes)}"
         )
+    request.state.admitted = True
     return principal
+
+
+@dataclass(frozen=True)
+class Credits:
+    """What one request cost its key, for services that report credits: calls charged and quota left."""
+
+    consumed: int
+    """1 once the key was accepted and the call admitted; 0 if refused (401, 403, 429) or unchecked."""
+    remaining: int | None
+    """Calls left in the key's quota period after this one; None for a key without a quota (or no key)."""
+
+
+def credits_of(request: Request) -> Credits:
+    """The ``Credits`` of ``request`` so far (before its key is checked: nothing consumed, nothing known)."""
+    admitted = bool(getattr(request.state, "admitted", False))
+    return Credits(1 if admitted else 0, getattr(request.state, "quota_left", None))
 
 
 async def _authenticate(request: Request, presented: str | None, where: str) -> Principal:
@@ -133,6 +150,7 @@ async def _charge(request: Request, principal: Principal) -> None:
     assert principal.key_id is not None
     # The commit is fsynced, so it runs in a worker thread rather than stall the event loop.
     admission = await anyio.to_thread.run_sync(keys.admit, principal.key_id)
+    request.state.quota_left = admission.quota_left
     if admission.decision is not None:
         request.state.rate_limit_headers = rate_limit_headers(admission.decision)
     if not admission.allowed:

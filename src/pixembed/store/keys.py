@@ -76,6 +76,8 @@ class Admission:
     allowed: bool
     decision: Decision | None
     refused_by: str | None = None
+    quota_left: int | None = None
+    """Calls left in the key's quota period after this one (None: the key has no quota)."""
 
 
 def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
@@ -229,6 +231,7 @@ class KeyStore:
             now = self._clock()
             decisions: list[tuple[str, Decision]] = []
             new_tat = tat
+            quota_count: int | None = None
             if rate_text:
                 rate_result, new_tat = rate_decision(parse_limit(rate_text), tat, now)
                 decisions.append(("rate limit", rate_result))
@@ -237,18 +240,20 @@ class KeyStore:
                 current, reset_s = quota_period(quota, now)
                 used = used if period == current else 0
                 period = current
+                quota_count = quota.count
                 decisions.append(("quota", quota_decision(quota, used, reset_s)))
             refused = [(what, d) for what, d in decisions if not d.allowed]
             if refused:
                 what, decision = max(refused, key=lambda item: item[1].retry_after_s)
-                return Admission(False, decision, what)
+                left = None if quota_count is None else max(0, quota_count - used)
+                return Admission(False, decision, what, left)
             db.execute(
                 "UPDATE keys SET rate_tat = ?, quota_period = ?, quota_used = ?, "
                 "total_requests = total_requests + 1, last_used_at = ? WHERE id = ?",
                 (new_tat, period, used + 1 if quota_text else used, now, key_id),
             )
         binding = min(decisions, key=lambda item: item[1].remaining)[1] if decisions else None
-        return Admission(True, binding)
+        return Admission(True, binding, quota_left=None if quota_count is None else quota_count - used - 1)
 
     def _info(self, row: tuple[object, ...]) -> KeyInfo:
         (key_id, name, scopes, quota, rate, created, revoked, last_used, total, _tat, period, used) = row

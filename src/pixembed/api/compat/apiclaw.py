@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from pixembed.api.auth import bearer_key
+from pixembed.api.auth import bearer_key, credits_of
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
 from pixembed.api.state import get_detector, get_model, get_settings
 from pixembed.config import Settings
@@ -30,6 +32,9 @@ from pixembed.services.labelsets import FASHION
 from pixembed.services.regions import embed_detected_regions, embed_regions
 
 SERVICE = "APIClaw"
+UNLIMITED_CREDITS = 2**31 - 1
+"""``creditsRemaining`` for a key without a quota: a number (clients subtract from it), the largest int32."""
+_REQUEST: ContextVar[Request | None] = ContextVar("apiclaw_request", default=None)
 
 
 class CamelModel(BaseModel):
@@ -39,12 +44,15 @@ class CamelModel(BaseModel):
 
 
 class ApiClawMeta(CamelModel):
-    """Per-call metadata. pixembed sells no credits: nothing is consumed and no balance is reported."""
+    """Per-call metadata. A credit is one call charged to the key (APIClaw charges 1 per request)."""
 
     request_id: str
     timestamp: str
-    credits_remaining: int | None = None
-    credits_consumed: int = 0
+    credits_remaining: int = Field(
+        description=f"calls left in the key's quota period; {UNLIMITED_CREDITS} for a key without a quota, "
+        "0 when no key was accepted"
+    )
+    credits_consumed: int = Field(description="1 for a call charged to the key, 0 for one refused before")
 
 
 class ApiClawErrorDetail(BaseModel):
@@ -78,12 +86,19 @@ class ApiClawEmbeddingRequest(CamelModel):
 
 
 class ApiClawEmbeddingData(CamelModel):
-    """Per item, in box order: the box, its tag ``[label, score]``, vector, and cosine with each text."""
+    """Per item, in box order: the box, its tag ``[label, score]``, vector, and its match with the texts."""
 
     bounding_boxes: list[list[int]]
     tags: list[tuple[str, float]] | None
     embeddings: list[list[float]] | None
-    text_relevance_scores: list[float] | list[list[float]] | None
+    text_relevance_scores: list[float] | None = Field(
+        description="per item, its cosine similarity with the text; with several texts, with its best match "
+        "(APIClaw's type is number[] | null)"
+    )
+    text_relevance_scores_per_text: list[list[float]] | None = Field(
+        description="pixembed's extension: per item, its cosine similarity with each text, in text order "
+        "(null when no text was sent)"
+    )
 
 
 class ApiClawEmbeddingResponse(CamelModel):
@@ -129,9 +144,23 @@ class ApiClawDetectionResponse(CamelModel):
 
 
 def new_meta() -> ApiClawMeta:
-    """A fresh request id and the current UTC time in APIClaw's format."""
+    """A fresh request id, the current UTC time in APIClaw's format, and the credits of this request."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return ApiClawMeta(request_id=f"req_{secrets.token_hex(8)}", timestamp=now)
+    request = _REQUEST.get()
+    consumed, remaining = 0, 0
+    if request is not None:
+        credits = credits_of(request)
+        consumed = credits.consumed
+        if credits.remaining is not None:
+            remaining = credits.remaining
+        elif credits.consumed:
+            remaining = UNLIMITED_CREDITS
+    return ApiClawMeta(
+        request_id=f"req_{secrets.token_hex(8)}",
+        timestamp=now,
+        credits_remaining=remaining,
+        credits_consumed=consumed,
+    )
 
 
 def failure(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -145,13 +174,29 @@ def render_error(error: PixembedError) -> JSONResponse:
     return failure(status_of(error), error.code.upper(), error.message, retry_headers(error))
 
 
+class ApiClawRoute(shaped_route(render_error)):  # type: ignore[misc]
+    """A shaped route that lets ``new_meta`` see the request it answers, failures included."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler: Callable[[Request], Coroutine[Any, Any, Response]] = super().get_route_handler()
+
+        async def with_request(request: Request) -> Response:
+            token = _REQUEST.set(request)
+            try:
+                return await handler(request)
+            finally:
+                _REQUEST.reset(token)
+
+        return with_request
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ApiClawError} for status in (400, 401, 413, 415, 422, 503)
 }
 router = APIRouter(
     prefix="/openapi/v2/model",
     tags=[SERVICE],
-    route_class=shaped_route(render_error),
+    route_class=ApiClawRoute,
     dependencies=[Depends(bearer_key(SERVICE))],
     responses=ERROR_RESPONSES,
 )
@@ -183,17 +228,19 @@ async def apiclaw_image_embedding(
             labels=labels,
             texts=texts,
         )
-    scores: list[float] | list[list[float]] | None = None
-    if len(texts) == 1:
-        # One text: one score per item, as the documented example shows ("text": ["red dress"] -> [0.847]).
-        scores = [region.text_scores[0] for region in regions]
-    elif texts:
-        scores = [region.text_scores for region in regions]
+    scores: list[float] | None = None
+    per_text: list[list[float]] | None = None
+    if texts:
+        # One score per item ("text": ["red dress"] -> [0.847]); with several texts, the item's best match,
+        # so the documented number[] holds; every text's score is in the extension field.
+        per_text = [list(region.text_scores) for region in regions]
+        scores = [max(item) for item in per_text]
     data = ApiClawEmbeddingData(
         bounding_boxes=[list(region.box) for region in regions],
         tags=[(r.tag.label.name, r.tag.score) for r in regions if r.tag] if body.with_tag else None,
         embeddings=[region.vector.tolist() for region in regions] if body.with_embedding else None,
         text_relevance_scores=scores,
+        text_relevance_scores_per_text=per_text,
     )
     return ApiClawEmbeddingResponse(data=data, meta=new_meta())
 

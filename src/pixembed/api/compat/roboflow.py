@@ -11,7 +11,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pixembed.api.auth import body_or_query_key
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
@@ -80,6 +80,18 @@ class RoboflowCompareRequest(RoboflowClipRequest):
     subject_type: Literal["image", "text"] = "image"
     prompt: PromptItem | list[PromptItem] | dict[str, PromptItem]
     prompt_type: Literal["image", "text"] = "text"
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def one_image_object_is_one_prompt(cls, value: object) -> object:
+        """inference-sdk sends a single image prompt as a bare ``{"type", "value"}`` object.
+
+        Left to the union, such an object also fits ``dict[str, str]`` (two named text prompts) and pydantic
+        picks that; an object with exactly those two keys is one image, as Roboflow's own server reads it.
+        """
+        if isinstance(value, dict) and set(value) == {"type", "value"}:
+            return RoboflowImage.model_validate(value)
+        return value
 
 
 class RoboflowEmbeddingResponse(BaseModel):
