@@ -111,3 +111,28 @@ def test_private_urls_are_refused_unless_allowed(make_client: MakeClient, image_
     assert response.status_code == 400
     assert response.json()["error"] == "Bad Request"
     assert "private" in response.json()["message"] or "loopback" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("image", "status", "documented", "detail"),
+    [
+        ("example.com/input.jpg", 400, "Invalid image URL or missing required fields", "https://"),
+        ("a photo of a dog", 400, "Invalid image URL or missing required fields", "https://"),
+        (None, 400, "Invalid image URL or missing required fields", "image"),
+        ("abcd", 422, "Unable to process the provided image", "not a supported image"),
+        ("{server}/notes.txt", 422, "Unable to process the provided image", "not a supported image"),
+        ("{server}/missing.jpg", 422, "Unable to process the provided image", "404"),
+        ("data:image/png;base64,@@@@", 400, "Invalid image URL or missing required fields", "base64"),
+    ],
+)
+def test_image_strings_map_to_the_documented_status_and_message(
+    keyed_client: TestClient, image_server: str, image: str | None, status: int, documented: str, detail: str
+) -> None:
+    body = {} if image is None else {"image": image.replace("{server}", image_server)}
+    response = keyed_client.post("/api/ai/embeddings", headers=JSON_KEY, json=body)
+    assert response.status_code == status, response.text
+    message = response.json()["message"]
+    assert message.startswith(documented + ": ") and detail in message, message
+    # Base64 is named only for text that could be nothing else ("abcd" and the data URI).
+    if image is None or not (image == "abcd" or image.startswith("data:")):
+        assert "base64" not in message, message
