@@ -11,8 +11,8 @@ from pixembed.store.keys import KeyStore
 from tests.factories import MakeApp
 
 # (service, an unknown path under its prefix, a documented POST route, a body for it, how its key is sent).
-Shape = tuple[str, str, str, dict[str, Any], str]
-SERVICES: list[Shape] = [
+ServiceCase = tuple[str, str, str, dict[str, Any], str]
+SERVICES: list[ServiceCase] = [
     ("coreviz", "/api/ai/image-search", "/api/ai/embeddings", {"image": "x"}, "x-api-key"),
     ("roboflow", "/clip/embed_video", "/clip/embed_text", {"text": "x"}, "api_key"),
     ("apiclaw", "/openapi/v2/model/nothing", "/openapi/v2/model/image-detection", {}, "Authorization"),
