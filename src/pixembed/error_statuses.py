@@ -19,6 +19,7 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.Unauthorized.code: 401,
     errors.Forbidden.code: 403,
     errors.NotFound.code: 404,
+    errors.MethodNotAllowed.code: 405,
     errors.RequestTimeout.code: 408,
     errors.Conflict.code: 409,
     errors.PayloadTooLarge.code: 413,

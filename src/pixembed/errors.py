@@ -13,6 +13,7 @@ building a new one, so that its class and attributes (``retry_after_s``) survive
     ├── Unauthorized              missing or invalid API key (401)
     ├── Forbidden                 a valid key without the scope the operation needs (403)
     ├── NotFound                  unknown model, collection, item or route target (404)
+    ├── MethodNotAllowed          a route asked with a method it does not answer (405)
     ├── RequestTimeout            a client too slow to send its request's headers or body (408)
     ├── Conflict                  a collection that already exists, another model's collection, or the
     │                             last admin key (409)
@@ -102,6 +103,12 @@ class NotFound(PixembedError):
     """The named model, collection or item does not exist."""
 
     code = "not_found"
+
+
+class MethodNotAllowed(PixembedError):
+    """The route exists, but not for this HTTP method."""
+
+    code = "method_not_allowed"
 
 
 class Conflict(PixembedError):

@@ -185,6 +185,6 @@ def test_error_bodies_map_to_classes_by_code_then_status() -> None:
     assert isinstance(limited, errors.RateLimited) and limited.message == "slow down"
     assert type(error_from_body({"error": "forbidden", "message": "m"}, 403)) is errors.Forbidden
     # An unknown code (another service's, or a route's own) falls back to the status's class.
-    assert type(error_from_body({"error": "method_not_allowed", "message": "m"}, 405)) is errors.PixembedError
+    assert type(error_from_body({"error": "im_a_teapot", "message": "m"}, 418)) is errors.PixembedError
     assert type(error_from_body({"error": "teapot", "message": "m"}, 404)) is errors.NotFound
     assert error_from_body("<html>bad gateway</html>", 502).message.startswith("HTTP 502")

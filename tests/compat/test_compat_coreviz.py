@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,43 @@ def test_private_urls_are_refused_unless_allowed(make_client: MakeClient, image_
     assert response.status_code == 400
     assert response.json()["error"] == "Bad Request"
     assert "private" in response.json()["message"] or "loopback" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("image", "status", "documented", "detail"),
+    [
+        ("example.com/input.jpg", 400, "Invalid image URL or missing required fields", "https://"),
+        ("a photo of a dog", 400, "Invalid image URL or missing required fields", "https://"),
+        (None, 400, "Invalid image URL or missing required fields", "image"),
+        ("abcd", 422, "Unable to process the provided image", "not a supported image"),
+        ("{server}/notes.txt", 422, "Unable to process the provided image", "not a supported image"),
+        ("{server}/missing.jpg", 422, "Unable to process the provided image", "404"),
+        ("data:image/png;base64,@@@@", 400, "Invalid image URL or missing required fields", "base64"),
+    ],
+)
+def test_image_strings_map_to_the_documented_status_and_message(
+    keyed_client: TestClient, image_server: str, image: str | None, status: int, documented: str, detail: str
+) -> None:
+    body = {} if image is None else {"image": image.replace("{server}", image_server)}
+    response = keyed_client.post("/api/ai/embeddings", headers=JSON_KEY, json=body)
+    assert response.status_code == status, response.text
+    message = response.json()["message"]
+    assert message.startswith(documented + ": ") and detail in message, message
+    # Base64 is named only for text that could be nothing else ("abcd" and the data URI).
+    if image is None or not (image == "abcd" or image.startswith("data:")):
+        assert "base64" not in message, message
+
+
+def test_allowing_private_urls_still_refuses_cloud_metadata(make_client: MakeClient) -> None:
+    client = make_client(allow_private_urls=True)
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    response = client.post("/api/ai/embeddings", json={"image": metadata})
+    assert response.status_code == 400
+    assert "cloud metadata" in response.json()["message"]
+
+
+def test_the_readme_documents_allowing_private_urls_with_its_risk() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    paragraph = next(p for p in readme.split("\n\n") if p.startswith("`PIXEMBED_ALLOW_PRIVATE_URLS"))
+    for needed in ("tests", "private network", "SSRF", "internal service", "169.254.169.254", "stay refused"):
+        assert needed in paragraph, needed

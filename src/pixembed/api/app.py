@@ -117,7 +117,7 @@ def create_app(
     app.add_middleware(RequestOriginGuard, policy=OriginPolicy.from_settings(settings))
     add_cors(app, settings)
     app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
+    install_error_handlers(app, compat.error_renderer_for)
     # Each router declares its key scope (README, "Keys, limits and operations"): read for embedding and
     # searching, write for changing collections, admin for keys. Native routes take the key as Bearer
     # (mSightFlow's way) or x-api-key; the compatibility routers find it where their service sends it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 from fastapi import APIRouter, Depends
@@ -23,6 +24,14 @@ DEFAULT_MODEL = "default"
 # CoreViz documents 422 for "image could not be processed": bytes that are not an image, or a URL
 # that could not be fetched, are that case rather than pixembed's 415.
 STATUS_OVERRIDES: dict[type[PixembedError], int] = {UnsupportedMediaType: 422, FetchFailed: 422}
+# CoreViz's documented messages; pixembed's detail follows each, so a person can act on it.
+DOCUMENTED_MESSAGES = {
+    400: "Invalid image URL or missing required fields",
+    422: "Unable to process the provided image",
+}
+# Text that can only be base64 (standard or URL-safe, padded or not, line breaks allowed). A string with a
+# dot, a space or a colon and no scheme ("example.com/input.jpg") is a mistyped URL instead.
+BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-\r\n]+={0,2}\s*")
 
 
 class CoreVizError(BaseModel):
@@ -50,10 +59,27 @@ class CoreVizEmbeddingResponse(BaseModel):
 
 
 def render_error(error: PixembedError) -> JSONResponse:
-    """A pixembed error as CoreViz answers it."""
+    """A pixembed error as CoreViz answers it: its documented message for a 400 or 422, then the detail."""
     status = status_of(error, STATUS_OVERRIDES)
-    body = CoreVizError(error=HTTPStatus(status).phrase, message=error.message)
+    documented = DOCUMENTED_MESSAGES.get(status)
+    message = f"{documented}: {error.message}" if documented else error.message
+    body = CoreVizError(error=HTTPStatus(status).phrase, message=message)
     return JSONResponse(body.model_dump(), status_code=status, headers=retry_headers(error))
+
+
+def image_source(text: str) -> ImageSource:
+    """CoreViz's ``image``: a URL, or (pixembed's extension) a data URI or bare base64.
+
+    Raises ``InvalidRequest`` for text that is neither, naming it as the URL the caller meant; base64 is
+    mentioned only for text that can be nothing else, so a mistyped URL is not answered with base64 advice.
+    """
+    source = ImageSource.from_text(text)
+    stripped = text.strip()
+    if source.kind == "url" or stripped.lower().startswith("data:") or BASE64_TEXT.fullmatch(stripped):
+        return source
+    raise InvalidRequest(
+        f"{stripped[:100]!r} is not a URL: give the image's full address, starting with https://"
+    )
 
 
 router = APIRouter(
@@ -76,7 +102,7 @@ async def coreviz_embeddings(
         raise InvalidRequest(
             f"model {body.model!r} is not served here: use {DEFAULT_MODEL!r} (it is {served})"
         )
-    [vector] = await embed_all_images(model, [ImageSource.from_text(body.image)], settings)
+    [vector] = await embed_all_images(model, [image_source(body.image)], settings)
     return CoreVizEmbeddingResponse(
         embedding=vector.tolist(), dimensions=model.info.dimensions, model=body.model
     )

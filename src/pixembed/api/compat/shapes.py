@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
@@ -78,3 +79,16 @@ def retry_headers(error: PixembedError) -> dict[str, str]:
     """The Retry-After header pixembed sends for this error, if any, so shaped errors keep it."""
     native = error_response(error)
     return {"Retry-After": native.headers["retry-after"]} if "retry-after" in native.headers else {}
+
+
+@dataclass(frozen=True)
+class ServicePrefix:
+    """The paths one service owns (``prefix`` itself and everything under ``prefix/``), and how it answers
+    errors there: a 404 or 405 under them, which no route of the service raised, is rendered as well."""
+
+    prefix: str
+    render: ErrorRenderer
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is under this service's prefix (``/clipboard`` is not under ``/clip``)."""
+        return path == self.prefix or path.startswith(self.prefix + "/")
