@@ -265,7 +265,8 @@ def test_missing_key_is_a_roboflow_401(keyed_client: TestClient) -> None:
     response = keyed_client.post("/clip/embed_text", json={"text": "a red circle"})
     assert response.status_code == 401
     assert response.json() == {
-        "message": "missing API key: send it as 'api_key' in the JSON body or the query string"
+        "message": "missing API key: send it as 'api_key' in the JSON body or the query string, "
+        "or an Authorization: Bearer header"
     }
 
 

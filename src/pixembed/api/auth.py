@@ -312,7 +312,8 @@ def body_or_query_key(service: str, field: str, scope: Scope = "read") -> KeyDep
             presented = await query(request) or (credentials.credentials if credentials else None)
             if presented is None:
                 presented = await _json_field(request, field)
-        await admit(request, presented, f"{field!r} in the JSON body or the query string", scope)
+        where = f"{field!r} in the JSON body or the query string, or an Authorization: Bearer header"
+        await admit(request, presented, where, scope)
 
     async def dependency(
         request: Request,
