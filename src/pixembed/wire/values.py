@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 
@@ -75,8 +76,13 @@ class _Base64Schema:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, _: Any, __: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        text = core_schema.str_schema(metadata={"pydantic_js_updates": {"contentEncoding": "base64"}})
-        return _schema(_as_bytes, _as_base64, text)
+        return _schema(_as_bytes, _as_base64, core_schema.str_schema())
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "contentEncoding": "base64"}
 
 
 Float32Array = Annotated[npt.NDArray[np.float32], _Float32ArraySchema]
