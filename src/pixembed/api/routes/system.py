@@ -7,11 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pixembed.api.schemas import LoadedModel, ModelEntry, ModelsResponse
+from pixembed.api.results import models_answer
 from pixembed.metrics import REGISTRY
 from pixembed.runtime.model import ClipModel
-from pixembed.runtime.registry import known_models
 from pixembed.store import VectorStore
+from pixembed.wire import Health, ModelsResponse, Readiness
 
 router = APIRouter(tags=["system"])
 
@@ -19,55 +19,42 @@ router = APIRouter(tags=["system"])
 @router.get("/v1/models", response_model=ModelsResponse)
 async def list_models_route(request: Request) -> ModelsResponse:
     """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
-    model: ClipModel | None = request.app.state.model
-    loaded = (
-        LoadedModel(
-            model=model.info.name,
-            dimensions=model.info.dimensions,
-            runtime=model.info.runtime,
-            precision=model.info.precision,
-            min_cosine=model.info.min_cosine,
-            device=model.info.device,
-            text_tower=model.info.text_tower,
-        )
-        if model
-        else None
-    )
-    entries = [
-        ModelEntry(
-            id=k.id,
-            model=k.model,
-            pretrained=k.pretrained,
-            loaded=bool(model and model.info.name == k.id),
-            text_tower=k.text_tower,
-            description=k.description,
-        )
-        for k in known_models()
-    ]
-    return ModelsResponse(loaded=loaded, data=entries)
+    return models_answer(request.app.state.model)
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return Health()
 
 
-@router.get("/readyz", response_model=None)
-async def readyz(request: Request) -> JSONResponse:
+NOT_READY = "the model is loading or failed to load, or the store does not answer"
+
+
+def _not_ready(body: Readiness) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=503, headers={"Retry-After": "5"})
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses={503: {"model": Readiness, "description": NOT_READY}},
+)
+async def readyz(request: Request) -> Readiness | JSONResponse:
     """Readiness: 200 once the model is loaded and the store answers, 503 before (or if either failed)."""
     model: ClipModel | None = request.app.state.model
     if model is None:
         error: str | None = request.app.state.load_error
-        body = {"status": "failed" if error else "loading", "message": error or "model is loading"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+        if error:
+            return _not_ready(Readiness(status="failed", message=error))
+        return _not_ready(Readiness(status="loading", message="model is loading"))
     store: VectorStore = request.app.state.store
     try:
         await anyio.to_thread.run_sync(store.list_collections)
     except Exception as exc:  # any failure of the store means "not ready", whatever its type
-        body = {"status": "store_unavailable", "message": f"the store does not answer: {exc}"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"status": "ready", "model": model.info.name, "dimensions": model.info.dimensions})
+        return _not_ready(Readiness(status="store_unavailable", message=f"the store does not answer: {exc}"))
+    return Readiness(status="ready", model=model.info.name, dimensions=model.info.dimensions)
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
