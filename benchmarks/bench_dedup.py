@@ -31,6 +31,7 @@ duplicate groups of 100,000 vectors, and the single-image check through the stor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -61,6 +62,7 @@ from pixembed.store import Record
 from pixembed.store.embedded import EmbeddedStore
 
 Pairs = set[tuple[str, str]]
+PHOTO_MODEL = "efficientnet-lite0"
 
 
 class Truth:
@@ -112,8 +114,8 @@ def make_catalogue(paths: list[Path], model: Any) -> Catalogue:
 
 
 Row = tuple[DedupMethod, int | None, float | None, bool]
-COMBINED_BITS_SWEPT = range(26, 47, 2)
-COMBINED_COSINES_SWEPT = (0.7, 0.75, 0.8, 0.85, 0.9)
+COMBINED_BITS_SWEPT = range(28, 43)
+COMBINED_COSINES_SWEPT = (0.7, 0.75, 0.8, 0.85)
 
 
 def sweep() -> list[Row]:
@@ -173,29 +175,52 @@ def subset(cat: Catalogue, keep: list[int]) -> Catalogue:
     )  # fmt: skip
 
 
-def held_out_table(cat: Catalogue, truth: Truth) -> None:
-    """Every ``combined`` row on the selection half, on the held-out half and on all photographs."""
+def split_scores(cat: Catalogue, truth: Truth, bits: int, cosine: float) -> list[float]:
+    """Group P, R, F1 of one ``combined`` row on the selection half, the held-out half and all."""
     chosen = selection_half(set(truth.source.values()))
-    halves = []
-    for inside in (True, False):
-        keep = [i for i, n in enumerate(cat.names) if (truth.source[str(n)] in chosen) == inside]
+    cells: list[float] = []
+    for inside in (True, False, None):
+        keep = [
+            i for i, n in enumerate(cat.names) if inside is None or (truth.source[str(n)] in chosen) == inside
+        ]
         part = subset(cat, keep)
-        halves.append((part, Truth({str(n): truth.source[str(n)] for n in part.names})))
+        part_truth = Truth({str(n): truth.source[str(n)] for n in part.names})
+        result = find_duplicates(part, "combined", hash_threshold=bits, similarity_threshold=cosine)
+        cells.extend(part_truth.score(found_pairs(part, result)[1]))
+    return cells
+
+
+def held_out_tables(
+    photos: dict[str, Catalogue], truth: Truth, shapes: Catalogue, shape_truth: Truth
+) -> None:
+    """Every ``combined`` row on the selection half, the held-out half and all photographs, with each
+    model's vectors; then the row the selection rule picks: the largest smaller-of-the-models F1 on the
+    selection half among rows with group precision >= 0.98 there for every model and on the shapes."""
+    chosen = selection_half(set(truth.source.values()))
     print(f"\nSelection half ({len(chosen)} photographs: {', '.join(sorted(chosen))}); held-out half: the "
-          "others. Group precision / recall / F1 of each combined row:\n")  # fmt: skip
-    print("| joint bits | cosine | selection P | selection R | selection F1 | held-out P | held-out R "
-          "| held-out F1 | all P | all R | all F1 |\n|" + "---|" * 11)  # fmt: skip
+          "others. Group precision / recall / F1 of each combined row, per model:\n")  # fmt: skip
+    header = ["joint bits", "cosine"]
+    for model in photos:
+        header += [f"{model} {part} {x}" for part in ("selection", "held-out", "all") for x in "PRF"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    candidates = []
     for method, bits, cosine, default in sweep():
-        if method != "combined":
+        if method != "combined" or bits is None or cosine is None:
             continue
-        cells = []
-        for part, part_truth in (*halves, (cat, truth)):
-            result = find_duplicates(part, method, hash_threshold=bits, similarity_threshold=cosine)
-            cells.extend(part_truth.score(found_pairs(part, result)[1]))
+        scores = {model: split_scores(cat, truth, bits, cosine) for model, cat in photos.items()}
         mark = "**" if default else ""
-        print(
-            f"| {mark}{bits}{mark} | {mark}{cosine}{mark} | " + " | ".join(f"{x:.3f}" for x in cells) + " |"
-        )
+        cells = " | ".join(f"{x:.3f}" for model in photos for x in scores[model])
+        print(f"| {mark}{bits}{mark} | {mark}{cosine}{mark} | {cells} |")
+        shape_result = find_duplicates(shapes, method, hash_threshold=bits, similarity_threshold=cosine)
+        shape_precision = shape_truth.score(found_pairs(shapes, shape_result)[1])[0]
+        if shape_precision >= 0.98 and all(v[0] >= 0.98 for v in scores.values()):
+            candidates.append((min(v[2] for v in scores.values()), bits, cosine))
+    best = max(candidates) if candidates else None
+    print(
+        f"\nThe selection rule picks: {'none' if best is None else f'{best[1]} bits, cosine {best[2]}'} "
+        f"(smaller selection-half F1 of the models {'' if best is None else f'{best[0]:.3f}'}); "
+        f"the default is {COMBINED_HASH_THRESHOLD} bits, cosine {COMBINED_SIMILARITY_THRESHOLD}"
+    )
 
 
 def imagededup_table(title: str, folder: Path, truth: Truth) -> None:
@@ -221,9 +246,11 @@ def imagededup_table(title: str, folder: Path, truth: Truth) -> None:
 
 
 def quality() -> None:
-    """Both sets: pixembed's sweep, then imagededup on the same files."""
+    """Both sets: pixembed's sweep, then imagededup on the same files; the held-out tables with both
+    offline models' vectors (the bundled pixembed-tiny, the photo model efficientnet-lite0)."""
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     model = load_model("pixembed-tiny")
+    built: dict[str, tuple[Catalogue, Truth, list[Path]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for title, write in (("Photographs", write_photo_set), ("Generated shapes", write_shape_sets)):
             folder = Path(tmp) / title.split()[-1].lower()
@@ -231,10 +258,17 @@ def quality() -> None:
             files = write(folder)
             truth = Truth({p.name: source for p, source in files})
             cat = make_catalogue([p for p, _ in files], model)
+            built[title] = (cat, truth, [p for p, _ in files])
             quality_table(f"{title} ({len({s for _, s in files})} pictures)", cat, truth)
-            if title == "Photographs":
-                held_out_table(cat, truth)
             imagededup_table(title, folder, truth)
+        cat, truth, paths = built["Photographs"]
+        photo_model = load_model(PHOTO_MODEL)
+        images = [decode_image(p.read_bytes(), max_pixels=10**8) for p in paths]
+        photo_vectors = catalogue_from_images(
+            images, cat.names, cat.sizes, cat.ages, model=photo_model
+        ).vectors
+        photos = {"pixembed-tiny": cat, PHOTO_MODEL: dataclasses.replace(cat, vectors=photo_vectors)}
+        held_out_tables(photos, truth, *built["Generated shapes"][:2])
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

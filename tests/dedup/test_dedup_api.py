@@ -125,7 +125,7 @@ def test_collection_dedup_check_and_job(client: TestClient, duplicate_sets: list
     body = client.post("/v1/collections/shop/dedup", json={"method": "phash"}).json()
     defaults = client.post("/v1/collections/shop/dedup")  # no body: every option at its default
     assert defaults.status_code == 200 and defaults.json()["method"] == "combined"
-    assert (defaults.json()["hash_threshold"], defaults.json()["similarity_threshold"]) == (38, 0.8)
+    assert (defaults.json()["hash_threshold"], defaults.json()["similarity_threshold"]) == (33, 0.75)
     groups = {frozenset(g["members"]) for g in defaults.json()["groups"]}
     assert groups == {frozenset({f"p{3 * n}", f"p{3 * n + 1}", f"p{3 * n + 2}"}) for n in range(4)}
     assert sorted(sorted(g["members"]) for g in body["groups"])[0] == ["p0", "p1", "p2"]

@@ -13,7 +13,7 @@ import pytest
 from pixembed.services.dedup import Catalogue, find_duplicates
 
 DEFAULT_BITS = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
-COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 38, 0.8, 0.95
+COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 33, 0.75, 0.95
 FAR = "ffffffffffffffff"
 
 
@@ -108,8 +108,8 @@ def test_combined_needs_the_joint_distance_and_the_cosine_each_at_its_threshold(
 
 
 def test_combined_sums_the_four_hashes_and_takes_the_nearest_view() -> None:
-    # Item 1: 38 bits in pHash alone (every view; the other hashes equal): a pair. Item 2: a 40-bit dHash
-    # except in its centre views, which equal 0's: a pair through the centre view (and 38 from item 1).
+    # Item 1: 33 bits in pHash alone (every view; the other hashes equal): a pair. Item 2: a 40-bit dHash
+    # except in its centre views, which equal 0's: a pair through the centre view (and 33 from item 1).
     # Item 3: 10 bits in each hash, 40 in all: none.
     cat = catalogue(joint(0, 3), at_cosine([0.99, 0.99, 0.99]), [300, 100, 100, 100])
     set_bits(cat, 1, {"phash": COMBINED_BITS})
@@ -117,13 +117,14 @@ def test_combined_sums_the_four_hashes_and_takes_the_nearest_view() -> None:
         cat.hashes[key][2] = bits_apart(40)
     set_bits(cat, 3, {"phash": 10, "dhash": 10, "ahash": 10, "whash": 10})
     result = find_duplicates(cat)
-    assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, 38), (0, 2, 0), (1, 2, 38)]
+    bits = COMBINED_BITS
+    assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, bits), (0, 2, 0), (1, 2, bits)]
     assert [(g.keep, g.members) for g in result.groups] == [(0, [0, 1, 2])]
 
 
 def test_combined_mirrored_views_count_four_bits_farther() -> None:
     # Item 1 matches item 0 only mirrored (1's trimmed view against 0's mirrored one, every other view
-    # 64 bits apart per hash): pHash 34 bits away + 4 = 38, a pair; 35 + 4 = 39, none.
+    # 64 bits apart per hash): pHash 29 bits away + 4 = 33, a pair; 30 + 4 = 34, none.
     high, low = "ffffffff00000000", "00000000ffffffff"
 
     def pairs(mirrored_bits: int) -> list[tuple[int, int, int | None]]:
@@ -140,22 +141,22 @@ def test_combined_mirrored_views_count_four_bits_farther() -> None:
 
 
 def test_combined_copies_are_safe_inside_the_margin_or_confirmed_by_dhash() -> None:
-    # The margin is a quarter of the range: 10 of 38 bits (so 28 is inside) and cosine 0.85. Item 1: 28
-    # bits, cosine 0.9: margin. 2: 29 bits, dHash 13 (past its own 12): borderline. 3: 38 bits, dHash 12:
-    # confirmed. 4: 28 bits but cosine 0.84: dHash 7 confirms it.
-    cat = catalogue(joint(0, 4), at_cosine([0.9, 0.9, 0.9, 0.84]), [300, 100, 100, 100, 100])
-    set_bits(cat, 1, {"phash": 7, "dhash": 7, "ahash": 7, "whash": 7})
-    set_bits(cat, 2, {"phash": 0, "dhash": 13, "ahash": 8, "whash": 8})
-    set_bits(cat, 3, {"phash": 14, "dhash": 12, "ahash": 6, "whash": 6})
-    set_bits(cat, 4, {"phash": 7, "dhash": 7, "ahash": 7, "whash": 7})
+    # The margin is a quarter of the range: 9 of 33 bits (so 24 is inside) and cosine 0.8125. Item 1: 24
+    # bits, cosine 0.9: margin. 2: 25 bits, dHash 13 (past its own 12): borderline. 3: 33 bits, dHash 12:
+    # confirmed. 4: 24 bits but cosine 0.81: dHash 6 confirms it.
+    cat = catalogue(joint(0, 4), at_cosine([0.9, 0.9, 0.9, 0.81]), [300, 100, 100, 100, 100])
+    set_bits(cat, 1, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
+    set_bits(cat, 2, {"phash": 0, "dhash": 13, "ahash": 6, "whash": 6})
+    set_bits(cat, 3, {"phash": 9, "dhash": 12, "ahash": 6, "whash": 6})
+    set_bits(cat, 4, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
     result = find_duplicates(cat)
     (group,) = result.groups
     reasons = {c.index: (c.distance, c.reason) for c in group.copies}
     assert reasons == {
-        1: (28, "margin"),
-        2: (29, "borderline"),
-        3: (38, "confirmed by dhash (12 bits)"),
-        4: (28, "confirmed by dhash (7 bits)"),
+        1: (24, "margin"),
+        2: (25, "borderline"),
+        3: (33, "confirmed by dhash (12 bits)"),
+        4: (24, "confirmed by dhash (6 bits)"),
     }
     assert result.drop == [1, 3, 4] and result.borderline == [2]
 
