@@ -192,11 +192,16 @@ def hash_method_of(method: DedupMethod) -> str | None:
     return None if method == "semantic" else method
 
 
+def compared_keys(method: str) -> list[str]:
+    """The stored hash keys a method's distance reads: pHash's views, every view of all four for
+    ``combined``, none for ``semantic``."""
+    own = {"semantic": [], "combined": views_of(HASH_METHODS), "phash": ["phash", *PHASH_VIEWS]}
+    return own.get(method, [method])
+
+
 def hashes_needed(method: DedupMethod) -> list[str]:
     """The stored hash keys a method compares, and the one that confirms a safe drop."""
-    own = {"semantic": [], "combined": views_of(HASH_METHODS), "phash": ["phash", *PHASH_VIEWS]}
-    keys = own.get(method, [method])
-    return list(dict.fromkeys([*keys, confirming_hash(method)]))
+    return list(dict.fromkeys([*compared_keys(method), confirming_hash(method)]))
 
 
 def confirming_hash(method: DedupMethod) -> str:
@@ -296,7 +301,7 @@ def _vector_pairs(cat: Catalogue, cosine: float, on_progress: Progress) -> dict[
 def _distance(cat: Catalogue, method: str, a: int, b: int) -> int | None:
     """Bits between two items' hashes of ``method`` (for pHash: the smallest over its views), or None when
     either is unknown."""
-    keys = hashes_needed(method) if method in ("phash", "combined") else [method]
+    keys = compared_keys(method)
     first: dict[str, str | None] = {k: cat.hashes[k][a] for k in keys if cat.hashes.get(k)}
     second: dict[str, str | None] = {k: cat.hashes[k][b] for k in keys if cat.hashes.get(k)}
     if method == "combined":
