@@ -14,7 +14,8 @@ with 21 edits; the stereo pair counted as two different photographs):
   distance (the smallest over its views), and the four hashes' joint distance (``combined``'s hash part).
   Hamming distances tie a lot: ties are broken at random (seed 0), so a tie is neither a win nor a loss.
 - per edit: the original as the query, how many files of other photographs rank ahead of its edited
-  copy (none: the copy is found before any other photograph), per ranking: where each method loses.
+  copy (none: the copy is found before any other photograph), per ranking; and the share of the
+  (original, edited copy) pairs that semantic dedup, pHash and the default pair: where each method loses.
 
     PYTHONPATH=src python benchmarks/bench_photo_semantic.py
 """
@@ -153,6 +154,33 @@ def per_edit_table(ranks: dict[str, Distances], names: list[str], sources: list[
         print(f"| {edit} | " + " | ".join(cells) + " |")
 
 
+def per_edit_dedup_table(cat: Catalogue, names: list[str], sources: list[str]) -> None:
+    """Per edit: the share of the 30 (original, edited copy) pairs each dedup rule pairs, and which other
+    photographs rank ahead of an edited copy in the photo model's ranking (the intruders named)."""
+    rules: list[tuple[str, DedupMethod, int | None, float | None]] = [
+        (f"semantic {PHOTO_MODEL} 0.9", "semantic", None, 0.9),
+        ("pHash 14", "phash", 14, None),
+        (f"combined (default) with {PHOTO_MODEL}", "combined", None, None),
+    ]
+    edits = [n.split("__")[1].rsplit(".", 1)[0] for n in names]
+    found = {}
+    for label, method, bits, cosine in rules:
+        result = find_duplicates(cat, method, hash_threshold=bits, similarity_threshold=cosine)
+        found[label] = {(p.a, p.b) for p in result.pairs} | {(p.b, p.a) for p in result.pairs}
+    originals = {s: i for i, (e, s) in enumerate(zip(edits, sources, strict=True)) if e == "orig"}
+    print("\n### Per edit: share of the 30 (original, edited copy) pairs each rule pairs\n")
+    print("| edit | " + " | ".join(label for label, *_ in rules) + " |\n|---|" + "---|" * len(rules))
+    for edit in EDITS:
+        if edit == "orig":
+            continue
+        at = [(originals[s], i) for i, s in enumerate(sources) if edits[i] == edit]
+        print(
+            f"| {edit} | "
+            + " | ".join(f"{sum(x in found[label] for x in at) / len(at):.2f}" for label, *_ in rules)
+            + " |"
+        )
+
+
 def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     model = load_model(PHOTO_MODEL)
@@ -172,6 +200,7 @@ def main() -> None:
         ranks = rankings(cat)
         retrieval_table(ranks, sources)
         per_edit_table(ranks, names, sources)
+        per_edit_dedup_table(cat, names, sources)
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
