@@ -257,3 +257,26 @@ def test_a_mirrored_match_counts_four_bits_farther() -> None:
     }
     result = find_duplicates(catalogue(views, widths=[300, 100, 100]), "phash")
     assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, 14)]
+
+
+def test_combined_on_photographs_sees_a_frame_and_a_flip_and_keeps_other_photographs_apart() -> None:
+    # scikit-image's photographs (installed with the benchmarks' dependencies): a framed and a flipped copy
+    # of the cat are far in plain pHash (20 and 30 bits) but near in the joint distance (trimmed and
+    # mirrored views); the coffee cup and the astronaut are 100+ joint bits from the cat.
+    data = pytest.importorskip("skimage.data")
+    from PIL import Image, ImageOps
+
+    from pixembed.services.catalogue import catalogue_from_images
+    from pixembed.services.dedup import hashes_needed
+    from pixembed.services.hashing import STORED_HASHES
+
+    cat_photo = Image.fromarray(data.chelsea())
+    framed, flipped = ImageOps.expand(cat_photo, border=40, fill=(0, 0, 0)), ImageOps.mirror(cat_photo)
+    images = [framed, cat_photo, flipped, Image.fromarray(data.coffee()), Image.fromarray(data.astronaut())]
+    needed = hashes_needed("combined")
+    assert set(needed) == set(STORED_HASHES) and len(needed) == 20
+    cat = catalogue_from_images(images, list("abcde"), [None] * 5, [None] * 5, hash_methods=needed)
+    cat.vectors = np.ones((5, 4), dtype=np.float32) / 2.0  # cosine 1: only the hashes decide here
+    result = find_duplicates(cat)
+    assert [(g.keep, g.members) for g in result.groups] == [(0, [0, 1, 2])]
+    assert all(p.distance is not None and p.distance <= 8 for p in result.pairs)
