@@ -4,9 +4,9 @@ Methods: ``phash``/``dhash``/``ahash``/``whash`` pair two items when their hashe
 ``hash_threshold`` bits (pHash: the smallest distance over its stored views, which see through a frame
 and a flip; see ``services.hashing``); ``semantic`` when their vectors' cosine is at least
 ``similarity_threshold``; ``combined`` (the default) only when both hold: the four hashes' *joint* distance
-(pHash + dHash + aHash + wHash, 256 bits, the smallest over the views each hash is kept for: the picture,
-border-trimmed, mirrored, centre; ``hashing.joint_distance``) within ``hash_threshold`` *and* cosine at or
-above its own, so a pair needs the pixels and the content to agree (hashes see grey levels only: a red and
+(pHash + dHash + aHash + wHash of the same view of both pictures, 256 bits, the smallest over the views:
+the picture, border-trimmed, mirrored, centre; ``hashing.joint_distance``) within ``hash_threshold`` *and*
+cosine at or above its own, so a pair needs the pixels and the content to agree (hashes see grey levels only: a red and
 a green circle hash alike; the embedding tells them apart). Every pair reports its distance (the joint
 one for ``combined``) and cosine when known.
 
