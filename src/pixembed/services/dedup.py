@@ -6,9 +6,9 @@ and a flip; see ``services.hashing``); ``semantic`` when their vectors' cosine i
 ``similarity_threshold``; ``combined`` (the default) only when both hold: the four hashes' *joint* distance
 (pHash + dHash + aHash + wHash of the same view of both pictures, 256 bits, the smallest over the views:
 the picture, border-trimmed, mirrored, centre; ``hashing.joint_distance``) within ``hash_threshold`` *and*
-cosine at or above its own, so a pair needs the pixels and the content to agree (hashes see grey levels only: a red and
-a green circle hash alike; the embedding tells them apart). Every pair reports its distance (the joint
-one for ``combined``) and cosine when known.
+cosine at or above its own, so a pair needs the pixels and the content to agree (hashes see grey levels
+only: a red and a green circle hash alike; the embedding tells them apart). Every pair reports its
+distance (the joint one for ``combined``) and cosine when known.
 
 Groups (star linkage): items are taken best-first by the keep rule (highest resolution, largest file, or
 oldest; ties go to the item listed first). The first item not yet in a group becomes a keeper, and its group
