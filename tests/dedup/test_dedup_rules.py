@@ -13,7 +13,7 @@ import pytest
 from pixembed.services.dedup import Catalogue, find_duplicates
 
 DEFAULT_BITS = {"phash": 14, "dhash": 12, "ahash": 2, "whash": 4}
-COMBINED_BITS, COMBINED_DHASH, COMBINED_COSINE, SEMANTIC_COSINE = 18, 8, 0.8, 0.95
+COMBINED_BITS, COMBINED_COSINE, SEMANTIC_COSINE = 33, 0.75, 0.95
 FAR = "ffffffffffffffff"
 
 
@@ -68,31 +68,105 @@ def test_semantic_pairs_at_its_default_cosine_and_not_just_below() -> None:
     assert [g.members for g in result.groups] == [[0, 1]]
 
 
-def test_combined_needs_all_three_measures_each_at_its_threshold() -> None:
-    # 1: pHash, dHash and cosine at their thresholds; 2: pHash one bit past; 3: cosine just below;
-    # 4: hashes equal, cosine 0.6; 5: dHash one bit past (what keeps a stereo pair's halves apart).
-    zero = "0" * 16
-    phash = [zero, bits_apart(COMBINED_BITS), bits_apart(COMBINED_BITS + 1), zero, zero, zero]
-    dhash = [zero, bits_apart(COMBINED_DHASH), zero, zero, zero, bits_apart(COMBINED_DHASH + 1)]
-    cosines = [COMBINED_COSINE + 1e-4, 0.99, COMBINED_COSINE - 0.005, 0.6, 0.95]
-    cat = catalogue({"phash": phash, "dhash": dhash}, at_cosine(cosines), [300] + [100] * 5)
+def joint(total: int, items: int = 1) -> dict[str, list[str | None]]:
+    """The four hashes of item 0 (all zero) and of ``items`` more, each ``total`` bits from item 0 in all
+    (spread over the four hashes: pHash gets the rest), every view equal to the picture's."""
+    share = [total // 4] * 3
+    bits = [total - sum(share), *share]
+    hashes = {}
+    for method, n in zip(("phash", "dhash", "ahash", "whash"), bits, strict=True):
+        row = ["0" * 16] + [bits_apart(n)] * items
+        for key in [method] + [f"{method}_{v}" for v in ("trimmed", "mirrored", "centre", "centre_mirrored")]:
+            hashes[key] = list(row)
+    return hashes
+
+
+def set_bits(cat: Catalogue, item: int, bits: dict[str, int]) -> None:
+    """Item ``item``'s hashes, every view alike, each the given number of bits from the all-zero hash."""
+    for method, n in bits.items():
+        for key in [method] + [f"{method}_{v}" for v in ("trimmed", "mirrored", "centre", "centre_mirrored")]:
+            cat.hashes[key][item] = bits_apart(n)
+
+
+def test_combined_needs_the_joint_distance_and_the_cosine_each_at_its_threshold() -> None:
+    # Three catalogues of two items: joint distance at the threshold with cosine at it (a pair), one bit
+    # past (none), and at the threshold with cosine just below (none).
+    def pairs(total: int, cosine: float) -> list[tuple[int | None, float | None]]:
+        cat = catalogue(joint(total), at_cosine([cosine]), [300, 100])
+        result = find_duplicates(cat)
+        assert (result.method, result.hash_threshold, result.similarity_threshold) == (
+            "combined",
+            COMBINED_BITS,
+            COMBINED_COSINE,
+        )
+        return [(p.distance, p.similarity) for p in result.pairs]
+
+    ((distance, similarity),) = pairs(COMBINED_BITS, COMBINED_COSINE + 1e-4)
+    assert distance == COMBINED_BITS and similarity == pytest.approx(COMBINED_COSINE, abs=1e-3)
+    assert pairs(COMBINED_BITS + 1, 0.99) == []
+    assert pairs(0, COMBINED_COSINE - 0.005) == []
+
+
+def test_combined_sums_the_four_hashes_and_takes_the_nearest_view() -> None:
+    # Item 1: 33 bits in pHash alone (every view; the other hashes equal): a pair. Item 2: a 40-bit dHash
+    # except in its centre views, which equal 0's: a pair through the centre view (and 33 from item 1).
+    # Item 3: 10 bits in each hash, 40 in all: none.
+    cat = catalogue(joint(0, 3), at_cosine([0.99, 0.99, 0.99]), [300, 100, 100, 100])
+    set_bits(cat, 1, {"phash": COMBINED_BITS})
+    for key in ("dhash", "dhash_trimmed", "dhash_mirrored"):
+        cat.hashes[key][2] = bits_apart(40)
+    set_bits(cat, 3, {"phash": 10, "dhash": 10, "ahash": 10, "whash": 10})
     result = find_duplicates(cat)
-    assert (result.method, result.hash_threshold, result.similarity_threshold) == (
-        "combined",
-        COMBINED_BITS,
-        COMBINED_COSINE,
-    )
-    assert [g.members for g in result.groups] == [[0, 1]]
-    pair = result.pairs[0]
-    assert pair.distance == COMBINED_BITS and pair.similarity == pytest.approx(COMBINED_COSINE, abs=1e-3)
-    # Every combined pair is within dHash 8, inside dHash's own 12: its copy is confirmed, safe to move.
-    assert result.drop == [1] and result.groups[0].copies[0].reason == "confirmed by dhash (8 bits)"
+    bits = COMBINED_BITS
+    assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, bits), (0, 2, 0), (1, 2, bits)]
+    assert [(g.keep, g.members) for g in result.groups] == [(0, [0, 1, 2])]
 
 
-def test_combined_without_a_dhash_never_pairs() -> None:
-    # An item whose dHash is unknown cannot satisfy combined's third condition.
-    cat = catalogue({"phash": ["0" * 16] * 2, "dhash": ["0" * 16, None]}, at_cosine([0.99]), [300, 100])
-    assert find_duplicates(cat).pairs == []
+def test_combined_mirrored_views_count_four_bits_farther() -> None:
+    # Item 1 matches item 0 only mirrored (1's trimmed view against 0's mirrored one, every other view
+    # 64 bits apart per hash): pHash 29 bits away + 4 = 33, a pair; 30 + 4 = 34, none.
+    high, low = "ffffffff00000000", "00000000ffffffff"
+
+    def pairs(mirrored_bits: int) -> list[tuple[int, int, int | None]]:
+        cat = catalogue(joint(0), at_cosine([0.99]), [300, 100])
+        for method in ("phash", "dhash", "ahash", "whash"):
+            for view in ("", "_trimmed", "_centre", "_centre_mirrored"):
+                cat.hashes[method + view] = [high, low]
+            cat.hashes[f"{method}_mirrored"] = ["0" * 16, low]
+            cat.hashes[f"{method}_trimmed"][1] = bits_apart(mirrored_bits if method == "phash" else 0)
+        return [(p.a, p.b, p.distance) for p in find_duplicates(cat).pairs]
+
+    assert pairs(COMBINED_BITS - 4) == [(0, 1, COMBINED_BITS)]
+    assert pairs(COMBINED_BITS - 3) == []
+
+
+def test_combined_copies_are_safe_inside_the_margin_or_confirmed_by_dhash() -> None:
+    # The margin is a quarter of the range: 9 of 33 bits (so 24 is inside) and cosine 0.8125. Item 1: 24
+    # bits, cosine 0.9: margin. 2: 25 bits, dHash 13 (past its own 12): borderline. 3: 33 bits, dHash 12:
+    # confirmed. 4: 24 bits but cosine 0.81: dHash 6 confirms it.
+    cat = catalogue(joint(0, 4), at_cosine([0.9, 0.9, 0.9, 0.81]), [300, 100, 100, 100, 100])
+    set_bits(cat, 1, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
+    set_bits(cat, 2, {"phash": 0, "dhash": 13, "ahash": 6, "whash": 6})
+    set_bits(cat, 3, {"phash": 9, "dhash": 12, "ahash": 6, "whash": 6})
+    set_bits(cat, 4, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
+    result = find_duplicates(cat)
+    (group,) = result.groups
+    reasons = {c.index: (c.distance, c.reason) for c in group.copies}
+    assert reasons == {
+        1: (24, "margin"),
+        2: (25, "borderline"),
+        3: (33, "confirmed by dhash (12 bits)"),
+        4: (24, "confirmed by dhash (6 bits)"),
+    }
+    assert result.drop == [1, 3, 4] and result.borderline == [2]
+
+
+def test_combined_without_the_hashes_never_pairs() -> None:
+    # An item missing one of the four hashes in every view has no joint distance.
+    hashes = joint(0)
+    for key in [k for k in hashes if k.startswith("ahash")]:
+        hashes[key][1] = None
+    assert find_duplicates(catalogue(hashes, at_cosine([0.99]), [300, 100])).pairs == []
 
 
 def test_a_borderline_chain_never_becomes_one_group() -> None:
@@ -183,3 +257,26 @@ def test_a_mirrored_match_counts_four_bits_farther() -> None:
     }
     result = find_duplicates(catalogue(views, widths=[300, 100, 100]), "phash")
     assert [(p.a, p.b, p.distance) for p in result.pairs] == [(0, 1, 14)]
+
+
+def test_combined_on_photographs_sees_a_frame_and_a_flip_and_keeps_other_photographs_apart() -> None:
+    # scikit-image's photographs (installed with the benchmarks' dependencies): a framed and a flipped copy
+    # of the cat are far in plain pHash (20 and 30 bits) but near in the joint distance (trimmed and
+    # mirrored views); the coffee cup and the astronaut are 100+ joint bits from the cat.
+    data = pytest.importorskip("skimage.data")
+    from PIL import Image, ImageOps
+
+    from pixembed.services.catalogue import catalogue_from_images
+    from pixembed.services.dedup import hashes_needed
+    from pixembed.services.hashing import STORED_HASHES
+
+    cat_photo = Image.fromarray(data.chelsea())
+    framed, flipped = ImageOps.expand(cat_photo, border=40, fill=(0, 0, 0)), ImageOps.mirror(cat_photo)
+    images = [framed, cat_photo, flipped, Image.fromarray(data.coffee()), Image.fromarray(data.astronaut())]
+    needed = hashes_needed("combined")
+    assert set(needed) == set(STORED_HASHES) and len(needed) == 20
+    cat = catalogue_from_images(images, list("abcde"), [None] * 5, [None] * 5, hash_methods=needed)
+    cat.vectors = np.ones((5, 4), dtype=np.float32) / 2.0  # cosine 1: only the hashes decide here
+    result = find_duplicates(cat)
+    assert [(g.keep, g.members) for g in result.groups] == [(0, [0, 1, 2])]
+    assert all(p.distance is not None and p.distance <= 8 for p in result.pairs)

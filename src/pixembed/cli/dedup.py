@@ -134,10 +134,11 @@ def dedup(
     method: Annotated[
         str,
         typer.Option(
-            help="combined (pHash, dHash and cosine must agree), phash, dhash, ahash, whash, semantic"
+            help="combined (the four hashes jointly and the cosine must agree), phash, dhash, ahash, whash, "
+            "semantic"
         ),
     ] = "combined",
-    hash_threshold: Annotated[int | None, typer.Option(help="max differing bits of 64")] = None,
+    hash_threshold: Annotated[int | None, typer.Option(help="max bits apart, of 64 (combined: 256)")] = None,
     similarity_threshold: Annotated[float | None, typer.Option(help="min cosine similarity")] = None,
     keep: Annotated[str, typer.Option(help="resolution, size or oldest (file mtime)")] = "resolution",
     as_json: JsonOpt = False,

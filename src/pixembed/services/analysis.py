@@ -18,8 +18,7 @@ from pixembed.services.collections import check_model
 from pixembed.services.dedup import (
     Catalogue,
     DedupMethod,
-    confirming_hash,
-    hash_method_of,
+    hashes_needed,
     needs_vectors,
     resolve_thresholds,
 )
@@ -122,9 +121,7 @@ def _joined(parts: Sequence[tuple[Sequence[int], Catalogue]], count: int) -> Cat
 
 def dedup_inputs(method: DedupMethod) -> tuple[list[str], bool]:
     """The hashes (its own and the one that confirms a safe drop) and whether the vectors a method needs."""
-    return [m for m in (hash_method_of(method), confirming_hash(method)) if m is not None], needs_vectors(
-        method
-    )
+    return hashes_needed(method), needs_vectors(method)
 
 
 def cluster_catalogue(

@@ -12,6 +12,14 @@ mirrored left to right (a flipped copy). The pHash distance of two items is the 
 their trimmed pHashes, and one's trimmed pHash against the other's mirrored one plus ``MIRROR_PENALTY``
 bits (``phash_distance``): comparing mirrored views doubles the chances of a chance match (on generated
 shapes a square and a mirrored star came within 12 bits), so a flipped match must be that much closer.
+
+The ``combined`` dedup method compares all four hashes at once (``joint_distance``): each hash is also kept
+for each of ``VIEWS`` (the border-trimmed picture, it mirrored, its centre two thirds, and that mirrored;
+the stored keys are ``<method>_<view>``), and the joint distance of two items is the smallest, over the
+pairs of views compared (``VIEW_PAIRS``), of the four hashes' summed distance (256 bits), plus
+``MIRROR_PENALTY`` when one side is mirrored. Summing four hashes that see the picture differently (DCT,
+gradients, mean, wavelets) averages out one hash's chance agreement; the centre view sees through crops and
+the dark corners of a rotation (docs/benchmarks.md, "Duplicates").
 """
 
 from __future__ import annotations
@@ -32,13 +40,38 @@ HashMethod = Literal["phash", "dhash", "ahash", "whash"]
 HASH_METHODS: tuple[HashMethod, ...] = get_args(HashMethod)
 PhashView = Literal["phash_trimmed", "phash_mirrored"]
 PHASH_VIEWS: tuple[PhashView, ...] = get_args(PhashView)
-# Every hash stored with an item (the four methods, then the two extra views of pHash).
-STORED_HASHES: tuple[HashMethod | PhashView, ...] = HASH_METHODS + PHASH_VIEWS
+View = Literal["trimmed", "mirrored", "centre", "centre_mirrored"]
+VIEWS: tuple[View, ...] = get_args(View)
+_VIEW_NAMES: dict[str, View] = {view: view for view in VIEWS}
+MIRROR_PENALTY = 4
+# The views ``joint_distance`` compares: (one item's view, the other's, bits added); None is the picture.
+VIEW_PAIRS: tuple[tuple[View | None, View | None, int], ...] = (
+    (None, None, 0),
+    ("trimmed", "trimmed", 0),
+    ("trimmed", "mirrored", MIRROR_PENALTY),
+    ("mirrored", "trimmed", MIRROR_PENALTY),
+    ("centre", "centre", 0),
+    ("centre", "centre_mirrored", MIRROR_PENALTY),
+    ("centre_mirrored", "centre", MIRROR_PENALTY),
+)
+# The centre view keeps the middle two thirds of the trimmed picture on each axis.
+CENTRE_CUT = 1 / 6
+
+
+def view_key(method: str, view: View | None) -> str:
+    """The stored key of a hash of a view (``dhash_centre``); the method's own name for the picture."""
+    return method if view is None else f"{method}_{view}"
+
+
+# Every hash stored with an item: the four methods, pHash's two views (first, as stored since issue 17's
+# first round), then every other view of every method.
+STORED_HASHES: tuple[str, ...] = tuple(
+    dict.fromkeys([*HASH_METHODS, *PHASH_VIEWS, *(view_key(m, v) for v in VIEWS for m in HASH_METHODS)])
+)
 # A border is cut only when its colour is this close (0-255 grey) to the corner's, and only when what is
 # left keeps at least half the picture: a photo whose edges happen to be flat is not cropped to a detail.
 BORDER_TOLERANCE = 12
 BORDER_MIN_KEPT = 0.5
-MIRROR_PENALTY = 4
 HASH_BITS = 64
 HASH_SOURCE_SIDE = 256
 # Queries per FAISS range search call: bounds the memory of one call's results.
@@ -60,13 +93,25 @@ def trim_border(grey: Image.Image) -> Image.Image:
     return grey
 
 
-_HASHERS: dict[HashMethod | PhashView, Callable[[Image.Image], imagehash.ImageHash]] = {
+def centre(grey: Image.Image) -> Image.Image:
+    """The middle of ``grey``: ``CENTRE_CUT`` of each side cut off."""
+    width, height = grey.size
+    dx, dy = int(width * CENTRE_CUT), int(height * CENTRE_CUT)
+    return grey.crop((dx, dy, width - dx, height - dy))
+
+
+_HASHERS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
     "phash": imagehash.phash,
     "dhash": imagehash.dhash,
     "ahash": imagehash.average_hash,
     "whash": imagehash.whash,
-    "phash_trimmed": lambda grey: imagehash.phash(trim_border(grey)),
-    "phash_mirrored": lambda grey: imagehash.phash(ImageOps.mirror(trim_border(grey))),
+}
+_VIEWERS: dict[View | None, Callable[[Image.Image], Image.Image]] = {
+    None: lambda grey: grey,
+    "trimmed": trim_border,
+    "mirrored": lambda grey: ImageOps.mirror(trim_border(grey)),
+    "centre": lambda grey: centre(trim_border(grey)),
+    "centre_mirrored": lambda grey: ImageOps.mirror(centre(trim_border(grey))),
 }
 
 
@@ -78,12 +123,26 @@ def hash_source(image: Image.Image) -> Image.Image:
     return grey
 
 
-def image_hashes(
-    image: Image.Image, methods: Sequence[HashMethod | PhashView] = STORED_HASHES
-) -> dict[str, str]:
-    """The hex string of each named hash of ``image`` (by default every hash stored with an item)."""
+def image_hashes(image: Image.Image, keys: Sequence[str] = STORED_HASHES) -> dict[str, str]:
+    """The hex string of each named hash (``phash``, ``dhash_centre``...) of ``image`` (by default every
+    hash stored with an item)."""
     source = hash_source(image)
-    return {method: str(_HASHERS[method](source)) for method in methods}
+    views: dict[View | None, Image.Image] = {}
+    found = {}
+    for key in keys:
+        method, _, view_name = key.partition("_")
+        view = _VIEW_NAMES.get(view_name)
+        if method not in _HASHERS or (view_name and view is None):
+            raise ValueError(f"unknown hash {key!r}")
+        if view not in views:
+            views[view] = _VIEWERS[view](source)
+        found[key] = str(_HASHERS[method](views[view]))
+    return found
+
+
+def views_of(methods: Sequence[str]) -> list[str]:
+    """The stored keys of ``methods`` and all their views."""
+    return [key for key in STORED_HASHES if key.partition("_")[0] in methods]
 
 
 def codes_from_hex(hexes: Sequence[str]) -> Codes:
@@ -113,6 +172,20 @@ def phash_distance(first: dict[str, str | None], second: dict[str, str | None]) 
         for a, b, penalty in ((first.get(x), second.get(y), p) for x, y, p in views)
         if a is not None and b is not None
     ]
+    return min(found) if found else None
+
+
+def joint_distance(
+    first: dict[str, str | None], second: dict[str, str | None], methods: Sequence[str] = HASH_METHODS
+) -> int | None:
+    """The joint distance of two items (see the module docstring): the smallest, over ``VIEW_PAIRS`` both
+    items have every method of, of the summed distances plus the pair's penalty; None when there is none."""
+    found = []
+    for one, other, penalty in VIEW_PAIRS:
+        a = [first.get(view_key(m, one)) for m in methods]
+        b = [second.get(view_key(m, other)) for m in methods]
+        if all(h is not None for h in a + b):
+            found.append(penalty + sum(hamming_distance(str(x), str(y)) for x, y in zip(a, b, strict=True)))
     return min(found) if found else None
 
 
