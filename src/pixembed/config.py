@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     store: str | None = Field(
         default=None,
-        description="store location: a folder, :memory:, or qdrant://host:port; default data_dir",
+        description="store location: a folder, :memory:, qdrant://host:port or postgresql://...; default "
+        "data_dir",
     )
     # Embedded store: a collection up to this many items is searched exactly (int8 scan + float32 re-rank,
     # proven exact), above it through an inverted file (approximate; recall in docs/benchmarks.md).

@@ -45,7 +45,10 @@ DataDirOpt = Annotated[
     typer.Option(help="where collections live (PIXEMBED_DATA_DIR; default ~/.local/share/pixembed)"),
 ]
 StoreOpt = Annotated[
-    str | None, typer.Option(help="store location instead: qdrant://host:6333, qdrant+local:PATH")
+    str | None,
+    typer.Option(
+        help="store location instead: qdrant://host:6333, qdrant+local:PATH, postgresql://user@host/db"
+    ),
 ]
 
 
