@@ -1,0 +1,87 @@
+"""Three replicas on one PostgreSQL behave as one service (issue 21): what is written through one is seen
+through the others, limits hold across them, and a replica killed mid-write loses nothing it acknowledged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.replicas.conftest import REPLICAS, Replicas
+
+pytestmark = pytest.mark.slow
+
+
+def test_collections_and_items_written_through_one_are_seen_through_all(replicas: Replicas) -> None:
+    with replicas.client(0) as first:
+        assert first.post("/v1/collections", json={"name": "shared"}).status_code == 201
+        dims = first.get("/v1/collections/shared").json()["dimensions"]
+        vector = np.random.default_rng(0).normal(size=dims).tolist()
+        added = first.post(
+            "/v1/collections/shared/items",
+            json={"items": [{"id": "one", "vector": vector, "metadata": {"colour": "red"}}]},
+        )
+        assert added.status_code == 200, added.text
+    for index in range(1, REPLICAS):
+        with replicas.client(index) as other:
+            names = [c["name"] for c in other.get("/v1/collections").json()["data"]]
+            assert "shared" in names
+            item = other.get("/v1/collections/shared/items/one")
+            assert item.status_code == 200 and item.json()["metadata"] == {"colour": "red"}
+            found = other.post(
+                "/v1/collections/shared/search",
+                json={"vector": vector, "top_k": 1, "filter": {"colour": "red"}},
+            )
+            assert [r["id"] for r in found.json()["results"]] == ["one"]
+            assert other.post("/v1/collections", json={"name": "shared"}).status_code == 409
+
+
+def _writer(replicas: Replicas, dims: int, acked: dict[str, list[float]], stop: threading.Event) -> None:
+    rng = np.random.default_rng(7)
+    batch_no = 0
+    with replicas.client(2) as http:
+        while not stop.is_set():
+            vectors = rng.normal(size=(8, dims))
+            items = [{"id": f"b{batch_no}-{i}", "vector": v.tolist()} for i, v in enumerate(vectors)]
+            try:
+                response = http.post("/v1/collections/durable/items", json={"items": items})
+            except Exception:  # the replica died mid-request: that batch was never acknowledged
+                return
+            if response.is_success:
+                acked.update((item["id"], item["vector"]) for item in items)
+            batch_no += 1
+
+
+def test_kill_9_of_a_replica_mid_ingest_loses_no_acknowledged_item(replicas: Replicas) -> None:
+    with replicas.client(0) as first:
+        assert first.post("/v1/collections", json={"name": "durable"}).status_code == 201
+        dims = first.get("/v1/collections/durable").json()["dimensions"]
+    acked: dict[str, list[float]] = {}
+    stop = threading.Event()
+    writer = threading.Thread(target=_writer, args=(replicas, dims, acked, stop))
+    writer.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(replicas.processes[2].process.pid, signal.SIGKILL)
+    replicas.processes[2].process.wait()
+    stop.set()
+    writer.join(timeout=30)
+    assert len(acked) >= 40, "the writer got too few batches acknowledged before the kill"
+    with replicas.client(1) as other:
+        count = other.get("/v1/collections/durable").json()["count"]
+        assert count >= len(acked)
+        missing = [
+            item_id
+            for item_id in acked
+            if other.get(f"/v1/collections/durable/items/{item_id}").status_code != 200
+        ]
+        assert missing == []
+        last = list(acked)[-1]
+        hit = other.post("/v1/collections/durable/search", json={"vector": acked[last], "top_k": 1})
+        assert hit.json()["results"][0]["id"] == last
+    replicas.restart(2)
