@@ -85,3 +85,76 @@ def test_kill_9_of_a_replica_mid_ingest_loses_no_acknowledged_item(replicas: Rep
         hit = other.post("/v1/collections/durable/search", json={"vector": acked[last], "top_k": 1})
         assert hit.json()["results"][0]["id"] == last
     replicas.restart(2)
+
+
+def _create_key(replicas: Replicas, via: int, **fields: object) -> tuple[str, str]:
+    with replicas.client(via) as admin:
+        created = admin.post("/v1/keys", json={"scopes": ["read"], **fields})
+    assert created.status_code == 201, created.text
+    return created.json()["key"], created.json()["id"]
+
+
+def test_racing_requests_over_all_replicas_admit_exactly_the_quota(replicas: Replicas) -> None:
+    key, key_id = _create_key(replicas, 0, name="quota-20", quota="20/day")
+    clients = [replicas.client(i % REPLICAS, key) for i in range(REPLICAS)]
+    start = threading.Barrier(50)
+    statuses: list[int] = []
+
+    def call(index: int) -> None:
+        start.wait()
+        statuses.append(clients[index % REPLICAS].get("/v1/collections").status_code)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client in clients:
+        client.close()
+    assert sorted(statuses) == [200] * 20 + [429] * 30
+    with replicas.client(2) as admin:
+        assert admin.get(f"/v1/keys/{key_id}").json()["quota_used"] == 20
+
+
+def test_a_key_revoked_through_one_replica_is_refused_by_all_within_a_second(replicas: Replicas) -> None:
+    key, key_id = _create_key(replicas, 0, name="to-revoke")
+    users = [replicas.client(i, key) for i in range(REPLICAS)]
+    try:
+        assert [u.get("/v1/collections").status_code for u in users] == [200] * REPLICAS
+        with replicas.client(1) as admin:
+            assert admin.delete(f"/v1/keys/{key_id}").status_code == 200
+        revoked_at = time.monotonic()
+        refused_after: list[float] = []
+        for user in users:
+            while user.get("/v1/collections").status_code != 401:
+                assert time.monotonic() - revoked_at < 1.0, f"{user.base_url} still admits the revoked key"
+                time.sleep(0.02)
+            refused_after.append(time.monotonic() - revoked_at)
+        assert max(refused_after) < 1.0
+    finally:
+        for user in users:
+            user.close()
+
+
+def test_a_job_submitted_on_one_replica_is_read_on_another(replicas: Replicas) -> None:
+    with replicas.client(0) as first:
+        assert first.post("/v1/collections", json={"name": "jobs"}).status_code == 201
+        dims = first.get("/v1/collections/jobs").json()["dimensions"]
+        rng = np.random.default_rng(3)
+        twin, other = rng.normal(size=dims).tolist(), rng.normal(size=dims).tolist()
+        items = [{"id": "a", "vector": twin}, {"id": "b", "vector": twin}, {"id": "c", "vector": other}]
+        assert first.post("/v1/collections/jobs/items", json={"items": items}).status_code == 200
+        submitted = first.post("/v1/collections/jobs/dedup", json={"method": "semantic", "background": True})
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["job_id"]
+    with replicas.client(1) as second:
+        deadline = time.monotonic() + 60
+        while True:
+            job = second.get(f"/v1/jobs/{job_id}")
+            assert job.status_code == 200, job.text
+            if job.json()["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert job.json()["status"] == "done", job.json()
+    pairs = job.json()["result"]["pairs"]
+    assert [sorted((p["a"], p["b"])) for p in pairs] == [["a", "b"]]
