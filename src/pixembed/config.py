@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys made by `pixembed keys create` (hashed, scoped, with quotas); default data_dir/keys.sqlite.
     key_store: Path | None = None
+    # Keys, quota and rate counters, jobs, thumbnails and the collection catalogue: SQLite files in the data
+    # directory by default; postgresql://USER:PASSWORD@HOST/DB puts them where several replicas share them.
+    state: str | None = Field(
+        default=None,
+        description="shared state: postgresql://USER:PASSWORD@HOST/DATABASE; default SQLite files",
+    )
     request_timeout_s: float = Field(default=120.0, gt=0, description="per-request deadline (504 after)")
     shutdown_grace_s: float = Field(default=30.0, ge=0, description="time in-flight requests get on exit")
     max_form_fields: int = Field(default=20_000, ge=1)

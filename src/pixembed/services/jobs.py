@@ -1,9 +1,11 @@
 """A small in-process job runner: long dedup/cluster runs on a thread pool, with progress.
 
-With ``JobRecords`` every job is also written to SQLite when it is submitted, starts, reports progress (at
-most once a second) and ends, so its result outlives a restart and other processes serving the same data
-directory can answer for it; a job a stopped process left unfinished reads as failed, interrupted. The most
-recent ``keep`` jobs are kept; older finished ones are forgotten first.
+With job records (``JobState``) every job is also written to the state when it is submitted, starts, reports
+progress (at most once a second) and ends, so its result outlives a restart and other processes serving the
+same data directory, or replicas on the same PostgreSQL state, can answer for it; a job a stopped process
+left unfinished reads as failed, interrupted. The most recent ``keep`` jobs are kept; older finished ones are
+forgotten first. The queue caps (``max_queued``, ``max_queued_per_owner``) count this process's waiting
+jobs only: jobs run on the threads of the process that took them, so each replica bounds its own queue.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from pixembed.errors import NotFound, PixembedError, RateLimited, error_for_code
-from pixembed.store.job_records import JobRecord, JobRecords
+from pixembed.store.job_records import JobRecord
+from pixembed.store.state import JobState
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 Work = Callable[[Callable[[float], None]], Any]
@@ -52,7 +55,7 @@ class JobRunner:
         self,
         workers: int = 1,
         keep: int = 1000,
-        records: JobRecords | None = None,
+        records: JobState | None = None,
         *,
         max_queued: int | None = None,
         max_queued_per_owner: int | None = None,

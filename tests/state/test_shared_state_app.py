@@ -1,0 +1,107 @@
+"""Servers on one PostgreSQL state (``--state``, ``PIXEMBED_STATE``): keys, revocations and quotas seen by
+all of them; a server with another model than the replicas already there refuses to start."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pixembed.cli import app as cli_app
+from pixembed.errors import SettingsMismatch
+from pixembed.runtime.model import ClipModel
+from pixembed.store.replica_settings import ReplicaSettings
+from tests.factories import MakeApp, MakeClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_servers_on_one_state_share_keys_revocations_and_quota(
+    make_client: MakeClient, postgres_uri: str, tmp_path: Path
+) -> None:
+    one = make_client(state=postgres_uri, data_dir=tmp_path / "one")
+    other = make_client(state=postgres_uri, data_dir=tmp_path / "two")
+    owner = one.post("/v1/keys", json={"name": "owner", "scopes": ["read", "write", "admin"]}).json()["key"]
+    admin = {"Authorization": f"Bearer {owner}"}
+    # The key made through one server works on the other, which now asks for keys too.
+    assert other.get("/v1/collections").status_code == 401
+    assert other.get("/v1/collections", headers=admin).status_code == 200
+
+    made = other.post("/v1/keys", json={"name": "metered", "quota": "3/day"}, headers=admin).json()
+    metered = {"Authorization": f"Bearer {made['key']}"}
+    statuses = [c.get("/v1/collections", headers=metered).status_code for c in (one, other, one, other)]
+    assert statuses == [200, 200, 200, 429]
+
+    assert one.delete(f"/v1/keys/{made['id']}", headers=admin).status_code == 200
+    refused = other.get("/v1/collections", headers=metered)
+    assert refused.status_code == 401 and "invalid API key" in refused.text
+
+
+def test_servers_with_the_same_model_share_a_state(
+    make_client: MakeClient, postgres_uri: str, tiny_model: ClipModel, tmp_path: Path
+) -> None:
+    make_client(state=postgres_uri, data_dir=tmp_path / "first")  # records the tiny model
+    second = make_client(state=postgres_uri, data_dir=tmp_path / "second")  # the same model: welcome
+    assert second.get("/readyz").status_code == 200
+    assert _recorded(postgres_uri) == {
+        "model": tiny_model.info.name,
+        "dimensions": str(tiny_model.info.dimensions),
+    }
+
+
+def test_the_app_refuses_a_model_the_replicas_do_not_run(
+    make_app: MakeApp, postgres_uri: str, tiny_model: ClipModel, tmp_path: Path
+) -> None:
+    _record(postgres_uri, {"model": "ViT-B-32/openai", "dimensions": "512"})
+    with pytest.raises(SettingsMismatch, match="ViT-B-32/openai") as refused:
+        make_app(state=postgres_uri, data_dir=tmp_path)
+    assert f"model {tiny_model.info.name}" in refused.value.message
+    assert not (tmp_path / "keys.sqlite").exists()
+
+
+def _record(uri: str, values: dict[str, str]) -> None:
+    settings = ReplicaSettings(uri)
+    try:
+        settings.agree(values)
+    finally:
+        settings.close()
+
+
+def _recorded(uri: str) -> dict[str, str]:
+    settings = ReplicaSettings(uri)
+    try:
+        return settings.recorded()
+    finally:
+        settings.close()
+
+
+def test_serve_exits_with_a_clear_error_when_the_model_differs(postgres_uri: str, tmp_path: Path) -> None:
+    _record(postgres_uri, {"model": "ViT-L-14/openai", "dimensions": "768"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PIXEMBED_STATE": postgres_uri}
+    result = subprocess.run(
+        [sys.executable, "-m", "pixembed", "serve", "--model", "pixembed-tiny", "--port", str(port),
+         "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ViT-L-14/openai" in result.stderr and "replica_settings" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_keys_cli_works_on_the_shared_state(postgres_uri: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(
+        cli_app, ["keys", "create", "--name", "ops", "--state", postgres_uri, "--data-dir", str(tmp_path)]
+    )
+    assert made.exit_code == 0, made.output
+    listed = runner.invoke(cli_app, ["keys", "list", "--json"], env={"PIXEMBED_STATE": postgres_uri})
+    assert '"name": "ops"' in listed.stdout
+    assert not (tmp_path / "keys.sqlite").exists()  # nothing went to the SQLite default
