@@ -4,13 +4,14 @@ text), two stores on one database behave as one, and driver failures are pixembe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import psycopg
 import pytest
 
-from pixembed.errors import Conflict, InvalidRequest, Unavailable
+from pixembed.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from pixembed.store import Record, open_store, parse_filter
 from pixembed.store.pgvector import HNSW_EF_CONSTRUCTION, HNSW_M, PgVectorStore
 from tests.store.vectors import unit_rows
@@ -114,3 +115,62 @@ def test_wide_vectors_without_an_index_are_searched_exactly(store: PgVectorStore
     assert [m.id for m in store.search("wide", vectors[4], 3)] == [
         str(i) for i in np.argsort(-(vectors @ vectors[4]))[:3]
     ]
+
+
+def test_overlapping_batches_from_two_replicas_never_deadlock(
+    store: PgVectorStore, postgres_uri: str
+) -> None:
+    other = PgVectorStore(postgres_uri)
+    vectors = unit_rows(np.random.default_rng(3).normal(size=(200, 8)))
+    store.create_collection("items", "m", 8)
+    ids = [f"id-{i:03d}" for i in range(200)]
+    errors: list[Exception] = []
+
+    def write(target: PgVectorStore, backwards: bool) -> None:
+        for round_no in range(4):
+            order = ids[::-1] if backwards else ids
+            try:
+                target.upsert("items", [Record(i, vectors[int(i[3:])], {"round": round_no}) for i in order])
+                target.delete("items", order[::7])
+            except Exception as exc:  # anything at all is a failure here
+                errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(target, backwards))
+        for target, backwards in ((store, False), (other, True), (store, True), (other, False))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        other.close()
+    assert errors == []
+    assert 0 < store.get_collection("items").count <= 200
+
+
+def test_writes_racing_a_collection_drop_end_in_not_found(store: PgVectorStore, postgres_uri: str) -> None:
+    other = PgVectorStore(postgres_uri)
+    vectors = _fill(store, 10)
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            try:
+                other.upsert("items", [Record("x", vectors[0], {})])
+                other.search("items", vectors[0], 3)
+                outcomes.append("ok")
+            except NotFound:
+                outcomes.append("not found")
+                return
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.3)
+    store.delete_collection("items")
+    writer.join(timeout=10)
+    stop.set()
+    other.close()
+    assert outcomes[-1] == "not found" and "ok" in outcomes

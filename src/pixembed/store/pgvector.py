@@ -25,9 +25,9 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from pixembed.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from pixembed.errors import Conflict, InvalidRequest, NotFound, Overloaded, Unavailable
 from pixembed.store.base import (
     CollectionInfo,
     Match,
@@ -49,6 +49,10 @@ EF_SEARCH = 100
 HNSW_MAX_DIMENSIONS = 2000
 # How many index tuples one iterative scan may visit before giving up (pgvector's default is 20,000).
 MAX_SCAN_TUPLES = 20_000
+# How long a request waits for a pooled connection before it is told the store is unavailable.
+POOL_WAIT_S = 10.0
+# Any fixed number: the advisory lock that serialises schema set-up between replicas starting at once.
+SCHEMA_LOCK = 0x70697865  # "pixe"
 
 SCHEMA = sql.SQL(
     """
@@ -73,8 +77,11 @@ class PgVectorStore(VectorStore):
     def __init__(self, uri: str, *, max_connections: int = 8, ef_search: int = EF_SEARCH) -> None:
         self.ef_search = ef_search
         try:
-            # The extension must exist before a pooled connection can look up the vector type.
-            with psycopg.connect(uri, autocommit=True) as conn:
+            # The extension must exist before a pooled connection can look up the vector type. Replicas
+            # starting together would race on CREATE ... IF NOT EXISTS (a unique violation in the system
+            # catalogues), so the set-up runs under a transaction-scoped advisory lock.
+            with psycopg.connect(uri, autocommit=True) as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
                 conn.execute(SCHEMA)
         except psycopg.OperationalError as exc:
@@ -88,6 +95,7 @@ class PgVectorStore(VectorStore):
             uri,
             min_size=1,
             max_size=max_connections,
+            timeout=POOL_WAIT_S,
             kwargs={"autocommit": True},
             configure=register_vector,
             open=True,
@@ -100,10 +108,15 @@ class PgVectorStore(VectorStore):
         try:
             with self.pool.connection() as conn, conn.transaction():
                 yield conn
-        except (psycopg.errors.DataError, psycopg.DataError) as exc:
+        except psycopg.DataError as exc:
             # Text PostgreSQL cannot hold: a NUL character in an id or in metadata, NaN in JSON.
             raise InvalidRequest(f"the vector store refused the data: {_first_line(exc)}") from exc
-        except psycopg.OperationalError as exc:
+        except psycopg.errors.UndefinedTable as exc:
+            # Another replica dropped the collection between reading its catalogue row and using its table.
+            raise NotFound("the collection was deleted while this request ran") from exc
+        except psycopg.errors.DeadlockDetected as exc:
+            raise Overloaded("the vector store aborted a write that deadlocked with another; retry") from exc
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             raise Unavailable(f"the PostgreSQL vector store is unreachable: {_first_line(exc)}") from exc
 
     def _entry(self, conn: psycopg.Connection[TupleRow], name: str) -> tuple[int, CollectionInfo]:
@@ -221,16 +234,16 @@ class PgVectorStore(VectorStore):
         with self._transaction() as conn:
             table_id, info = self._entry(conn, name)
             ids, vectors = check_records(info, records)
+            # Rows in id order: two batches that share ids lock them in the same order, so they queue
+            # behind each other instead of deadlocking.
+            order = sorted(range(len(ids)), key=ids.__getitem__)
             with conn.cursor() as cursor:
                 cursor.executemany(
                     sql.SQL(
                         "INSERT INTO {} (id, vector, metadata) VALUES (%s, %s, %s) ON CONFLICT (id) "
                         "DO UPDATE SET vector = EXCLUDED.vector, metadata = EXCLUDED.metadata"
                     ).format(_items(table_id)),
-                    [
-                        (item_id, vector, Jsonb(record.metadata))
-                        for item_id, vector, record in zip(ids, vectors, records, strict=True)
-                    ],
+                    [(ids[i], vectors[i], Jsonb(records[i].metadata)) for i in order],
                 )
         return len(records)
 
@@ -250,6 +263,9 @@ class PgVectorStore(VectorStore):
         """Delete items by id; returns how many existed."""
         with self._transaction() as conn:
             table_id, _ = self._entry(conn, name)
+            # Locked in id order first, as upsert writes them, so a delete and an upsert cannot deadlock.
+            locked = sql.SQL("SELECT id FROM {} WHERE id = ANY(%s) ORDER BY id FOR UPDATE")
+            conn.execute(locked.format(_items(table_id)), [list(item_ids)])
             cursor = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(_items(table_id)), [list(item_ids)]
             )
