@@ -1,8 +1,10 @@
-"""Three replicas on one PostgreSQL behave as one service (issue 21): what is written through one is seen
-through the others, limits hold across them, and a replica killed mid-write loses nothing it acknowledged."""
+"""Three replicas on one PostgreSQL behave as one service (issue 21): what is written through one (a
+collection, an item, a thumbnail, a key, a revocation, a job) is seen through the others, a quota holds
+across them, and a replica killed mid-write loses nothing it acknowledged."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -10,7 +12,9 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from pixembed.synthetic.shapes import render_shape
 from tests.replicas.conftest import REPLICAS, Replicas
 
 pytestmark = pytest.mark.slow
@@ -38,6 +42,24 @@ def test_collections_and_items_written_through_one_are_seen_through_all(replicas
             )
             assert [r["id"] for r in found.json()["results"]] == ["one"]
             assert other.post("/v1/collections", json={"name": "shared"}).status_code == 409
+
+
+def test_a_thumbnail_made_through_one_replica_is_served_by_another(replicas: Replicas) -> None:
+    image = io.BytesIO()
+    render_shape("circle", "red", size=160, rng=np.random.default_rng(0)).save(image, "PNG")
+    with replicas.client(0) as first:
+        assert first.post("/v1/collections", json={"name": "pictures"}).status_code == 201
+        added = first.post(
+            "/v1/collections/pictures/items",
+            files={"image": ("red.png", image.getvalue(), "image/png")},
+            data={"id": "red"},
+        )
+        assert added.status_code == 200, added.text
+    with replicas.client(1) as other:
+        thumbnail = other.get("/v1/collections/pictures/items/red/thumbnail")
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(thumbnail.content)) as shown:
+        assert shown.format == "JPEG" and max(shown.size) <= 256
 
 
 def _writer(replicas: Replicas, dims: int, acked: dict[str, list[float]], stop: threading.Event) -> None:
