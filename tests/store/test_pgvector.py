@@ -8,13 +8,14 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-import psycopg
 import pytest
 
 from pixembed.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from pixembed.store import Record, open_store, parse_filter
-from pixembed.store.pgvector import HNSW_EF_CONSTRUCTION, HNSW_M, PgVectorStore
 from tests.store.vectors import unit_rows
+
+psycopg = pytest.importorskip("psycopg", reason="pip install -e '.[postgres]'")
+from pixembed.store.pgvector import HNSW_EF_CONSTRUCTION, HNSW_M, PgVectorStore  # noqa: E402
 
 
 @pytest.fixture

@@ -23,8 +23,13 @@ def open_store(location: str | Path, *, exact_max: int | None = None) -> VectorS
 
         return QdrantStore.from_location(text)
     if text.startswith(("postgresql://", "postgres://")):
-        from pixembed.store.pgvector import PgVectorStore
-
+        try:
+            from pixembed.store.pgvector import PgVectorStore
+        except ImportError as exc:  # the core install has no PostgreSQL driver
+            raise InvalidRequest(
+                "a postgresql:// store needs the PostgreSQL driver and pgvector's adapters: "
+                "pip install 'pixembed[postgres]'"
+            ) from exc
         return PgVectorStore(text)
     if "://" in text:
         raise InvalidRequest(
