@@ -277,8 +277,9 @@ def test_replicas_must_agree_on_the_model_recorded_in_a_shared_state(open_same: 
 
 
 def test_unknown_state_uris_are_refused_with_what_is_understood() -> None:
-    with pytest.raises(InvalidRequest, match="postgresql://"):
-        open_state("mysql://db/pixembed", sqlite_locations(":memory:", ":memory:", Path(".")))
+    for location in ("mysql://db/pixembed", "/var/lib/pixembed/state.sqlite"):
+        with pytest.raises(InvalidRequest, match="postgresql://"):
+            open_state(location, sqlite_locations(":memory:", ":memory:", Path(".")))
 
 
 def test_an_unreachable_postgresql_state_is_unavailable_with_the_password_hidden(tmp_path: Path) -> None:

@@ -304,8 +304,13 @@ def open_database(location: str | Path) -> Database:
     if is_postgres(text):
         return PostgresDatabase(text)
     if "://" in text:
-        raise InvalidRequest(
-            f"unknown state location {redact(text)!r}: use postgresql://USER:PASSWORD@HOST/DATABASE "
-            "(or leave it unset for SQLite files in the data directory)"
-        )
+        raise unknown_state(text)
     return SqliteDatabase(text)
+
+
+def unknown_state(location: str) -> InvalidRequest:
+    """The error for a state location that is not a PostgreSQL URI."""
+    return InvalidRequest(
+        f"unknown state location {redact(location)!r}: use postgresql://USER:PASSWORD@HOST/DATABASE "
+        "(or leave it unset for SQLite files in the data directory)"
+    )
