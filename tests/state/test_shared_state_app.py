@@ -7,8 +7,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -105,3 +107,39 @@ def test_keys_cli_works_on_the_shared_state(postgres_uri: str, tmp_path: Path) -
     listed = runner.invoke(cli_app, ["keys", "list", "--json"], env={"PIXEMBED_STATE": postgres_uri})
     assert '"name": "ops"' in listed.stdout
     assert not (tmp_path / "keys.sqlite").exists()  # nothing went to the SQLite default
+
+
+def test_a_model_loaded_at_startup_is_checked_against_the_replicas_too(
+    make_client: MakeClient, postgres_uri: str, tmp_path: Path
+) -> None:
+    _record(postgres_uri, {"model": "ViT-B-32/openai", "dimensions": "512"})
+    # model=None: the app loads the configured model (the tiny one) in its lifespan, then checks it.
+    with pytest.raises(SettingsMismatch, match="ViT-B-32/openai"):
+        make_client(model=None, state=postgres_uri, data_dir=tmp_path)
+
+
+def test_a_job_submitted_through_one_server_is_polled_through_another(
+    make_client: MakeClient, postgres_uri: str, tmp_path: Path, tiny_model: ClipModel
+) -> None:
+    one = make_client(state=postgres_uri, data_dir=tmp_path / "one")
+    other = make_client(state=postgres_uri, data_dir=tmp_path / "two")
+    assert one.post("/v1/collections", json={"name": "c"}).status_code == 201
+    base = np.eye(tiny_model.info.dimensions, dtype=np.float32)
+    items = [
+        {"id": "a", "vector": base[0].tolist()},
+        {"id": "a-copy", "vector": (base[0] + 0.01 * base[1]).tolist()},
+        {"id": "b", "vector": base[2].tolist()},
+    ]
+    assert one.post("/v1/collections/c/items", json={"items": items}).status_code == 200
+    accepted = one.post("/v1/collections/c/dedup", json={"method": "semantic", "background": True})
+    assert accepted.status_code == 202
+    for _ in range(200):
+        job = one.get(accepted.json()["status_url"]).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    seen = other.get(accepted.json()["status_url"])
+    assert seen.status_code == 200 and seen.json() == job
+    assert job["status"] == "done" and [sorted(g["members"]) for g in job["result"]["groups"]] == [
+        ["a", "a-copy"]
+    ]
