@@ -9,8 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from pixembed.store.job_records import INTERRUPTED, JobRecords
 from pixembed.store.keys import KeyStore
+from pixembed.store.state import open_state, sqlite_locations
 from pixembed.store.thumbnails import ThumbnailStore
 from tests.state.conftest import OpenState
 
@@ -86,3 +89,19 @@ def test_a_key_file_from_before_versions_keeps_its_keys(tmp_path: Path) -> None:
     reopened = KeyStore(path)
     assert reopened.authenticate(key) is not None
     reopened.close()
+
+
+def test_postgresql_tables_stay_in_their_own_schema(postgres_uri: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(postgres_uri, autocommit=True) as conn:
+        # Another application's tables of the same names, in the database's default schema.
+        conn.execute("CREATE TABLE keys (other_app INTEGER); CREATE TABLE jobs (other_app INTEGER)")
+    state = open_state(postgres_uri, sqlite_locations(":memory:", ":memory:", Path(".")))
+    try:
+        key, _ = state.keys.create("ci")
+        assert state.keys.authenticate(key) is not None and state.jobs.get("x") is None
+    finally:
+        state.close()
+    with psycopg.connect(postgres_uri, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.keys").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pixembed.keys").fetchone() == (1,)

@@ -113,8 +113,8 @@ def hash_key(key: str) -> bytes:
 class KeyStore:
     """The key table in a SQLite file or a PostgreSQL database; safe to share between threads and processes.
 
-    ``KeyStore(path)`` opens (or creates) a SQLite file; ``KeyStore(database)`` uses an open ``Database``,
-    SQLite or PostgreSQL (``pixembed.store.state.open_state`` picks it from the state URI).
+    ``KeyStore(path)`` opens (or creates) a SQLite file, ``KeyStore("postgresql://...")`` a PostgreSQL
+    database; ``KeyStore(database)`` uses an open ``Database`` (as ``pixembed.store.state.State`` does).
     """
 
     def __init__(self, location: str | Path | Database, clock: Callable[[], float] = time.time) -> None:
