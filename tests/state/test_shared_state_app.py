@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from pixembed.cli import app as cli_app
 from pixembed.errors import SettingsMismatch
 from pixembed.runtime.model import ClipModel
+from pixembed.store.keys import KeyStore
 from pixembed.store.replica_settings import ReplicaSettings
 from tests.factories import MakeApp, MakeClient
 
@@ -146,3 +147,27 @@ def test_a_job_submitted_through_one_server_is_polled_through_another(
     assert job["status"] == "done" and [sorted(g["members"]) for g in job["result"]["groups"]] == [
         ["a", "a-copy"]
     ]
+
+
+def test_serve_counts_the_keys_of_the_shared_state_before_opening_a_public_address(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIXEMBED_API_KEYS", raising=False)
+    runner = CliRunner()
+    # A documentation address (TEST-NET-1): not loopback, so keys are required, and not this machine's, so
+    # a serve that gets past the key check stops at the port check without listening anywhere.
+    serve = ["serve", "--host", "192.0.2.1", "--data-dir", str(tmp_path)]
+    refused = runner.invoke(cli_app, [*serve, "--state", postgres_uri])
+    assert "refusing to listen" in str(refused.exception)  # no key anywhere yet
+    _create_key(postgres_uri)
+    passed = runner.invoke(cli_app, [*serve, "--state", postgres_uri])
+    assert "cannot listen on 192.0.2.1" in str(passed.exception)  # past the key check: the state has one
+    assert "refusing to listen" in str(runner.invoke(cli_app, serve).exception)  # SQLite: no key there
+
+
+def _create_key(uri: str) -> None:
+    keys = KeyStore(uri)
+    try:
+        keys.create("ops", ("admin",))
+    finally:
+        keys.close()
