@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from pixembed.cli import app as cli_app
-from pixembed.errors import SettingsMismatch
+from pixembed.errors import NotFound, SettingsMismatch
 from pixembed.runtime.model import ClipModel
 from pixembed.store.keys import KeyStore
 from pixembed.store.replica_settings import ReplicaSettings
+from pixembed.store.thumbnails import ThumbnailStore
 from tests.factories import MakeApp, MakeClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,3 +173,25 @@ def _create_key(uri: str) -> None:
         keys.create("ops", ("admin",))
     finally:
         keys.close()
+
+
+def test_index_and_delete_from_the_cli_keep_thumbnails_in_the_shared_state(
+    postgres_uri: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name, colour in (("red.png", "red"), ("blue.png", "blue")):
+        Image.new("RGB", (64, 48), colour).save(folder / name)
+    data = ["--data-dir", str(tmp_path / "data"), "--state", postgres_uri]
+    runner = CliRunner()
+    indexed = runner.invoke(cli_app, ["index", str(folder), "-c", "c", "--model", "pixembed-tiny", *data])
+    assert indexed.exit_code == 0, indexed.output
+    thumbnails = ThumbnailStore(postgres_uri)
+    try:
+        assert thumbnails.get("c", "red.png").media_type.startswith("image/")
+        assert not (tmp_path / "data" / "thumbnails.sqlite3").exists()
+        assert runner.invoke(cli_app, ["collections", "delete", "c", "--yes", *data]).exit_code == 0
+        with pytest.raises(NotFound):
+            thumbnails.get("c", "red.png")
+    finally:
+        thumbnails.close()
