@@ -7,15 +7,20 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from pixembed.cli import app as cli_app
-from pixembed.errors import SettingsMismatch
+from pixembed.errors import NotFound, SettingsMismatch
 from pixembed.runtime.model import ClipModel
+from pixembed.store.keys import KeyStore
 from pixembed.store.replica_settings import ReplicaSettings
+from pixembed.store.thumbnails import ThumbnailStore
 from tests.factories import MakeApp, MakeClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +110,88 @@ def test_keys_cli_works_on_the_shared_state(postgres_uri: str, tmp_path: Path) -
     listed = runner.invoke(cli_app, ["keys", "list", "--json"], env={"PIXEMBED_STATE": postgres_uri})
     assert '"name": "ops"' in listed.stdout
     assert not (tmp_path / "keys.sqlite").exists()  # nothing went to the SQLite default
+
+
+def test_a_model_loaded_at_startup_is_checked_against_the_replicas_too(
+    make_client: MakeClient, postgres_uri: str, tmp_path: Path
+) -> None:
+    _record(postgres_uri, {"model": "ViT-B-32/openai", "dimensions": "512"})
+    # model=None: the app loads the configured model (the tiny one) in its lifespan, then checks it.
+    with pytest.raises(SettingsMismatch, match="ViT-B-32/openai"):
+        make_client(model=None, state=postgres_uri, data_dir=tmp_path)
+
+
+def test_a_job_submitted_through_one_server_is_polled_through_another(
+    make_client: MakeClient, postgres_uri: str, tmp_path: Path, tiny_model: ClipModel
+) -> None:
+    one = make_client(state=postgres_uri, data_dir=tmp_path / "one")
+    other = make_client(state=postgres_uri, data_dir=tmp_path / "two")
+    assert one.post("/v1/collections", json={"name": "c"}).status_code == 201
+    base = np.eye(tiny_model.info.dimensions, dtype=np.float32)
+    items = [
+        {"id": "a", "vector": base[0].tolist()},
+        {"id": "a-copy", "vector": (base[0] + 0.01 * base[1]).tolist()},
+        {"id": "b", "vector": base[2].tolist()},
+    ]
+    assert one.post("/v1/collections/c/items", json={"items": items}).status_code == 200
+    accepted = one.post("/v1/collections/c/dedup", json={"method": "semantic", "background": True})
+    assert accepted.status_code == 202
+    # Polled through the other server only: it answers from the shared records.
+    ends = time.monotonic() + 60
+    while time.monotonic() < ends:
+        seen = other.get(accepted.json()["status_url"])
+        if seen.status_code != 200 or seen.json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert seen.status_code == 200
+    job = seen.json()
+    assert one.get(accepted.json()["status_url"]).json() == job
+    assert job["status"] == "done" and [sorted(g["members"]) for g in job["result"]["groups"]] == [
+        ["a", "a-copy"]
+    ]
+
+
+def test_serve_counts_the_keys_of_the_shared_state_before_opening_a_public_address(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIXEMBED_API_KEYS", raising=False)
+    runner = CliRunner()
+    # A documentation address (TEST-NET-1): not loopback, so keys are required, and not this machine's, so
+    # a serve that gets past the key check stops at the port check without listening anywhere.
+    serve = ["serve", "--host", "192.0.2.1", "--data-dir", str(tmp_path)]
+    refused = runner.invoke(cli_app, [*serve, "--state", postgres_uri])
+    assert "refusing to listen" in str(refused.exception)  # no key anywhere yet
+    _create_key(postgres_uri)
+    passed = runner.invoke(cli_app, [*serve, "--state", postgres_uri])
+    assert "cannot listen on 192.0.2.1" in str(passed.exception)  # past the key check: the state has one
+    assert "refusing to listen" in str(runner.invoke(cli_app, serve).exception)  # SQLite: no key there
+
+
+def _create_key(uri: str) -> None:
+    keys = KeyStore(uri)
+    try:
+        keys.create("ops", ("admin",))
+    finally:
+        keys.close()
+
+
+def test_index_and_delete_from_the_cli_keep_thumbnails_in_the_shared_state(
+    postgres_uri: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name, colour in (("red.png", "red"), ("blue.png", "blue")):
+        Image.new("RGB", (64, 48), colour).save(folder / name)
+    data = ["--data-dir", str(tmp_path / "data"), "--state", postgres_uri]
+    runner = CliRunner()
+    indexed = runner.invoke(cli_app, ["index", str(folder), "-c", "c", "--model", "pixembed-tiny", *data])
+    assert indexed.exit_code == 0, indexed.output
+    thumbnails = ThumbnailStore(postgres_uri)
+    try:
+        assert thumbnails.get("c", "red.png").media_type.startswith("image/")
+        assert not (tmp_path / "data" / "thumbnails.sqlite3").exists()
+        assert runner.invoke(cli_app, ["collections", "delete", "c", "--yes", *data]).exit_code == 0
+        with pytest.raises(NotFound):
+            thumbnails.get("c", "red.png")
+    finally:
+        thumbnails.close()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pixembed.errors import Conflict, InvalidRequest, NotFound, SettingsMismatch, Unavailable
-from pixembed.services.jobs import JobRunner
+from pixembed.services.jobs import Job, JobRunner
 from pixembed.store import job_records
 from pixembed.store.database import PostgresDatabase
 from pixembed.store.job_records import INTERRUPTED, JobRecord
@@ -172,23 +172,26 @@ def test_quota_resets_with_its_period_and_reports_what_is_left(
 # Jobs
 
 
+def _finished(runner: JobRunner, job_id: str, deadline_s: float = 30.0) -> Job:
+    """Poll ``runner`` for a job, as a client polls a server, until it is done or failed."""
+    ends = time.monotonic() + deadline_s
+    while (job := runner.get(job_id)).status not in ("done", "failed") and time.monotonic() < ends:
+        time.sleep(0.02)
+    return job
+
+
 def test_a_job_submitted_through_one_state_is_read_through_another(open_same: OpenState) -> None:
     runner = JobRunner(records=open_same().jobs)
-    job = runner.submit("dedup", lambda progress: {"groups": [[1, 2]], "score": 0.5})
-    for _ in range(200):
-        if runner.get(job.id).status == "done":
-            break
-        time.sleep(0.02)
     elsewhere = JobRunner(records=open_same().jobs)
-    seen = elsewhere.get(job.id)
+    job = runner.submit("dedup", lambda progress: {"groups": [[1, 2]], "score": 0.5})
+    queued = elsewhere.get(job.id)  # known everywhere from the moment it is accepted
+    assert (queued.kind, queued.created_at) == ("dedup", job.created_at)
+    seen = _finished(elsewhere, job.id)
     expected = ("dedup", "done", 1.0, {"groups": [[1, 2]], "score": 0.5})
     assert (seen.kind, seen.status, seen.progress, seen.result) == expected
     failing = runner.submit("cluster", lambda progress: 1 / 0)
-    for _ in range(200):
-        if runner.get(failing.id).status == "failed":
-            break
-        time.sleep(0.02)
-    assert elsewhere.get(failing.id).error is not None
+    failed = _finished(elsewhere, failing.id)
+    assert failed.status == "failed" and failed.error is not None
     with pytest.raises(NotFound):
         elsewhere.get("no-such-job")
 
@@ -277,8 +280,9 @@ def test_replicas_must_agree_on_the_model_recorded_in_a_shared_state(open_same: 
 
 
 def test_unknown_state_uris_are_refused_with_what_is_understood() -> None:
-    with pytest.raises(InvalidRequest, match="postgresql://"):
-        open_state("mysql://db/pixembed", sqlite_locations(":memory:", ":memory:", Path(".")))
+    for location in ("mysql://db/pixembed", "/var/lib/pixembed/state.sqlite"):
+        with pytest.raises(InvalidRequest, match="postgresql://"):
+            open_state(location, sqlite_locations(":memory:", ":memory:", Path(".")))
 
 
 def test_an_unreachable_postgresql_state_is_unavailable_with_the_password_hidden(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 Row = tuple[Any, ...]
 Params = Sequence[Any]
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+STATE_SCHEMA = "pixembed"
+"""The PostgreSQL schema that holds the state's tables."""
 _VERSIONS = "CREATE TABLE IF NOT EXISTS pixembed_schema (kind TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
 
@@ -59,6 +61,8 @@ class Database(ABC):
     """The SQL function that returns the larger of its arguments."""
     without_rowid = "WITHOUT ROWID"
     """SQLite's option for tables keyed by their primary key alone (nothing in PostgreSQL)."""
+    setup_sql: str | None = None
+    """A statement run before any schema is created (PostgreSQL: pixembed's own schema)."""
 
     def __init__(self) -> None:
         self._users = 0
@@ -104,6 +108,8 @@ class Database(ABC):
         ``i + 1`` (DDL statements separated by ``;``, ``{blob}`` for the bytes type, ``{without_rowid}``
         after a table)."""
         with self.write(lock="pixembed_schema") as tx:
+            if self.setup_sql is not None:
+                tx.execute(self.setup_sql)
             tx.execute(_VERSIONS)
             found = tx.execute("SELECT version FROM pixembed_schema WHERE kind = ?", (kind,))
             version = int(found[0][0]) if found else 0
@@ -200,7 +206,8 @@ class _PostgresTransaction(Transaction):
 
 
 class PostgresDatabase(Database):
-    """A PostgreSQL database through a psycopg 3 connection pool, shared by every replica.
+    """A PostgreSQL database through a psycopg 3 connection pool, shared by every replica; the tables are
+    in the ``pixembed`` schema.
 
     Writes run in READ COMMITTED transactions; those that read, decide, then write take a named lock
     (``pg_advisory_xact_lock``), or are one atomic statement (quota charges).
@@ -209,6 +216,9 @@ class PostgresDatabase(Database):
     blob_type = "BYTEA"
     greatest = "GREATEST"
     without_rowid = ""
+    # Every table lives in a schema of pixembed's own, so that names such as "keys" or "jobs" never meet a
+    # table of another application in a database that users share (pgvector's tables stay where they are).
+    setup_sql = f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}"
 
     def __init__(self, uri: str, *, max_connections: int = 10, connect_timeout_s: float = 10.0) -> None:
         super().__init__()
@@ -220,7 +230,12 @@ class PostgresDatabase(Database):
             ) from exc
         self.uri = uri
         self._pool: ConnectionPool = ConnectionPool(
-            uri, min_size=1, max_size=max_connections, open=False, timeout=connect_timeout_s
+            uri,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            timeout=connect_timeout_s,
+            kwargs={"options": f"-c search_path={STATE_SCHEMA}"},
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
@@ -304,8 +319,13 @@ def open_database(location: str | Path) -> Database:
     if is_postgres(text):
         return PostgresDatabase(text)
     if "://" in text:
-        raise InvalidRequest(
-            f"unknown state location {redact(text)!r}: use postgresql://USER:PASSWORD@HOST/DATABASE "
-            "(or leave it unset for SQLite files in the data directory)"
-        )
+        raise unknown_state(text)
     return SqliteDatabase(text)
+
+
+def unknown_state(location: str) -> InvalidRequest:
+    """The error for a state location that is not a PostgreSQL URI."""
+    return InvalidRequest(
+        f"unknown state location {redact(location)!r}: use postgresql://USER:PASSWORD@HOST/DATABASE "
+        "(or leave it unset for SQLite files in the data directory)"
+    )

@@ -113,14 +113,15 @@ def hash_key(key: str) -> bytes:
 class KeyStore:
     """The key table in a SQLite file or a PostgreSQL database; safe to share between threads and processes.
 
-    ``KeyStore(path)`` opens (or creates) a SQLite file; ``KeyStore(database)`` uses an open ``Database``,
-    SQLite or PostgreSQL (``pixembed.store.state.open_state`` picks it from the state URI).
+    ``KeyStore(path)`` opens (or creates) a SQLite file, ``KeyStore("postgresql://...")`` a PostgreSQL
+    database; ``KeyStore(database)`` uses an open ``Database`` (as ``pixembed.store.state.State`` does).
     """
 
     def __init__(self, location: str | Path | Database, clock: Callable[[], float] = time.time) -> None:
         self._db = database_for(location).acquire()
         self._clock = clock
         self._closed = False
+        self._limits: dict[str, tuple[Limit | None, Limit | None]] = {}
         self._db.ensure_schema("keys", MIGRATIONS)
 
     def close(self) -> None:
@@ -225,11 +226,7 @@ class KeyStore:
 
     def admit(self, key_id: str) -> Admission:
         """Charge one request to the key: admitted only if under its rate and quota, atomically."""
-        rows = self._db.read("SELECT quota, rate FROM keys WHERE id = ?", (key_id,))
-        if not rows:
-            raise NotFound(f"no key with id {key_id!r}")
-        quota = parse_limit(rows[0][0]) if rows[0][0] else None
-        rate = parse_limit(rows[0][1]) if rows[0][1] else None
+        quota, rate = self._limits_of(key_id)
         for _ in range(_CHARGE_ATTEMPTS):
             now = self._clock()
             charged = self._charge(key_id, quota, rate, now)
@@ -240,6 +237,21 @@ class KeyStore:
                 return refusal
         # Counters that keep moving under us: refuse this once rather than loop.
         return self._refusal(key_id, quota, rate, self._clock(), final=True) or Admission(False, None)
+
+    def _limits_of(self, key_id: str) -> tuple[Limit | None, Limit | None]:
+        """A key's quota and rate. A key's limits never change once it is created, so they are read once
+        per process (its validity and counters are never cached: they are read or updated every time)."""
+        limits = self._limits.get(key_id)
+        if limits is None:
+            rows = self._db.read("SELECT quota, rate FROM keys WHERE id = ?", (key_id,))
+            if not rows:
+                raise NotFound(f"no key with id {key_id!r}")
+            quota, rate = rows[0]
+            limits = self._limits[key_id] = (
+                parse_limit(quota) if quota else None,
+                parse_limit(rate) if rate else None,
+            )
+        return limits
 
     def _charge(
         self, key_id: str, quota: Limit | None, rate: Limit | None, now: float

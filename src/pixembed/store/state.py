@@ -8,6 +8,10 @@ thumbnails and the collection catalogue, and agree on the model (``ReplicaSettin
 
 Each kind is one class written in SQL both databases speak (``pixembed.store.database``); the protocols here
 are what the rest of pixembed relies on, so another backend is one more implementation of each.
+
+The collection catalogue (``CollectionCatalogue``) is here for vector backends that keep their catalogue in
+the state; the ones that exist keep theirs beside their vectors (the embedded store's SQLite file, Qdrant's
+catalogue collection, pgvector's table), where one transaction changes both, so the server does not use it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from pixembed.store.database import Database, is_postgres, open_database, redact
+from pixembed.store.database import Database, is_postgres, open_database, redact, unknown_state
 
 if TYPE_CHECKING:
     from pixembed.store.collection_catalogue import CatalogueEntry
@@ -186,7 +190,7 @@ class State:
 def open_state(uri: str | None, sqlite: SqliteLocations) -> State:
     """The state at ``uri`` (``postgresql://...``), or in the SQLite files ``sqlite`` names when None."""
     if uri is not None and not is_postgres(uri):
-        open_database(uri)  # raises the InvalidRequest that says which URIs are understood
+        raise unknown_state(uri)
     return State(uri, sqlite)
 
 
