@@ -15,7 +15,12 @@ from pixembed.store import Record, open_store, parse_filter
 from tests.store.vectors import unit_rows
 
 psycopg = pytest.importorskip("psycopg", reason="pip install -e '.[postgres]'")
-from pixembed.store.pgvector import HNSW_EF_CONSTRUCTION, HNSW_M, PgVectorStore  # noqa: E402
+from pixembed.store.pgvector import (  # noqa: E402
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    PgVectorStore,
+    check_pgvector_version,
+)
 
 
 @pytest.fixture
@@ -175,3 +180,11 @@ def test_writes_racing_a_collection_drop_end_in_not_found(store: PgVectorStore, 
     stop.set()
     other.close()
     assert outcomes[-1] == "not found" and "ok" in outcomes
+
+
+def test_pgvector_before_0_8_is_refused_with_what_to_do() -> None:
+    for good in ("0.8.0", "0.8.5", "1.0"):
+        check_pgvector_version(good)
+    for old in ("0.7.4", "0.5.1", "", "dev"):
+        with pytest.raises(Unavailable, match=r"0\.8 or later"):
+            check_pgvector_version(old)

@@ -67,6 +67,16 @@ SCHEMA = sql.SQL(
 ).format(catalogue=sql.Identifier(CATALOGUE))
 
 
+def check_pgvector_version(version: str) -> None:
+    """Refuse pgvector before 0.8, which lacks the iterative index scans that filtered searches rely on."""
+    parts = version.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]) or (int(parts[0]), int(parts[1])) < (0, 8):
+        raise Unavailable(
+            f"the PostgreSQL vector store has pgvector {version or 'of unknown version'}; pixembed needs 0.8 "
+            "or later (ALTER EXTENSION vector UPDATE, after installing a newer pgvector)"
+        )
+
+
 def _items(table_id: int) -> sql.Identifier:
     return sql.Identifier(f"pixembed_vectors_{table_id}")
 
@@ -83,6 +93,8 @@ class PgVectorStore(VectorStore):
             with psycopg.connect(uri, autocommit=True) as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+                check_pgvector_version(str(row[0]) if row else "")
                 conn.execute(SCHEMA)
         except psycopg.OperationalError as exc:
             raise Unavailable(f"cannot reach the PostgreSQL vector store: {_first_line(exc)}") from exc
