@@ -1,7 +1,8 @@
 """PostgreSQL with pgvector as the vector backend: ``--store postgresql://user:pass@host/db``.
 
 Every replica that points at the same database sees the same collections. One catalogue table
-(``pixembed_vector_collections``) records each collection's model and dimensions; each collection's items
+(``pixembed_vector_collections``) records each collection's model, dimensions and item count (kept by each
+write in its transaction, so counting is not a table scan); each collection's items
 live in a table of their own (``pixembed_vectors_<n>``: id, ``vector(d)``, ``jsonb`` metadata) with an HNSW
 index for cosine distance (``vector_cosine_ops``, m=16, ef_construction=64, pgvector's defaults). A query
 sets ``hnsw.ef_search`` for itself (100, or top_k when larger) and turns on pgvector's strict-order iterative
@@ -61,6 +62,8 @@ SCHEMA = sql.SQL(
         table_id BIGSERIAL UNIQUE,
         model TEXT NOT NULL,
         dimensions INTEGER NOT NULL CHECK (dimensions > 0),
+        -- Kept by every write in its own transaction, so a count is one row read, not a table scan.
+        item_count BIGINT NOT NULL DEFAULT 0,
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )
     """
@@ -133,14 +136,24 @@ class PgVectorStore(VectorStore):
 
     def _entry(self, conn: psycopg.Connection[TupleRow], name: str) -> tuple[int, CollectionInfo]:
         row = conn.execute(
-            sql.SQL("SELECT table_id, model, dimensions FROM {} WHERE name = %s").format(
+            sql.SQL("SELECT table_id, model, dimensions, item_count FROM {} WHERE name = %s").format(
                 sql.Identifier(CATALOGUE)
             ),
             [name],
         ).fetchone()
         if row is None:
             raise NotFound(f"no collection named {name!r}")
-        return int(row[0]), CollectionInfo(name, str(row[1]), int(row[2]))
+        return int(row[0]), CollectionInfo(name, str(row[1]), int(row[2]), int(row[3]))
+
+    def _add_to_count(self, conn: psycopg.Connection[TupleRow], table_id: int, change: int) -> None:
+        # Last in the transaction: writers of one collection queue on this row only for their COMMIT.
+        if change:
+            conn.execute(
+                sql.SQL("UPDATE {} SET item_count = item_count + %s WHERE table_id = %s").format(
+                    sql.Identifier(CATALOGUE)
+                ),
+                [change, table_id],
+            )
 
     def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
         """Record the collection and create its table and HNSW index, in one transaction."""
@@ -179,24 +192,24 @@ class PgVectorStore(VectorStore):
         """Every collection with its count, by name."""
         with self._transaction() as conn:
             rows = conn.execute(
-                sql.SQL("SELECT name FROM {} ORDER BY name").format(sql.Identifier(CATALOGUE))
+                sql.SQL("SELECT name, model, dimensions, item_count FROM {} ORDER BY name").format(
+                    sql.Identifier(CATALOGUE)
+                )
             ).fetchall()
-            return [self._counted(conn, str(row[0])) for row in rows]
-
-    def _counted(self, conn: psycopg.Connection[TupleRow], name: str) -> CollectionInfo:
-        table_id, info = self._entry(conn, name)
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_items(table_id))).fetchone()
-        assert row is not None
-        return CollectionInfo(info.name, info.model, info.dimensions, int(row[0]))
+        return [CollectionInfo(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def get_collection(self, name: str) -> CollectionInfo:
         """One collection with its exact count."""
         with self._transaction() as conn:
-            return self._counted(conn, name)
+            return self._entry(conn, name)[1]
 
     def delete_collection(self, name: str) -> None:
         """Drop the collection's table and its catalogue row together."""
         with self._transaction() as conn:
+            # The table first: writes in flight finish (their count included) before the catalogue row
+            # goes, and later ones find no table (NotFound) rather than deadlocking with this.
+            table_id, _ = self._entry(conn, name)
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_items(table_id)))
             row = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE name = %s RETURNING table_id").format(
                     sql.Identifier(CATALOGUE)
@@ -250,13 +263,22 @@ class PgVectorStore(VectorStore):
             # behind each other instead of deadlocking.
             order = sorted(range(len(ids)), key=ids.__getitem__)
             with conn.cursor() as cursor:
+                # xmax = 0 on a row this statement inserted; a replaced row carries this transaction's id.
                 cursor.executemany(
                     sql.SQL(
                         "INSERT INTO {} (id, vector, metadata) VALUES (%s, %s, %s) ON CONFLICT (id) "
-                        "DO UPDATE SET vector = EXCLUDED.vector, metadata = EXCLUDED.metadata"
+                        "DO UPDATE SET vector = EXCLUDED.vector, metadata = EXCLUDED.metadata "
+                        "RETURNING (xmax = 0)"
                     ).format(_items(table_id)),
                     [(ids[i], vectors[i], Jsonb(records[i].metadata)) for i in order],
+                    returning=True,
                 )
+                inserted = 0
+                while True:
+                    inserted += sum(1 for (new,) in cursor.fetchall() if new)
+                    if not cursor.nextset():
+                        break
+            self._add_to_count(conn, table_id, inserted)
         return len(records)
 
     def get(self, name: str, item_id: str) -> Record:
@@ -278,10 +300,11 @@ class PgVectorStore(VectorStore):
             # Locked in id order first, as upsert writes them, so a delete and an upsert cannot deadlock.
             locked = sql.SQL("SELECT id FROM {} WHERE id = ANY(%s) ORDER BY id FOR UPDATE")
             conn.execute(locked.format(_items(table_id)), [list(item_ids)])
-            cursor = conn.execute(
+            deleted = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(_items(table_id)), [list(item_ids)]
-            )
-            return cursor.rowcount
+            ).rowcount
+            self._add_to_count(conn, table_id, -deleted)
+            return deleted
 
     def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
         """The nearest items by cosine through the HNSW index, filtered in SQL; exact when the index
