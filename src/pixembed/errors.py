@@ -16,7 +16,8 @@ building a new one, so that its class and attributes (``retry_after_s``) survive
     ├── MethodNotAllowed          a route asked with a method it does not answer (405)
     ├── RequestTimeout            a client too slow to send its request's headers or body (408)
     ├── Conflict                  a collection that already exists, another model's collection, or the
-    │                             last admin key (409)
+    │   │                         last admin key (409)
+    │   └── SettingsMismatch      a replica whose model or dimensions differ from its shared state's
     ├── PayloadTooLarge           bytes over the upload limit (413)
     │   └── ImageTooLarge         pixel count over the decompression-bomb limit
     │       └── BudgetFull        an image that fits a request alone, not beside what it already holds
@@ -115,6 +116,12 @@ class Conflict(PixembedError):
     """The request clashes with what exists: a taken name, or a collection of another model."""
 
     code = "conflict"
+
+
+class SettingsMismatch(Conflict):
+    """A server whose model (or dimensions) differ from those recorded by the replicas sharing its state."""
+
+    code = "settings_mismatch"
 
 
 class PayloadTooLarge(PixembedError):

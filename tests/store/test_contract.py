@@ -1,4 +1,5 @@
-"""One contract, every backend: the embedded store (memory and disk) and Qdrant's local mode."""
+"""One contract, every backend: the embedded store (memory and disk), Qdrant's local mode, and pgvector on a
+throwaway PostgreSQL server (tests/postgres.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ from pixembed.errors import Conflict, InvalidRequest, NotFound
 from pixembed.store import Record, VectorStore, open_store, parse_filter
 from tests.store.vectors import unit_rows
 
-BACKENDS = ["embedded-memory", "embedded-disk", "qdrant-local"]
+BACKENDS = ["embedded-memory", "embedded-disk", "qdrant-local", "pgvector"]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    location = {
-        "embedded-memory": ":memory:",
-        "embedded-disk": str(tmp_path / "data"),
-        "qdrant-local": "qdrant+local::memory:",
-    }[request.param]
+    if request.param == "pgvector":
+        location = request.getfixturevalue("postgres_uri")
+    else:
+        location = {
+            "embedded-memory": ":memory:",
+            "embedded-disk": str(tmp_path / "data"),
+            "qdrant-local": "qdrant+local::memory:",
+        }[request.param]
     opened = open_store(location)
     yield opened
     opened.close()

@@ -31,9 +31,7 @@ from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
-from pixembed.services.collections import open_collections
-from pixembed.services.thumbnails import open_thumbnails
-from pixembed.store.keys import KeyStore
+from pixembed.services.state import agree_with_replicas, open_state_and_store
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +61,8 @@ def create_app(
             except PixembedError as exc:
                 app.state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
+            else:  # a model given to create_app was checked there
+                await anyio.to_thread.run_sync(agree_with_replicas, state, app.state.model.info)
         if app.state.detector is None and settings.detector != "clip-regions":
             try:
                 app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
@@ -73,10 +73,9 @@ def create_app(
             yield
         finally:
             app.state.store.close()
-            app.state.keys.close()
-            app.state.thumbnails.close()
             if (jobs := getattr(app.state, "jobs", None)) is not None:
                 jobs.close()
+            state.close()
 
     # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package, not a CDN, so the
     # docs work on a machine with no network like the rest of the page.
@@ -93,11 +92,13 @@ def create_app(
     app.state.load_error = None
     app.state.detector = detector
     app.state.detector_error = None
-    # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
-    app.state.store = open_collections(settings)
-    app.state.keys = KeyStore(settings.key_store_path)
+    # Opened here, not in lifespan, so a state or store that cannot open (or a model other than the other
+    # replicas') stops the app before it takes requests.
+    state, app.state.store = open_state_and_store(settings, model.info if model is not None else None)
+    app.state.shared_state = state
+    app.state.keys = state.keys
     app.state.auth = AuthSwitch(settings, app.state.keys)
-    app.state.thumbnails = open_thumbnails(settings)
+    app.state.thumbnails = state.thumbnails
     # Outermost last: every request gets an id, metrics and a log line; CORS answers preflights and marks
     # responses for allowed origins; foreign Host headers and cross-site writes are refused; then the
     # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key;

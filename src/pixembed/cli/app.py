@@ -45,7 +45,17 @@ DataDirOpt = Annotated[
     typer.Option(help="where collections live (PIXEMBED_DATA_DIR; default ~/.local/share/pixembed)"),
 ]
 StoreOpt = Annotated[
-    str | None, typer.Option(help="store location instead: qdrant://host:6333, qdrant+local:PATH")
+    str | None,
+    typer.Option(
+        help="store location instead: qdrant://host:6333, qdrant+local:PATH, postgresql://user@host/db"
+    ),
+]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="keys, quotas, jobs, thumbnails and catalogue in PostgreSQL, shared by replicas: "
+        "postgresql://USER:PASSWORD@HOST/DB (PIXEMBED_STATE; default SQLite files in the data directory)"
+    ),
 ]
 
 
@@ -95,6 +105,7 @@ def serve(
     ] = "auto",
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
+    state: StateOpt = None,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="allow a non-loopback address without API keys")
     ] = False,
@@ -128,6 +139,7 @@ def serve(
         runtime=runtime,
         data_dir=data_dir,
         store=store,
+        state=state,
         detector=detector,
     )
     if not _is_loopback(host) and not _any_keys(settings) and not insecure_no_auth:
@@ -196,15 +208,15 @@ def _any_keys(settings: Settings) -> bool:
     """True when the server will ask for keys: PIXEMBED_API_KEYS, or a key store that ever held a key."""
     if settings.api_keys:
         return True
-    if not settings.key_store_path.exists():
+    if not settings.state and not settings.key_store_path.exists():
         return False
-    from pixembed.store.keys import KeyStore
+    from pixembed.services.state import open_state_from_settings
 
-    store = KeyStore(settings.key_store_path)
+    state = open_state_from_settings(settings)
     try:
-        return store.has_ever_had_keys()
+        return state.keys.has_ever_had_keys()
     finally:
-        store.close()
+        state.close()
 
 
 @app.command()

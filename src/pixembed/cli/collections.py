@@ -18,6 +18,7 @@ from pixembed.cli.app import (
     CliError,
     DataDirOpt,
     PretrainedOpt,
+    StateOpt,
     StoreOpt,
     WeightsOpt,
     _read,
@@ -78,8 +79,10 @@ def model_of_collection(
     return own, pretrained or own_tag or None
 
 
-def _store(data_dir: Path | None, store: str | None) -> tuple[Settings, VectorStore]:
-    settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store)
+def _store(
+    data_dir: Path | None, store: str | None, state: str | None = None
+) -> tuple[Settings, VectorStore]:
+    settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store, state=state)
     return settings, open_collections(settings)
 
 
@@ -92,6 +95,7 @@ def index(
     weights: WeightsOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
+    state: StateOpt = None,
     ray: Annotated[
         bool,
         typer.Option(
@@ -122,7 +126,7 @@ def index(
             raise CliError(escape(exc.message)) from exc
     opened = open_collections(make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, store=store))
     model, pretrained = model_of_collection(opened, collection, model, pretrained)
-    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store)
+    settings = make_settings(model, pretrained, weights, data_dir=data_dir, store=store, state=state)
     loaded = load_cli_model(settings)
     try:
         opened.get_collection(collection)
@@ -234,9 +238,10 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", help="do it without asking")] = False,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
+    state: StateOpt = None,
 ) -> None:
-    """Delete a collection and all its items."""
-    settings, opened = _store(data_dir, store)
+    """Delete a collection and all its items (and their thumbnails, in the --state if given)."""
+    settings, opened = _store(data_dir, store, state)
     count = opened.get_collection(name).count
     if not yes and not typer.confirm(f"delete {name!r} and its {count} items?"):
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pixembed.cli.app import DataDirOpt, app, err, make_settings
+from pixembed.cli.app import DataDirOpt, StateOpt, app, err, make_settings
 from pixembed.config import DEFAULT_MODEL
 from pixembed.store.keys import KeyInfo, KeyStore
 
@@ -22,9 +22,10 @@ KeyStoreOpt = Annotated[
 ]
 
 
-def _open(data_dir: object, key_store: str | None) -> KeyStore:
-    settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, key_store=key_store)
-    return KeyStore(settings.key_store_path)
+def _open(data_dir: object, key_store: str | None, state: str | None) -> KeyStore:
+    settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, key_store=key_store, state=state)
+    # A PostgreSQL state (--state, PIXEMBED_STATE) holds the keys every replica on it checks.
+    return KeyStore(settings.state or settings.key_store_path)
 
 
 def _when(timestamp: float | None) -> str:
@@ -43,9 +44,10 @@ def keys_create(
     rate: Annotated[str | None, typer.Option(help="requests per unit time, e.g. 10/s")] = None,
     data_dir: DataDirOpt = None,
     key_store: KeyStoreOpt = None,
+    state: StateOpt = None,
 ) -> None:
     """Create a key and print it once: only its hash is stored, so it cannot be shown again."""
-    store = _open(data_dir, key_store)
+    store = _open(data_dir, key_store, state)
     try:
         key, info = store.create(name, tuple(scopes.split(",")), quota, rate)
     finally:
@@ -63,9 +65,10 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
     data_dir: DataDirOpt = None,
     key_store: KeyStoreOpt = None,
+    state: StateOpt = None,
 ) -> None:
     """Names, ids, scopes, limits and usage of the keys; never their secrets."""
-    store = _open(data_dir, key_store)
+    store = _open(data_dir, key_store, state)
     try:
         every = store.list(include_revoked=True)
     finally:
@@ -117,9 +120,10 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="the key's id or name")],
     data_dir: DataDirOpt = None,
     key_store: KeyStoreOpt = None,
+    state: StateOpt = None,
 ) -> None:
     """Revoke a key; a running server refuses it from its next request on."""
-    store = _open(data_dir, key_store)
+    store = _open(data_dir, key_store, state)
     try:
         info = store.revoke(key)
         admins_left = any("admin" in live.scopes for live in store.list())

@@ -1,9 +1,11 @@
 """A small in-process job runner: long dedup/cluster runs on a thread pool, with progress.
 
-With ``JobRecords`` every job is also written to SQLite when it is submitted, starts, reports progress (at
-most once a second) and ends, so its result outlives a restart and other processes serving the same data
-directory can answer for it; a job a stopped process left unfinished reads as failed, interrupted. The most
-recent ``keep`` jobs are kept; older finished ones are forgotten first.
+With job records (``JobState``) every job is also written to the state when it is submitted, starts, reports
+progress (at most once a second) and ends, so its result outlives a restart and other processes serving the
+same data directory, or replicas on the same PostgreSQL state, can answer for it; a job a stopped process
+left unfinished reads as failed, interrupted. The most recent ``keep`` jobs are kept; older finished ones are
+forgotten first. The queue caps (``max_queued``, ``max_queued_per_owner``) count this process's waiting
+jobs only: jobs run on the threads of the process that took them, so each replica bounds its own queue.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 from pixembed.errors import NotFound, PixembedError, RateLimited, error_for_code
-from pixembed.store.job_records import JobRecord, JobRecords
+from pixembed.store.job_records import JobRecord
+from pixembed.store.state import JobState
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 Work = Callable[[Callable[[float], None]], Any]
@@ -52,7 +55,7 @@ class JobRunner:
         self,
         workers: int = 1,
         keep: int = 1000,
-        records: JobRecords | None = None,
+        records: JobState | None = None,
         *,
         max_queued: int | None = None,
         max_queued_per_owner: int | None = None,
@@ -75,7 +78,12 @@ class JobRunner:
             self._check_queue(owner)
             self._jobs[job.id] = job
             self._forget_old()
-        self._write(job)
+        try:
+            self._write(job)
+        except PixembedError:  # not recorded, so not accepted: the caller gets the error (503)
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            raise
         if self._records is not None:
             self._records.trim(self._keep)
         self._pool.submit(self._run, job, work)
@@ -111,31 +119,50 @@ class JobRunner:
 
     def _run(self, job: Job, work: Work) -> None:
         job.status = "running"
-        self._write(job)
+        self._write(job, quiet=True)
         written = time.monotonic()
 
         def progress(fraction: float) -> None:
             nonlocal written
             job.progress = max(job.progress, min(1.0, max(0.0, float(fraction))))
             if time.monotonic() - written >= PROGRESS_WRITE_S:
-                self._write(job)
+                self._write(job, quiet=True)
                 written = time.monotonic()
 
         try:
-            job.result = work(progress)
+            ended = replace(job, result=work(progress), progress=1.0, status="done")
         except PixembedError as exc:
-            job.error, job.status = exc, "failed"
+            ended = replace(job, error=exc, status="failed")
         except Exception as exc:  # a job must end "failed", never stay "running" forever
             log.exception("job %s (%s) failed", job.id, job.kind)
-            job.error, job.status = PixembedError(f"internal error: {type(exc).__name__}"), "failed"
-        else:
-            job.progress, job.status = 1.0, "done"
-        job.finished_at = time.time()
-        self._write(job)
+            internal = PixembedError(f"internal error: {type(exc).__name__}")
+            ended = replace(job, error=internal, status="failed")
+        ended.finished_at = time.time()
+        # Recorded before this process shows it: once a client has seen the outcome here, every process
+        # (every replica on a shared state) answers with it too.
+        self._write(ended, quiet=True)
+        job.result, job.error, job.progress, job.finished_at = (
+            ended.result,
+            ended.error,
+            ended.progress,
+            ended.finished_at,
+        )
+        job.status = ended.status
 
-    def _write(self, job: Job) -> None:
+    def _write(self, job: Job, *, quiet: bool = False) -> None:
+        """Record the job; with ``quiet``, a state that cannot be written (a PostgreSQL state that is down)
+        is logged rather than raised, so a running job still ends, and this process still answers for it."""
         if self._records is None:
             return
+        try:
+            self._put(job)
+        except PixembedError as exc:
+            if not quiet:
+                raise
+            log.warning("job %s (%s) could not be recorded: %s", job.id, job.kind, exc.message)
+
+    def _put(self, job: Job) -> None:
+        assert self._records is not None
         error = job.error
         self._records.put(
             JobRecord(

@@ -19,8 +19,8 @@ Vector = npt.NDArray[np.float32]
 
 
 def open_thumbnails(settings: Settings) -> ThumbnailStore:
-    """The thumbnail store that goes with the settings' vector store."""
-    return ThumbnailStore(thumbnails_location(settings.store_location, settings.data_dir))
+    """The thumbnail store that goes with the settings' vector store, or the shared state's (``--state``)."""
+    return ThumbnailStore(settings.state or thumbnails_location(settings.store_location, settings.data_dir))
 
 
 def _save(

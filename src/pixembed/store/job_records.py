@@ -1,42 +1,48 @@
-"""Dedup and cluster jobs in SQLite, so that a job's outcome outlives the process that ran it.
+"""Dedup and cluster jobs in SQLite or PostgreSQL, so that a job's outcome outlives the process that ran it.
 
 A client that got 202 and polls after a restart finds its finished result, or learns that the job was
-interrupted, instead of an unknown id. Every process serving the same data directory sees the others' jobs.
-A job left queued or running by a process that is no longer alive can never finish: opening the records
-marks it failed with ``INTERRUPTED``.
+interrupted, instead of an unknown id. Every process serving the same data directory (or, on a PostgreSQL
+state, every replica) sees the others' jobs, results included. A job left queued or running by a process that
+is no longer alive can never finish: opening the records marks it failed with ``INTERRUPTED``. Only this
+host's processes can be checked, so each job records the host that runs it as well as the process id.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pixembed.store.base import beside_store
-from pixembed.store.sql import immediate_transaction
+from pixembed.store.database import Database, database_for
 
 JOBS_FILENAME = "jobs.sqlite3"
 INTERRUPTED = "the server stopped before this job finished; submit it again"
-SCHEMA = """
+# Migrations, oldest first (Database.ensure_schema): the first is the table files had before versions were
+# kept; the second names the host of the owning process, so a replica never judges another host's pids.
+MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     status TEXT NOT NULL,
-    progress REAL NOT NULL,
+    progress DOUBLE PRECISION NOT NULL,
     result TEXT,
     error_code TEXT,
     error_message TEXT,
     owner_pid INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    finished_at REAL
+    created_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION
 );
-CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (created_at);
-"""
+CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (created_at)
+""",
+    "ALTER TABLE jobs ADD COLUMN owner_host TEXT NOT NULL DEFAULT ''",
+)
+HOST = socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -70,22 +76,19 @@ def _alive(pid: int) -> bool:
 
 
 class JobRecords:
-    """Job rows by id; safe to share between threads."""
+    """Job rows by id in a SQLite file or a PostgreSQL database; safe to share between threads."""
 
-    def __init__(self, location: str) -> None:
-        if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+    def __init__(self, location: str | Path | Database) -> None:
+        self._db = database_for(location).acquire()
         self._closed = False
-        self._db = sqlite3.connect(location, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # A finished job's result, once shown to a poller, must survive a power loss (not only kill -9).
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        with immediate_transaction(self._db, self._lock) as db:
+        self._db.ensure_schema("jobs", MIGRATIONS)
+        with self._db.write(lock="pixembed_jobs_sweep") as db:
+            # A file from before hosts were kept says '': its jobs ran on this machine.
             unfinished = db.execute(
-                "SELECT id, owner_pid FROM jobs WHERE status IN ('queued', 'running')"
-            ).fetchall()
+                "SELECT id, owner_pid FROM jobs WHERE status IN ('queued', 'running') "
+                "AND owner_host IN (?, '')",
+                (HOST,),
+            )
             orphans = [(time.time(), job_id) for job_id, pid in unfinished if not _alive(int(pid))]
             db.executemany(
                 "UPDATE jobs SET status = 'failed', error_code = 'unavailable', error_message = ?, "
@@ -99,10 +102,15 @@ class JobRecords:
         result = None if record.result is None else json.dumps(record.result, allow_nan=False)
         if self._closed:
             return
-        with immediate_transaction(self._db, self._lock) as db:
+        with self._db.write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO jobs (id, kind, status, progress, result, error_code, error_message, "
-                "owner_pid, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, kind, status, progress, result, error_code, error_message, owner_pid, "
+                "owner_host, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, status = excluded.status, "
+                "progress = excluded.progress, result = excluded.result, error_code = excluded.error_code, "
+                "error_message = excluded.error_message, owner_pid = excluded.owner_pid, "
+                "owner_host = excluded.owner_host, created_at = excluded.created_at, "
+                "finished_at = excluded.finished_at",
                 (
                     record.id,
                     record.kind,
@@ -112,6 +120,7 @@ class JobRecords:
                     record.error_code,
                     record.error_message,
                     os.getpid(),
+                    HOST,
                     record.created_at,
                     record.finished_at,
                 ),
@@ -119,20 +128,20 @@ class JobRecords:
 
     def get(self, job_id: str) -> JobRecord | None:
         """A job by id, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, kind, status, progress, result, error_code, error_message, created_at, "
-                "finished_at FROM jobs WHERE id = ?",
-                (job_id,),
-            ).fetchone()
-        if row is None:
+        rows = self._db.read(
+            "SELECT id, kind, status, progress, result, error_code, error_message, created_at, "
+            "finished_at FROM jobs WHERE id = ?",
+            (job_id,),
+        )
+        if not rows:
             return None
+        row = rows[0]
         result = None if row[4] is None else json.loads(row[4])
         return JobRecord(row[0], row[1], row[2], row[3], result, row[5], row[6], row[7], row[8])
 
     def trim(self, keep: int) -> None:
         """Forget finished jobs beyond the newest ``keep``."""
-        with immediate_transaction(self._db, self._lock) as db:
+        with self._db.write() as db:
             db.execute(
                 "DELETE FROM jobs WHERE status IN ('done', 'failed') AND id NOT IN "
                 "(SELECT id FROM jobs ORDER BY created_at DESC LIMIT ?)",
@@ -140,7 +149,7 @@ class JobRecords:
             )
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
+        """Let go of the database (closed with its last user); later writes are dropped."""
+        if not self._closed:
             self._closed = True
-            self._db.close()
+            self._db.release()

@@ -3,8 +3,8 @@
 Rates use GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp), so a key's whole
 rate state is one number that a SQLite row can hold and update in the same transaction as its quota.
 The ``limits`` package (slowapi's engine) implements the same ideas but only over memory, Redis, Memcached
-or MongoDB; pixembed's counters must live in the key store's SQLite file to be exact across processes
-and survive restarts, so the few lines of arithmetic are written here.
+or MongoDB; pixembed's counters must live in the key store's database (SQLite, or PostgreSQL shared by
+replicas) to be exact across processes and survive restarts, so the few lines of arithmetic are written here.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ _UNIT_ALIASES = {
     "d": "day", "day": "day", "days": "day",
     "mo": "month", "month": "month", "months": "month",
 }  # fmt: skip
+# Epoch seconds carry ~0.2 µs of float noise; a request that far early is on time.
+RATE_SLACK_S = 1e-6
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 
 
@@ -76,18 +78,23 @@ def rate_decision(limit: Limit, tat: float, now: float) -> tuple[Decision, float
     interval = limit.seconds / limit.count
     new_tat = max(tat, now) + interval
     allow_at = new_tat - limit.seconds
-    # Epoch seconds carry ~0.2 µs of float noise; a request that far early is on time.
-    if allow_at - now > 1e-6:
+    if allow_at - now > RATE_SLACK_S:
         remaining_old = _rate_remaining(limit, max(tat, now) - now, interval)
         decision = Decision(False, limit.count, remaining_old, max(tat, now) - now, allow_at - now)
         return decision, tat
-    remaining = _rate_remaining(limit, new_tat - now, interval)
-    return Decision(True, limit.count, remaining, new_tat - now, 0.0), new_tat
+    return rate_admitted(limit, new_tat, now), new_tat
+
+
+def rate_admitted(limit: Limit, new_tat: float, now: float) -> Decision:
+    """The decision for a request admitted at ``now`` that moved the stored time to ``new_tat``."""
+    remaining = _rate_remaining(limit, new_tat - now, limit.seconds / limit.count)
+    return Decision(True, limit.count, remaining, new_tat - now, 0.0)
 
 
 def _rate_remaining(limit: Limit, backlog_s: float, interval: float) -> int:
-    # A tiny epsilon keeps float noise (0.1 * 10 = 0.9999...) from costing a whole request.
-    return max(0, min(limit.count, math.floor((limit.seconds - backlog_s) / interval + 1e-9)))
+    # The admission slack keeps float noise (0.1 * 10 = 0.9999..., epoch seconds' ~0.2 µs) from costing a
+    # whole request: a request admitted that early is counted as room, here too.
+    return max(0, min(limit.count, math.floor((limit.seconds - backlog_s + RATE_SLACK_S) / interval + 1e-9)))
 
 
 def quota_period(limit: Limit, now: float) -> tuple[str, float]:

@@ -1,9 +1,9 @@
 """Thumbnails of stored items, kept beside whichever vector store holds the items.
 
-A small SQLite table keyed by (collection, item id), separate from the vector store so that every backend
-(embedded, Qdrant) gets the same thumbnails and none of them needs to know about pictures. Like every
-pixembed SQLite file it commits with synchronous=FULL: a thumbnail acknowledged with its item survives a
-power loss with it.
+A small table keyed by (collection, item id), separate from the vector store so that every backend
+(embedded, Qdrant) gets the same thumbnails and none of them needs to know about pictures: a SQLite file by
+default, or the PostgreSQL state that replicas share. Its commits are durable (SQLite with synchronous=FULL):
+a thumbnail acknowledged with its item survives a power loss with it.
 
 Each thumbnail keeps (in float16) the vector of the item it was made for, and is served only while the
 stored item still has that vector: whatever the interleaving of an add with a delete of the item or its
@@ -12,8 +12,6 @@ collection (and a re-creation), a picture never outlives, or speaks for, another
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +21,23 @@ import numpy.typing as npt
 
 from pixembed.errors import NotFound
 from pixembed.store.base import beside_store
+from pixembed.store.database import Database, SqliteDatabase, database_for
 
 THUMBNAILS_FILENAME = "thumbnails.sqlite3"
-SCHEMA = """
+# Migrations, oldest first (Database.ensure_schema). Files from before vectors were kept lack the vector
+# column; ThumbnailStore adds it to them.
+MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS thumbnails (
     collection TEXT NOT NULL,
     item_id TEXT NOT NULL,
     media_type TEXT NOT NULL,
-    data BLOB NOT NULL,
-    vector BLOB,
+    data {blob} NOT NULL,
+    vector {blob},
     PRIMARY KEY (collection, item_id)
-) WITHOUT ROWID;
-"""
+) {without_rowid}
+""",
+)
 # A thumbnail speaks for an item whose vector is this close (cosine) to the one it was made for; float16
 # storage alone costs ~1e-6, while another picture's vector sits far lower.
 SAME_ITEM_COSINE = 0.999
@@ -64,19 +67,15 @@ def thumbnails_location(store_location: str, data_dir: Path) -> str:
 
 
 class ThumbnailStore:
-    """Thumbnail bytes by (collection, item id); safe to share between threads."""
+    """Thumbnail bytes by (collection, item id) in a SQLite file or a PostgreSQL database; thread-safe."""
 
-    def __init__(self, location: str) -> None:
-        if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(location, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(thumbnails)")}
-        if "vector" not in columns:  # a file from before vectors were kept
-            self._db.execute("ALTER TABLE thumbnails ADD COLUMN vector BLOB")
+    def __init__(self, location: str | Path | Database) -> None:
+        self._db = database_for(location).acquire()
+        self._closed = False
+        self._db.ensure_schema("thumbnails", MIGRATIONS)
+        if isinstance(self._db, SqliteDatabase) and "vector" not in self._db.columns("thumbnails"):
+            with self._db.write() as db:  # a file from before vectors were kept
+                db.execute("ALTER TABLE thumbnails ADD COLUMN vector BLOB")
 
     def put_many(
         self, collection: str, thumbnails: Iterable[tuple[str, bytes, Vector]], media_type: str
@@ -89,24 +88,24 @@ class ThumbnailStore:
         ]
         if not rows:
             return
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO thumbnails (collection, item_id, media_type, data, vector) "
-                "VALUES (?, ?, ?, ?, ?)",
+        with self._db.write() as db:
+            db.executemany(
+                "INSERT INTO thumbnails (collection, item_id, media_type, data, vector) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (collection, item_id) DO UPDATE SET media_type = excluded.media_type, "
+                "data = excluded.data, vector = excluded.vector",
                 rows,
             )
-            self._db.execute("COMMIT")
 
     def get(self, collection: str, item_id: str) -> Thumbnail:
         """One item's thumbnail; ``NotFound`` when it has none."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data, media_type, vector FROM thumbnails WHERE collection = ? AND item_id = ?",
-                (collection, item_id),
-            ).fetchone()
-        if row is None:
+        rows = self._db.read(
+            "SELECT data, media_type, vector FROM thumbnails WHERE collection = ? AND item_id = ?",
+            (collection, item_id),
+        )
+        if not rows:
             raise NotFound(f"item {item_id!r} in collection {collection!r} has no thumbnail")
+        row = rows[0]
         vector = None if row[2] is None else np.frombuffer(row[2], dtype=np.float16).astype(np.float32)
         return Thumbnail(bytes(row[0]), str(row[1]), vector)
 
@@ -114,18 +113,19 @@ class ThumbnailStore:
         """Forget the thumbnails of these items (missing ones are fine)."""
         if not item_ids:
             return
-        with self._lock:
-            self._db.executemany(
+        with self._db.write() as db:
+            db.executemany(
                 "DELETE FROM thumbnails WHERE collection = ? AND item_id = ?",
                 [(collection, i) for i in item_ids],
             )
 
     def delete_collection(self, collection: str) -> None:
         """Forget every thumbnail of a collection."""
-        with self._lock:
-            self._db.execute("DELETE FROM thumbnails WHERE collection = ?", (collection,))
+        with self._db.write() as db:
+            db.execute("DELETE FROM thumbnails WHERE collection = ?", (collection,))
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Let go of the database (closed with its last user)."""
+        if not self._closed:
+            self._closed = True
+            self._db.release()

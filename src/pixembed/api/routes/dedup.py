@@ -47,7 +47,6 @@ from pixembed.services.dedup import Catalogue, check_keep, check_method, find_du
 from pixembed.services.inputs import ImageSource
 from pixembed.services.jobs import Job, JobRunner
 from pixembed.store import VectorStore
-from pixembed.store.job_records import JobRecords, jobs_location
 from pixembed.wire import ClusteringOut, DedupOut, DuplicateCheckOut, JobAccepted, JobOut
 
 router = APIRouter(
@@ -64,7 +63,7 @@ def get_jobs(request: Request) -> JobRunner:
     runner: JobRunner | None = getattr(request.app.state, "jobs", None)
     if runner is None:
         settings: Settings = request.app.state.settings
-        records = JobRecords(jobs_location(settings.store_location, settings.data_dir))
+        records = request.app.state.shared_state.jobs
         runner = request.app.state.jobs = JobRunner(
             workers=settings.job_workers,
             records=records,
