@@ -9,22 +9,17 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat, web
 from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
-from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.decode_budget import DecodeBudgetMiddleware
-from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
-from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
 from pixembed.api.origins import OriginPolicy, RequestOriginGuard, add_cors
 from pixembed.api.routes import collections, compare, dedup, detect, embed, keys, search, system
-from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.imaging.budget import DecodePool
@@ -125,18 +120,10 @@ def create_app(
     # The scope dependencies sit on the routers, not here: AuthFirstRoute runs them before a body is read,
     # and FastAPI keeps dependencies given to include_router out of the route's own list.
     native = (embed.router, search.router, compare.router, dedup.router, detect.router, collections.router)
-    for router in (*native, keys.router, system.router, *compat.ROUTERS):
+    routers = (*native, keys.router, system.router, *compat.ROUTERS)
+    for router in routers:
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     web.mount_web_page(app)
-    documented: list[type[BaseModel]] = [
-        EmbedRequest,
-        SearchRequest,
-        CompareRequest,
-        AddItems,
-        SearchCollection,
-        DetectRequest,
-        *DEDUP_BODIES,
-    ]
-    document_models(app, documented)
+    document_models(app, routers)
     return app

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from pixembed.api.schemas import ImageRef
+from pixembed.services.clustering import ClusterMethod, check_cluster_method
+from pixembed.services.dedup import (
+    DEFAULT_METHOD,
+    DedupMethod,
+    KeepRule,
+    check_keep,
+    check_method,
+    resolve_thresholds,
+)
 
 
 class DedupOptions(BaseModel):
@@ -14,11 +23,17 @@ class DedupOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "combined"  # services.dedup.DEFAULT_METHOD (a test holds them equal)
+    # The services' checks run first, so an unknown value gets their message, which lists the valid ones.
+    method: Annotated[DedupMethod, BeforeValidator(check_method)] = DEFAULT_METHOD
     hash_threshold: int | None = None
     similarity_threshold: float | None = None
-    keep: str = "resolution"
+    keep: Annotated[KeepRule, BeforeValidator(check_keep)] = "resolution"
     background: bool = False
+
+    @model_validator(mode="after")
+    def _thresholds_in_range(self) -> DedupOptions:
+        resolve_thresholds(self.method, self.hash_threshold, self.similarity_threshold)
+        return self
 
 
 class DedupRequest(DedupOptions):
@@ -36,7 +51,7 @@ class ClusterOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "kmeans"
+    method: Annotated[ClusterMethod, BeforeValidator(check_cluster_method)] = "kmeans"
     k: int | None = None
     threshold: float | None = None
     min_cluster_size: int | None = None
@@ -166,13 +181,3 @@ class DuplicateMatchOut(BaseModel):
 class DuplicateCheckOut(BaseModel):
     is_duplicate: bool
     matches: list[DuplicateMatchOut]
-
-
-# Hand-read request bodies whose schemas go into the OpenAPI components (api/openapi.document_models).
-DOCUMENTED: list[type[BaseModel]] = [
-    DedupRequest,
-    DedupOptions,
-    ClusterRequest,
-    ClusterOptions,
-    DuplicateCheck,
-]

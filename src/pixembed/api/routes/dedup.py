@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
-from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.dedup_schemas import (
     ClusterOptions,
     ClusterRequest,
@@ -22,14 +21,11 @@ from pixembed.api.dedup_schemas import (
     JobOut,
 )
 from pixembed.api.errors import error_body
-from pixembed.api.json_limits import parse_json
-from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, form_texts, parse_body
+from pixembed.api.inputs import Decoded
 from pixembed.api.results import clustering_body, dedup_body
 from pixembed.api.schemas import to_source
 from pixembed.api.state import get_model, get_settings, get_store
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel
 from pixembed.services.analysis import (
     ClusterReport,
@@ -40,9 +36,7 @@ from pixembed.services.analysis import (
     dedup_inputs,
 )
 from pixembed.services.catalogue import catalogue_from_store
-from pixembed.services.clustering import check_cluster_method
-from pixembed.services.dedup import Catalogue, check_keep, check_method, find_duplicates, resolve_thresholds
-from pixembed.services.inputs import ImageSource
+from pixembed.services.dedup import Catalogue, find_duplicates
 from pixembed.services.jobs import Job, JobRunner
 from pixembed.store import VectorStore
 from pixembed.store.job_records import JobRecords, jobs_location
@@ -53,7 +47,7 @@ router = APIRouter(
     route_class=AuthFirstRoute,
     dependencies=[Depends(require_scope("read"))],
 )
-OptionsT = TypeVar("OptionsT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def get_jobs(request: Request) -> JobRunner:
@@ -79,105 +73,54 @@ def job_owner(request: Request) -> str:
     return str(principal.key_id or principal.name)
 
 
-async def _posted(
-    request: Request, settings: Settings, model_cls: type[OptionsT]
-) -> tuple[OptionsT, list[ImageSource]]:
-    """Options and images from JSON (``images``) or multipart (files under ``images``, fields as text)."""
-    if not is_multipart(request):
-        body = parse_body(model_cls, await read_json(request))
-        return body, [to_source(ref) for ref in body.images]  # type: ignore[attr-defined]
-    try:
-        form = await read_form(
-            request, max_files=settings.max_dataset_items, max_file_bytes=settings.max_upload_bytes
-        )
-    except InvalidRequest as exc:
-        if "too many files" in exc.message:
-            raise TooManyItems(
-                f"too many images; one request takes at most {settings.max_dataset_items}"
-            ) from exc
-        raise
-    fields: dict[str, Any] = {"images": []}
-    for name in model_cls.model_fields:
-        values = form_texts(form, name) if name != "images" else []
-        if not values:
-            continue
-        if name == "labels":
-            fields[name] = values
-        elif name == "known_labels":
-            fields[name] = parse_json(values[0], "known_labels")
-        else:
-            fields[name] = values[0]
-    options = parse_body(model_cls, fields)
-    return options, await form_image_sources(form, "images")
+def _posted(model: type[ModelT]) -> Decoded[ModelT]:
+    return Decoded(
+        model,
+        max_files=lambda s: s.max_dataset_items,
+        too_many=lambda s: f"too many images; one request takes at most {s.max_dataset_items}",
+    )
 
 
-async def _options(request: Request, model_cls: type[OptionsT]) -> OptionsT:
-    """A collection run's options: JSON, or an empty body for all defaults."""
-    if not (await request.body()).strip():
-        return model_cls()
-    return parse_body(model_cls, await read_json(request))
-
-
-FILES = {"images": {"type": "array", "items": {"type": "string", "format": "binary"}}}
-DEDUP_FORM = {
-    **FILES,
-    "method": {"type": "string"},
-    "keep": {"type": "string"},
-    "hash_threshold": {"type": "integer"},
-    "similarity_threshold": {"type": "number"},
-}
-CLUSTER_FORM = {
-    **FILES,
-    "method": {"type": "string"},
-    "k": {"type": "integer"},
-    "threshold": {"type": "number"},
-    "labels": {"type": "array", "items": {"type": "string"}},
-    "known_labels": {"type": "string", "description": "a JSON object"},
-}
-DEDUP_BODY = body_doc(DedupRequest, DEDUP_FORM)
-CLUSTER_BODY = body_doc(ClusterRequest, CLUSTER_FORM)
+DEDUP_BODY = _posted(DedupRequest)
+CLUSTER_BODY = _posted(ClusterRequest)
+COLLECTION_DEDUP_BODY = Decoded(DedupOptions, max_files=lambda s: 0)
+COLLECTION_CLUSTER_BODY = Decoded(ClusterOptions, max_files=lambda s: 0)
+CHECK_BODY = Decoded(DuplicateCheck, max_files=lambda s: 1)
 
 
 def _accepted(job: Job) -> JSONResponse:
     return JSONResponse({"job_id": job.id, "status_url": f"/v1/jobs/{job.id}"}, status_code=202)
 
 
-def _dedup_options(body: DedupOptions) -> None:
-    """Refuse a bad method, keep rule or threshold before any work starts."""
-    resolve_thresholds(check_method(body.method), body.hash_threshold, body.similarity_threshold)
-    check_keep(body.keep)
-
-
-@router.post("/dedup", openapi_extra=DEDUP_BODY)
+@router.post("/dedup", openapi_extra=DEDUP_BODY.openapi)
 async def dedup_route(
-    request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+    body: DedupRequest = Depends(DEDUP_BODY),
 ) -> dict[str, Any]:
     """Duplicate pairs, groups, keepers and the drop list of a posted set of images (ids are "0", "1"...)."""
-    body, sources = await _posted(request, settings, DedupRequest)
-    _dedup_options(body)
-    method = check_method(body.method)
-    hashes, vectors = dedup_inputs(method)
+    sources = [to_source(ref) for ref in body.images]
+    hashes, vectors = dedup_inputs(body.method)
     cat = await catalogue_from_sources(
         sources, settings, hash_methods=hashes, model=model if vectors else None
     )
     result = await anyio.to_thread.run_sync(
-        lambda: find_duplicates(
-            cat, method, body.hash_threshold, body.similarity_threshold, check_keep(body.keep)
-        )
+        lambda: find_duplicates(cat, body.method, body.hash_threshold, body.similarity_threshold, body.keep)
     )
     return dedup_body(cat, result)
 
 
-@router.post("/cluster", openapi_extra=CLUSTER_BODY)
+@router.post("/cluster", openapi_extra=CLUSTER_BODY.openapi)
 async def cluster_route(
-    request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
+    model: ClipModel = Depends(get_model),
+    settings: Settings = Depends(get_settings),
+    body: ClusterRequest = Depends(CLUSTER_BODY),
 ) -> dict[str, Any]:
     """Clusters (k-means, HDBSCAN or threshold), labels and a 2-D map of a posted set of images."""
-    body, sources = await _posted(request, settings, ClusterRequest)
-    method = check_cluster_method(body.method)
+    sources = [to_source(ref) for ref in body.images]
     cat = await catalogue_from_sources(sources, settings, hash_methods=[], model=model)
     report = await anyio.to_thread.run_sync(lambda: _cluster(cat, model, body, settings))
-    return clustering_body(cat, report, method)
+    return clustering_body(cat, report, body.method)
 
 
 def _cluster(
@@ -190,7 +133,7 @@ def _cluster(
     return cluster_catalogue(
         cat,
         model,
-        check_cluster_method(body.method),
+        body.method,
         k=body.k,
         threshold=body.threshold,
         min_cluster_size=body.min_cluster_size,
@@ -217,17 +160,16 @@ async def _run_or_submit(
     return await anyio.to_thread.run_sync(work, lambda _: None)
 
 
-@router.post("/collections/{name}/dedup", response_model=None, openapi_extra=body_doc(DedupOptions))
+@router.post("/collections/{name}/dedup", response_model=None, openapi_extra=COLLECTION_DEDUP_BODY.openapi)
 async def collection_dedup_route(
     name: str,
     request: Request,
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
+    body: DedupOptions = Depends(COLLECTION_DEDUP_BODY),
 ) -> Any:
     """Duplicates among a collection's items; 202 with a job for large collections or ``background``."""
-    body = await _options(request, DedupOptions)
-    _dedup_options(body)
-    method, keep = check_method(body.method), check_keep(body.keep)
+    method, keep = body.method, body.keep
 
     def work(progress: Any) -> dict[str, Any]:
         cat = catalogue_from_store(store, name, settings.max_dedup_items, lambda f: progress(0.2 * f))
@@ -244,17 +186,19 @@ async def collection_dedup_route(
     return await _run_or_submit(request, name, store, settings, body.background, "dedup", work)
 
 
-@router.post("/collections/{name}/cluster", response_model=None, openapi_extra=body_doc(ClusterOptions))
+@router.post(
+    "/collections/{name}/cluster", response_model=None, openapi_extra=COLLECTION_CLUSTER_BODY.openapi
+)
 async def collection_cluster_route(
     name: str,
     request: Request,
     model: ClipModel = Depends(get_model),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
+    body: ClusterOptions = Depends(COLLECTION_CLUSTER_BODY),
 ) -> Any:
     """Clusters of a collection's items; 202 with a job for large collections or ``background``."""
-    body = await _options(request, ClusterOptions)
-    method = check_cluster_method(body.method)
+    method = body.method
 
     def work(progress: Any) -> dict[str, Any]:
         cat = catalogue_from_store(store, name, settings.max_dedup_items, lambda f: progress(0.2 * f))
@@ -267,17 +211,16 @@ async def collection_cluster_route(
 @router.post(
     "/collections/{name}/duplicates/check",
     response_model=DuplicateCheckOut,
-    openapi_extra=body_doc(DuplicateCheck),
+    openapi_extra=CHECK_BODY.openapi,
 )
 async def check_route(
     name: str,
-    request: Request,
     model: ClipModel = Depends(get_model),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
+    body: DuplicateCheck = Depends(CHECK_BODY),
 ) -> DuplicateCheckOut:
     """Is this image a duplicate of anything stored? By cosine, and by pHash when hash_threshold is given."""
-    body = parse_body(DuplicateCheck, await read_json(request))
     matches = await check_duplicate(
         store, model, name, to_source(body.image), settings, body.similarity_threshold, body.hash_threshold
     )
