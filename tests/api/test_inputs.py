@@ -80,6 +80,7 @@ def _same_4xx(json_answer: Any, form_answer: Any, status: int, needle: str) -> N
     [
         ("box", [1, 2], "four integers"),
         ("box", [1, 2, 3, "4"], "four integers"),
+        ("box", [0, 0, 9.5, 9], "four integers"),
         ("top_k", 0, "top_k must be between 1 and 1000, got 0"),
         ("top_k", 1001, "top_k must be between 1 and 1000, got 1001"),
     ],

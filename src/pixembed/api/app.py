@@ -12,7 +12,6 @@ from fastapi_offline import FastAPIOffline
 
 from pixembed import __version__
 from pixembed.api import compat, web
-from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.decode_budget import DecodeBudgetMiddleware
 from pixembed.api.errors import install_error_handlers
@@ -20,15 +19,12 @@ from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
 from pixembed.api.origins import OriginPolicy, RequestOriginGuard, add_cors
 from pixembed.api.routes import collections, compare, dedup, detect, embed, keys, search, system
+from pixembed.api.state import AppState
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
-from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
-from pixembed.services.collections import open_collections
-from pixembed.services.thumbnails import open_thumbnails
-from pixembed.store.keys import KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +46,27 @@ def create_app(
     """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
     settings = settings or Settings()
 
+    # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
+    state = AppState.open(settings, model, detector)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.model is None:
+        if state.model is None:
             try:
-                app.state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
+                state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
             except PixembedError as exc:
-                app.state.load_error = exc.message
+                state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
-        if app.state.detector is None and settings.detector != "clip-regions":
+        if state.detector is None and settings.detector != "clip-regions":
             try:
-                app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
+                state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
             except PixembedError as exc:
-                app.state.detector_error = exc.message
+                state.detector_error = exc.message
                 log.error("detector did not load: %s", exc.message)
         try:
             yield
         finally:
-            app.state.store.close()
-            app.state.keys.close()
-            app.state.thumbnails.close()
-            if (jobs := getattr(app.state, "jobs", None)) is not None:
-                jobs.close()
+            state.close()
 
     # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package, not a CDN, so the
     # docs work on a machine with no network like the rest of the page.
@@ -83,23 +78,13 @@ def create_app(
         static_url="/docs-assets",
         favicon_url="/favicon.ico",
     )
-    app.state.settings = settings
-    app.state.model = model
-    app.state.load_error = None
-    app.state.detector = detector
-    app.state.detector_error = None
-    # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
-    app.state.store = open_collections(settings)
-    app.state.keys = KeyStore(settings.key_store_path)
-    app.state.auth = AuthSwitch(settings, app.state.keys)
-    app.state.thumbnails = open_thumbnails(settings)
+    app.state.pixembed = state
     # Outermost last: every request gets an id, metrics and a log line; CORS answers preflights and marks
     # responses for allowed origins; foreign Host headers and cross-site writes are refused; then the
     # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key;
     # innermost, each request's decoded-pixel budget (and its share of the server's).
-    app.state.decode_pool = DecodePool(settings.max_decoded_total_bytes, settings.decode_wait_s)
     app.add_middleware(
-        DecodeBudgetMiddleware, pool=app.state.decode_pool, per_request_bytes=settings.max_decoded_bytes
+        DecodeBudgetMiddleware, pool=state.decode_pool, per_request_bytes=settings.max_decoded_bytes
     )
     app.add_middleware(
         BodyLimitMiddleware,

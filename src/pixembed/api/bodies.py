@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
 from pixembed.api.json_limits import parse_json
+from pixembed.api.state import app_state
 from pixembed.errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -193,7 +194,7 @@ async def read_form(
     words. The field limits come from the app's settings (PIXEMBED_MAX_FORM_FIELDS,
     PIXEMBED_MAX_FORM_FIELD_KB).
     """
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     max_field_bytes = int(settings.max_form_field_kb * 1024)
     parser = _CappedMultiPartParser(
         request,

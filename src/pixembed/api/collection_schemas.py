@@ -86,6 +86,12 @@ class AddItems(BaseModel):
                 raise InvalidRequest(f"item {i}: give exactly one of image or vector")
         return self
 
+    def wants_regions(self) -> bool:
+        """Whether any item asks for its regions to be stored too."""
+        if self.items is None:
+            return self.regions and bool(self.image)
+        return any(self.regions if item.regions is None else item.regions for item in self.items)
+
     def new_items(self) -> list[NewItem]:
         """The items to add, images and vectors, in order."""
         if self.items is None:
@@ -169,9 +175,11 @@ class SearchCollection(BaseModel):
     @field_validator("box", mode="before")
     @classmethod
     def _four_integers(cls, box: Any) -> Any:
-        if box is not None and not (
-            isinstance(box, list) and len(box) == 4 and all(type(v) is int for v in box)
-        ):
+        # Whole floats (1.0) count, as the client sends them; strings, bools and fractions do not.
+        def whole(v: Any) -> bool:
+            return type(v) is int or (type(v) is float and v.is_integer())
+
+        if box is not None and not (isinstance(box, list) and len(box) == 4 and all(whole(v) for v in box)):
             raise InvalidRequest("box must be a JSON list of four integers [x1, y1, x2, y2]")
         return box
 

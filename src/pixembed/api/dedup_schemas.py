@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from pixembed.api.schemas import ImageRef
+from pixembed.api.schemas import ImageRef, to_source
+from pixembed.services.analysis_service import ClusterRun, DedupRun
 from pixembed.services.clustering import ClusterMethod, check_cluster_method
 from pixembed.services.dedup import (
     DEFAULT_METHOD,
@@ -16,6 +17,7 @@ from pixembed.services.dedup import (
     check_method,
     resolve_thresholds,
 )
+from pixembed.services.inputs import ImageSource
 
 
 class DedupOptions(BaseModel):
@@ -35,11 +37,19 @@ class DedupOptions(BaseModel):
         resolve_thresholds(self.method, self.hash_threshold, self.similarity_threshold)
         return self
 
+    def run(self) -> DedupRun:
+        """The service's options for this run."""
+        return DedupRun(self.method, self.hash_threshold, self.similarity_threshold, self.keep)
+
 
 class DedupRequest(DedupOptions):
     """POST /v1/dedup."""
 
     images: list[ImageRef]
+
+    def sources(self) -> list[ImageSource]:
+        """The posted images, in order."""
+        return [to_source(ref) for ref in self.images]
 
 
 class ClusterOptions(BaseModel):
@@ -60,11 +70,27 @@ class ClusterOptions(BaseModel):
     known_labels: dict[str, str] | None = None
     background: bool = False
 
+    def run(self) -> ClusterRun:
+        """The service's options for this run."""
+        return ClusterRun(
+            self.method,
+            self.k,
+            self.threshold,
+            self.min_cluster_size,
+            self.labels,
+            self.label_threshold,
+            self.known_labels,
+        )
+
 
 class ClusterRequest(ClusterOptions):
     """POST /v1/cluster."""
 
     images: list[ImageRef]
+
+    def sources(self) -> list[ImageSource]:
+        """The posted images, in order."""
+        return [to_source(ref) for ref in self.images]
 
 
 class DuplicateCheck(BaseModel):

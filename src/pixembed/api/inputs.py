@@ -37,6 +37,7 @@ from starlette.datastructures import FormData, UploadFile
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.json_limits import parse_json
 from pixembed.api.requests import parse_body
+from pixembed.api.state import app_state
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 
@@ -193,7 +194,7 @@ class Decoded(Generic[ModelT]):
 
     async def __call__(self, request: Request) -> ModelT:
         if is_multipart(request):
-            settings: Settings = request.app.state.settings
+            settings = app_state(request).settings
             form = await read_form(
                 request,
                 max_files=self.max_files(settings),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from pixembed.api.auth import AuthFirstRoute, require_scope, scope_by_route
@@ -21,15 +20,12 @@ from pixembed.api.collection_schemas import (
 from pixembed.api.errors import error_body
 from pixembed.api.inputs import Decoded
 from pixembed.api.schemas import ErrorBody
-from pixembed.api.state import get_detector, get_model, get_settings, get_store, get_thumbnails
+from pixembed.api.state import get_collections, get_detector, get_model, get_settings
 from pixembed.config import Settings
-from pixembed.errors import Conflict
 from pixembed.runtime.model import ClipModel
-from pixembed.services.collections import RegionOptions, add_items, create_collection, search_collection
+from pixembed.services.collection_service import CollectionInfo, CollectionService
+from pixembed.services.collections import RegionOptions
 from pixembed.services.detection import resolve_classes
-from pixembed.services.thumbnails import thumbnail_of
-from pixembed.store import CollectionInfo, VectorStore, parse_filter
-from pixembed.store.thumbnails import ThumbnailStore
 
 # Collection routes that change data; every other collection route (GET, search) reads.
 COLLECTION_SCOPES = scope_by_route(
@@ -51,38 +47,41 @@ def _out(info: CollectionInfo) -> CollectionOut:
 async def create_route(
     body: CreateCollection,
     model: ClipModel = Depends(get_model),
-    store: VectorStore = Depends(get_store),
+    collections: CollectionService = Depends(get_collections),
 ) -> CollectionOut:
     """Create a collection for the loaded model's vectors."""
-    if body.model is not None and body.model != model.info.name:
-        raise Conflict(f"this server runs {model.info.name}, not {body.model}; collections take its vectors")
-    return _out(await anyio.to_thread.run_sync(create_collection, store, model, body.name))
+    return _out(await collections.create(model, body.name, body.model))
 
 
 @router.get("", response_model=CollectionList)
-async def list_route(store: VectorStore = Depends(get_store)) -> CollectionList:
+async def list_route(collections: CollectionService = Depends(get_collections)) -> CollectionList:
     """Every collection with its count."""
-    return CollectionList(data=[_out(c) for c in await anyio.to_thread.run_sync(store.list_collections)])
+    return CollectionList(data=[_out(c) for c in await collections.list_collections()])
 
 
 @router.get("/{name}", response_model=CollectionOut)
-async def get_route(name: str, store: VectorStore = Depends(get_store)) -> CollectionOut:
+async def get_route(name: str, collections: CollectionService = Depends(get_collections)) -> CollectionOut:
     """One collection: model, dimensions, count."""
-    return _out(await anyio.to_thread.run_sync(store.get_collection, name))
+    return _out(await collections.get(name))
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_route(
-    name: str, store: VectorStore = Depends(get_store), thumbnails: ThumbnailStore = Depends(get_thumbnails)
-) -> Response:
+async def delete_route(name: str, collections: CollectionService = Depends(get_collections)) -> Response:
     """Drop a collection and all its items."""
-    await anyio.to_thread.run_sync(store.delete_collection, name)
-    await anyio.to_thread.run_sync(thumbnails.delete_collection, name)
+    await collections.delete(name)
     return Response(status_code=204)
 
 
 ADD_ITEMS_BODY = Decoded(AddItems, max_files=lambda s: s.max_batch_items)
 SEARCH_BODY = Decoded(SearchCollection, max_files=lambda s: 1)
+
+
+def _region_options(request: Request, body: AddItems, settings: Settings) -> RegionOptions | None:
+    """How the items that ask for regions get them: the server's detector, looking for the body's classes."""
+    if not body.wants_regions():
+        return None
+    classes = resolve_classes(body.region_classes, settings)
+    return RegionOptions(get_detector(request), classes, body.region_top_k)
 
 
 @router.post(
@@ -95,21 +94,18 @@ async def add_items_route(
     name: str,
     request: Request,
     model: ClipModel = Depends(get_model),
-    store: VectorStore = Depends(get_store),
+    collections: CollectionService = Depends(get_collections),
     settings: Settings = Depends(get_settings),
-    thumbnails: ThumbnailStore = Depends(get_thumbnails),
     body: AddItems = Depends(ADD_ITEMS_BODY),
 ) -> AddItemsOut:
     """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
-    info = await anyio.to_thread.run_sync(store.get_collection, name)
-    if body.model is not None and body.model != info.model:
-        raise Conflict(f"collection {info.name!r} holds vectors from {info.model}, not {body.model}")
-    items = body.new_items()
-    region_options = None
-    if any(item.regions for item in items):
-        classes = resolve_classes(body.region_classes, settings)
-        region_options = RegionOptions(get_detector(request), classes, body.region_top_k)
-    results = await add_items(store, model, name, items, settings, thumbnails, regions=region_options)
+    added = await collections.add(
+        model,
+        name,
+        body.new_items(),
+        model_name=body.model,
+        regions=_region_options(request, body, settings),
+    )
     data = [
         AddedOut(
             index=r.index,
@@ -117,9 +113,10 @@ async def add_items_route(
             error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
             regions=list(r.region_ids) if r.region_ids else None,
         )
-        for r in results
+        for r in added.items
     ]
-    written = sum(r.error is None for r in results)
+    written = sum(r.error is None for r in added.items)
+    info = added.info
     return AddItemsOut(
         collection=name, model=info.model, dimensions=info.dimensions, written=written, data=data
     )
@@ -133,38 +130,33 @@ async def add_items_route(
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
 )
 async def thumbnail_route(
-    name: str,
-    item_id: str,
-    store: VectorStore = Depends(get_store),
-    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+    name: str, item_id: str, collections: CollectionService = Depends(get_collections)
 ) -> Response:
     """A stored item's thumbnail (at most 256 px a side); 404 for a missing item or one added as a bare
     vector."""
-    data, media_type = await anyio.to_thread.run_sync(thumbnail_of, thumbnails, store, name, item_id)
+    data, media_type = await collections.thumbnail(name, item_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/{name}/items/{item_id:path}", response_model=ItemOut, response_model_exclude_none=True)
 async def get_item_route(
-    name: str, item_id: str, include_vector: bool = False, store: VectorStore = Depends(get_store)
+    name: str,
+    item_id: str,
+    include_vector: bool = False,
+    collections: CollectionService = Depends(get_collections),
 ) -> ItemOut:
     """One stored item's metadata (and vector with ``?include_vector=true``)."""
-    record = await anyio.to_thread.run_sync(store.get, name, item_id)
+    record = await collections.item(name, item_id)
     vector = record.vector.tolist() if include_vector else None
     return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
 
 
 @router.delete("/{name}/items/{item_id:path}", status_code=204)
 async def delete_item_route(
-    name: str,
-    item_id: str,
-    store: VectorStore = Depends(get_store),
-    thumbnails: ThumbnailStore = Depends(get_thumbnails),
+    name: str, item_id: str, collections: CollectionService = Depends(get_collections)
 ) -> Response:
     """Delete one item; 404 if it does not exist."""
-    if await anyio.to_thread.run_sync(store.delete, name, [item_id]) == 0:
-        await anyio.to_thread.run_sync(store.get, name, item_id)  # raises the NotFound with its message
-    await anyio.to_thread.run_sync(thumbnails.delete, name, [item_id])
+    await collections.delete_item(name, item_id)
     return Response(status_code=204)
 
 
@@ -172,17 +164,14 @@ async def delete_item_route(
 async def search_route(
     name: str,
     model: ClipModel = Depends(get_model),
-    store: VectorStore = Depends(get_store),
-    settings: Settings = Depends(get_settings),
+    collections: CollectionService = Depends(get_collections),
     body: SearchCollection = Depends(SEARCH_BODY),
 ) -> SearchCollectionOut:
     """Search by text, image, vector or a stored id, with top_k and a metadata filter."""
-    where = parse_filter(body.filter)
-    matches = await search_collection(store, model, name, body.query(), body.top_k, where, settings)
-    info = await anyio.to_thread.run_sync(store.get_collection, name)
+    found = await collections.search(model, name, body.query(), body.top_k, body.filter)
     return SearchCollectionOut(
         collection=name,
-        model=info.model,
-        dimensions=info.dimensions,
-        results=[MatchOut(id=m.id, score=m.score, metadata=m.metadata) for m in matches],
+        model=found.info.model,
+        dimensions=found.info.dimensions,
+        results=[MatchOut(id=m.id, score=m.score, metadata=m.metadata) for m in found.matches],
     )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pixembed.api.schemas import LoadedModel, ModelEntry, ModelsResponse
+from pixembed.api.state import app_state
 from pixembed.metrics import REGISTRY
-from pixembed.runtime.model import ClipModel
 from pixembed.runtime.registry import known_models
-from pixembed.store import VectorStore
 
 router = APIRouter(tags=["system"])
 
@@ -19,7 +17,7 @@ router = APIRouter(tags=["system"])
 @router.get("/v1/models", response_model=ModelsResponse)
 async def list_models_route(request: Request) -> ModelsResponse:
     """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
-    model: ClipModel | None = request.app.state.model
+    model = app_state(request).model
     loaded = (
         LoadedModel(
             model=model.info.name,
@@ -56,14 +54,14 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: 200 once the model is loaded and the store answers, 503 before (or if either failed)."""
-    model: ClipModel | None = request.app.state.model
+    state = app_state(request)
+    model = state.model
     if model is None:
-        error: str | None = request.app.state.load_error
+        error = state.load_error
         body = {"status": "failed" if error else "loading", "message": error or "model is loading"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-    store: VectorStore = request.app.state.store
     try:
-        await anyio.to_thread.run_sync(store.list_collections)
+        await state.collections.answers()
     except Exception as exc:  # any failure of the store means "not ready", whatever its type
         body = {"status": "store_unavailable", "message": f"the store does not answer: {exc}"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
