@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from pixembed.api.server import uvicorn_options
+from pixembed.api.state import state_of
 
 
 @contextmanager
@@ -28,7 +29,7 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    options = uvicorn_options(app.state.settings)
+    options = uvicorn_options(state_of(app).settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pixembed.api.state import state_of
 from pixembed.imaging import fetch_url
 from pixembed.services import inputs
 from tests.helpers import encode, png_declaring
@@ -39,7 +40,7 @@ def test_bad_uploads(client: TestClient, payload: bytes, status: int) -> None:
 
 
 def test_over_limit_upload_is_413(client: TestClient) -> None:
-    client.app.state.settings.max_upload_mb = 0.01  # type: ignore[attr-defined]
+    state_of(client.app).settings.max_upload_mb = 0.01
     big = b"\xff\xd8\xff" + b"\x00" * 20_000
     _assert_error(client.post("/v1/embed", files={"image": ("big.jpg", big)}), 413, "payload_too_large")
 

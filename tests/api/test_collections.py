@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import sys
+from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from tests.factories import MakeApp, MakeClient
@@ -137,9 +140,29 @@ def test_the_exact_search_size_is_a_setting(
         assert client.post("/v1/collections", json={"name": "c"}).status_code == 201
         items = [{"id": f"v{i}", "vector": v.tolist()} for i, v in enumerate(vectors)]
         assert client.post("/v1/collections/c/items", json={"items": items}).status_code == 200
-        assert client.app.state.store._indexes["c"].approximate
+        assert state_of(client.app).collections.store._indexes["c"].approximate
         for i in (0, 57, 119):
             found = client.post("/v1/collections/c/search", json={"vector": vectors[i].tolist(), "top_k": 1})
             assert found.json()["results"][0]["id"] == f"v{i}"
     client = make_client()  # the default: 200,000
-    assert not client.app.state.store._indexes["c"].approximate
+    assert not state_of(client.app).collections.store._indexes["c"].approximate
+
+
+def test_a_text_search_reads_the_collection_once(
+    client: TestClient, shapes_collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once above the store (which may check its own collection inside ``search``): it was three reads."""
+    store = state_of(client.app).collections.store
+    reads: list[str] = []
+    read = store.get_collection
+
+    def counted(name: str) -> Any:
+        if not sys._getframe(1).f_globals["__name__"].startswith("pixembed.store"):
+            reads.append(name)
+        return read(name)
+
+    monkeypatch.setattr(store, "get_collection", counted)
+    response = client.post(f"/v1/collections/{shapes_collection}/search", json={"text": "a red circle"})
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["metadata"]["caption"] == "a red circle"
+    assert reads == [shapes_collection]

@@ -7,6 +7,8 @@ import base64
 import numpy as np
 from fastapi.testclient import TestClient
 
+from pixembed.api.state import state_of
+
 CAPTIONS = ["a red circle", "a blue square", "a green triangle", "a yellow star"]
 
 
@@ -90,7 +92,7 @@ def test_search_json_with_skipped_items(client: TestClient, shape_images: dict[s
 
 
 def test_dataset_over_the_limit_is_refused(client: TestClient, shape_images: dict[str, list[bytes]]) -> None:
-    client.app.state.settings.max_dataset_items = 3  # type: ignore[attr-defined]
+    state_of(client.app).settings.max_dataset_items = 3
     png = shape_images["a red circle"][0]
     files = [("dataset", (f"{i}.png", png, "image/png")) for i in range(5)]
     response = client.post("/v1/embed/search", files=files, data={"query_text": "a red circle"})

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pixembed.api import create_app
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.model import ClipModel
@@ -45,7 +46,7 @@ def default_client(tiny_model: ClipModel, settings: Settings) -> Iterator[TestCl
 
 
 def _pool(client: TestClient) -> DecodePool:
-    pool: DecodePool = client.app.state.decode_pool  # type: ignore[attr-defined]
+    pool: DecodePool = state_of(client.app).decode_pool
     return pool
 
 

@@ -17,6 +17,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from starlette.types import Receive, Scope, Send
 
 from pixembed.api import create_app
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.runtime.loading import load_model
 
@@ -39,7 +40,7 @@ app = create_app(
     _model,
 )
 # One collection exists, so the item and search operations reach their real code, not only the 404.
-app.state.store.create_collection("fuzz", _model.info.name, _model.info.dimensions)
+state_of(app).collections.store.create_collection("fuzz", _model.info.name, _model.info.dimensions)
 
 
 async def without_lifespan(scope: Scope, receive: Receive, send: Send) -> None:

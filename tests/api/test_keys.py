@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest
 from pixembed.store.keys import KeyStore
@@ -37,7 +38,7 @@ def app(make_app: MakeApp) -> FastAPI:
 
 @pytest.fixture
 def keys(app: FastAPI) -> KeyStore:
-    store: KeyStore = app.state.keys
+    store: KeyStore = state_of(app).keys.store
     return store
 
 

@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from pixembed.api.bodies import BodyLimitMiddleware
 from pixembed.api.errors import error_response
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.errors import RequestTimeout
 from tests.factories import MakeApp, MakeClient
@@ -198,7 +199,7 @@ async def _post_each(app: FastAPI, routes: list[tuple[str, str]]) -> list[tuple[
 def test_no_route_reads_a_body_before_it_has_checked_the_key(make_app: MakeApp) -> None:
     # Issue 14: with no key, a 1000 MiB body to /clip/embed_image was read whole (RSS +4.9 GB) before a 401.
     app = make_app()
-    app.state.keys.create("someone", ("read", "write", "admin"))
+    state_of(app).keys.store.create("someone", ("read", "write", "admin"))
     routes = _protected_body_routes(app)
     assert len(routes) >= 20 and ("POST", "/clip/embed_image") in routes and ("POST", "/v1/keys") in routes
     results = asyncio.run(_post_each(app, routes))
@@ -208,7 +209,7 @@ def test_no_route_reads_a_body_before_it_has_checked_the_key(make_app: MakeApp) 
 def test_a_body_that_may_carry_the_key_is_capped_low(make_app: MakeApp) -> None:
     # Roboflow's body is read before auth when the key is only there, so it is capped at one base64 upload.
     app = make_app(max_upload_mb=0.03)
-    app.state.keys.create("someone", ("read",))
+    state_of(app).keys.store.create("someone", ("read",))
     body = CountingBody()
     response = asyncio.run(
         _post_counting(app, "/clip/embed_image", body, {"Content-Type": "application/json"})

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from pixembed.api.state import state_of
 from pixembed.logs import make_handler
 from tests.factories import MakeClient
 
@@ -26,7 +27,7 @@ def test_healthz_is_alive_while_readyz_waits_for_the_model(make_client: MakeClie
 def test_readyz_wants_the_store_open_too(make_client: MakeClient) -> None:
     client = make_client()
     assert client.get("/readyz").json()["status"] == "ready"
-    client.app.state.store.close()  # type: ignore[attr-defined]
+    state_of(client.app).collections.store.close()
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["status"] == "store_unavailable"
     assert client.get("/healthz").status_code == 200

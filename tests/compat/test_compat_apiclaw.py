@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pixembed.api.compat.apiclaw import UNLIMITED_CREDITS
+from pixembed.api.state import state_of
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import softmax_at_scale
 from pixembed.services.labelsets import FASHION
@@ -217,7 +218,7 @@ def test_missing_or_wrong_key_is_a_401_envelope(
 
 
 def test_each_call_costs_one_credit_of_the_keys_quota(keyed_client: TestClient, image_server: str) -> None:
-    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    keys = state_of(keyed_client.app).keys.store
     key, info = keys.create("claw", ("read",), quota="3/month")
     auth = {"Authorization": f"Bearer {key}"}
     body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES, "withEmbedding": False}
@@ -240,7 +241,7 @@ def test_each_call_costs_one_credit_of_the_keys_quota(keyed_client: TestClient, 
 def test_a_key_without_quota_answers_the_documented_sentinel(
     keyed_client: TestClient, image_server: str
 ) -> None:
-    keys = keyed_client.app.state.keys  # type: ignore[attr-defined]
+    keys = state_of(keyed_client.app).keys.store
     key, _ = keys.create("unlimited", ("read",))
     body = {"image": f"{image_server}/outfit.png", "boundingBoxes": BOXES}
     response = keyed_client.post(EMBED, headers={"Authorization": f"Bearer {key}"}, json=body)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from pixembed.api.state import state_of
 from pixembed.store.keys import KeyStore
 from tests.factories import MakeApp
 
@@ -36,7 +37,7 @@ def assert_service_shape(service: str, body: dict[str, Any], status: int, words:
 @pytest.fixture
 def app_and_keys(make_app: MakeApp) -> tuple[TestClient, KeyStore]:
     app = make_app()
-    return TestClient(app), app.state.keys
+    return TestClient(app), state_of(app).keys.store
 
 
 def key_for(how: str, key: str) -> tuple[dict[str, str], dict[str, str]]:

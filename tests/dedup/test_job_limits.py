@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pixembed.api import create_app
+from pixembed.api.state import state_of
 from pixembed.config import Settings
 from pixembed.errors import RateLimited
 from pixembed.runtime.model import ClipModel
@@ -71,7 +72,7 @@ def test_the_http_route_answers_429_with_retry_after(
         first = client.post("/v1/collections/c/dedup", json={"background": True})
         assert first.status_code == 202
         # Occupy the one worker so that the next jobs wait.
-        client.app.state.jobs.submit("busy", _blocker(release))  # type: ignore[attr-defined]
+        state_of(client.app).analysis.runner.submit("busy", _blocker(release))
         statuses = [
             client.post("/v1/collections/c/cluster", json={"k": 1, "background": True}) for _ in range(6)
         ]

@@ -9,29 +9,23 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
 
 from pixembed import __version__
 from pixembed.api import compat, web
-from pixembed.api.auth import AuthSwitch
 from pixembed.api.bodies import BodyLimitMiddleware
-from pixembed.api.collection_schemas import AddItems, SearchCollection
 from pixembed.api.decode_budget import DecodeBudgetMiddleware
-from pixembed.api.dedup_schemas import DOCUMENTED as DEDUP_BODIES
-from pixembed.api.detect_schemas import DetectRequest
 from pixembed.api.errors import install_error_handlers
 from pixembed.api.middleware import DeadlineMiddleware, RequestContextMiddleware
 from pixembed.api.openapi import document_models
 from pixembed.api.origins import OriginPolicy, RequestOriginGuard, add_cors
 from pixembed.api.routes import collections, compare, dedup, detect, embed, keys, search, system
-from pixembed.api.schemas import CompareRequest, EmbedRequest, SearchRequest
+from pixembed.api.state import AppState
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
-from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
-from pixembed.services.state import agree_with_replicas, open_state_and_store
+from pixembed.services.state import agree_with_replicas
 
 log = logging.getLogger(__name__)
 
@@ -53,28 +47,29 @@ def create_app(
     """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
     settings = settings or Settings()
 
+    # Opened here, not in lifespan, so a state or store that cannot open (or a model other than the other
+    # replicas') stops the app before it takes requests.
+    state = AppState.open(settings, model, detector)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.model is None:
+        if state.model is None:
             try:
-                app.state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
+                state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
             except PixembedError as exc:
-                app.state.load_error = exc.message
+                state.load_error = exc.message
                 log.error("model did not load: %s", exc.message)
             else:  # a model given to create_app was checked there
-                await anyio.to_thread.run_sync(agree_with_replicas, state, app.state.model.info)
-        if app.state.detector is None and settings.detector != "clip-regions":
+                await anyio.to_thread.run_sync(agree_with_replicas, state.services.state, state.model.info)
+        if state.detector is None and settings.detector != "clip-regions":
             try:
-                app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
+                state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
             except PixembedError as exc:
-                app.state.detector_error = exc.message
+                state.detector_error = exc.message
                 log.error("detector did not load: %s", exc.message)
         try:
             yield
         finally:
-            app.state.store.close()
-            if (jobs := getattr(app.state, "jobs", None)) is not None:
-                jobs.close()
             state.close()
 
     # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package, not a CDN, so the
@@ -87,25 +82,13 @@ def create_app(
         static_url="/docs-assets",
         favicon_url="/favicon.ico",
     )
-    app.state.settings = settings
-    app.state.model = model
-    app.state.load_error = None
-    app.state.detector = detector
-    app.state.detector_error = None
-    # Opened here, not in lifespan, so a state or store that cannot open (or a model other than the other
-    # replicas') stops the app before it takes requests.
-    state, app.state.store = open_state_and_store(settings, model.info if model is not None else None)
-    app.state.shared_state = state
-    app.state.keys = state.keys
-    app.state.auth = AuthSwitch(settings, app.state.keys)
-    app.state.thumbnails = state.thumbnails
+    app.state.pixembed = state
     # Outermost last: every request gets an id, metrics and a log line; CORS answers preflights and marks
     # responses for allowed origins; foreign Host headers and cross-site writes are refused; then the
     # deadline, then the body cap and read timeouts, all before any route reads a body or checks a key;
     # innermost, each request's decoded-pixel budget (and its share of the server's).
-    app.state.decode_pool = DecodePool(settings.max_decoded_total_bytes, settings.decode_wait_s)
     app.add_middleware(
-        DecodeBudgetMiddleware, pool=app.state.decode_pool, per_request_bytes=settings.max_decoded_bytes
+        DecodeBudgetMiddleware, pool=state.decode_pool, per_request_bytes=settings.max_decoded_bytes
     )
     app.add_middleware(
         BodyLimitMiddleware,
@@ -126,18 +109,10 @@ def create_app(
     # The scope dependencies sit on the routers, not here: AuthFirstRoute runs them before a body is read,
     # and FastAPI keeps dependencies given to include_router out of the route's own list.
     native = (embed.router, search.router, compare.router, dedup.router, detect.router, collections.router)
-    for router in (*native, keys.router, system.router, *compat.ROUTERS):
+    routers = (*native, keys.router, system.router, *compat.ROUTERS)
+    for router in routers:
         app.include_router(router)
     compat.msightflow.tag_routes(app)
     web.mount_web_page(app)
-    documented: list[type[BaseModel]] = [
-        EmbedRequest,
-        SearchRequest,
-        CompareRequest,
-        AddItems,
-        SearchCollection,
-        DetectRequest,
-        *DEDUP_BODIES,
-    ]
-    document_models(app, documented)
+    document_models(app, routers)
     return app

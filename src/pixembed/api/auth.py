@@ -3,9 +3,9 @@
 Keys come from the key store (``pixembed keys create``: hashed, scoped, rate-limited) and from
 ``Settings.api_keys`` (``PIXEMBED_API_KEYS``: full scope, no limits). With neither, auth is off.
 
-Auth never falls open while the server runs (``AuthSwitch``): it is on from startup when either source has
-(or ever had) a key, it turns on for good the moment a first key appears, and revoking the last admin key
-over HTTP is refused.
+Auth never falls open while the server runs (``KeyService.auth_on``): it is on from startup when either
+source has (or ever had) a key, it turns on for good the moment a first key appears, and revoking the last
+admin key over HTTP is refused.
 
 Keys are checked before a body is read: routes use ``AuthFirstRoute`` (or a subclass), which runs the key
 check of the route's dependency from the headers and query string first; only Roboflow, whose clients may
@@ -23,47 +23,21 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import anyio
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from pixembed.api.bodies import limit_body
+from pixembed.api.state import app_state
 from pixembed.config import Settings
 from pixembed.errors import Forbidden, RateLimited, Unauthorized
-from pixembed.store.keys import SCOPES, KeyStore
-from pixembed.store.limits import Decision
+from pixembed.services.key_service import SCOPES, Decision
 
 Scope = Literal["read", "write", "admin"]
 KeyDependency = Callable[..., Awaitable[None]]
 KeyCheck = Callable[[Request], Awaitable[None]]
 ScopeRule = Scope | Callable[[Request], Scope]
 _CHECK_ATTRIBUTE = "pixembed_key_check"
-
-
-class AuthSwitch:
-    """Whether the server asks for keys: decided at startup, then latched on, never off, while it runs.
-
-    On at startup when ``PIXEMBED_API_KEYS`` is set or the key store has ever held a key (a store whose
-    keys are all revoked stays closed: nobody gets in until an operator creates a key). Off only for a
-    server that never had one; the first key created (over HTTP, or by ``pixembed keys create`` in another
-    process) turns it on for good. Serving anonymously again takes a restart with no keys at all.
-    """
-
-    def __init__(self, settings: Settings, keys: KeyStore) -> None:
-        self._keys = keys
-        self._on = bool(settings.api_keys) or keys.has_ever_had_keys()
-
-    @property
-    def on(self) -> bool:
-        """True when requests need a key; once True, True until the process exits."""
-        if not self._on and self._keys.has_ever_had_keys():
-            self._on = True
-        return self._on
-
-    def latch(self) -> None:
-        """Turn auth on for the rest of this process (a key was just created)."""
-        self._on = True
 
 
 @dataclass(frozen=True)
@@ -90,9 +64,8 @@ def key_is_valid(configured: list[str], presented: str) -> bool:
 
 
 def auth_enabled(request: Request) -> bool:
-    """True when this request needs a key (see ``AuthSwitch``)."""
-    switch: AuthSwitch = request.app.state.auth
-    return switch.on
+    """True when this request needs a key (see ``KeyService.auth_on``)."""
+    return app_state(request).keys.auth_on
 
 
 async def admit(request: Request, presented: str | None, where: str, scope: Scope) -> Principal:
@@ -136,20 +109,18 @@ async def _authenticate(request: Request, presented: str | None, where: str) -> 
         return OPEN
     if not presented:
         raise Unauthorized(f"missing API key: send it as {where}")
-    if key_is_valid(request.app.state.settings.api_keys, presented):
+    state = app_state(request)
+    if key_is_valid(state.settings.api_keys, presented):
         return ENV_KEY
-    keys: KeyStore = request.app.state.keys
-    info = keys.authenticate(presented)
+    info = await state.keys.authenticate(presented)
     if info is None:
         raise Unauthorized("invalid API key")
     return Principal(info.name, info.scopes, info.id)
 
 
 async def _charge(request: Request, principal: Principal) -> None:
-    keys: KeyStore = request.app.state.keys
     assert principal.key_id is not None
-    # The commit is fsynced, so it runs in a worker thread rather than stall the event loop.
-    admission = await anyio.to_thread.run_sync(keys.admit, principal.key_id)
+    admission = await app_state(request).keys.admit(principal.key_id)
     request.state.quota_left = admission.quota_left
     if admission.decision is not None:
         request.state.rate_limit_headers = rate_limit_headers(admission.decision)
@@ -297,7 +268,7 @@ def body_or_query_key(service: str, field: str, scope: Scope = "read") -> KeyDep
     bearer = HTTPBearer(auto_error=False, scheme_name=f"{service} bearer key")
 
     async def check(request: Request) -> None:
-        settings: Settings = request.app.state.settings
+        settings = app_state(request).settings
         limit_body(
             request,
             body_key_cap(settings),

@@ -6,13 +6,14 @@ import time
 from typing import Any
 
 import anyio
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixembed.api.errors import error_response
 from pixembed.api.json_limits import parse_json
+from pixembed.api.state import app_state
 from pixembed.errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -184,12 +185,16 @@ def is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
-async def read_form(request: Request, *, max_files: int, max_file_bytes: int) -> FormData:
+async def read_form(
+    request: Request, *, max_files: int, max_file_bytes: int, too_many: str | None = None
+) -> FormData:
     """Parse a multipart body, refusing too many files or fields, or an oversized one, while it streams.
 
-    The field limits come from the app's settings (PIXEMBED_MAX_FORM_FIELDS, PIXEMBED_MAX_FORM_FIELD_KB).
+    ``too_many`` is the message of the ``TooManyItems`` for more than ``max_files`` files, in the caller's
+    words. The field limits come from the app's settings (PIXEMBED_MAX_FORM_FIELDS,
+    PIXEMBED_MAX_FORM_FIELD_KB).
     """
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     max_field_bytes = int(settings.max_form_field_kb * 1024)
     parser = _CappedMultiPartParser(
         request,
@@ -203,7 +208,9 @@ async def read_form(request: Request, *, max_files: int, max_file_bytes: int) ->
     except MultiPartException as exc:
         message = str(exc)
         if "Too many files" in message:
-            raise TooManyItems(f"too many files in one request; the limit is {max_files}") from exc
+            raise TooManyItems(
+                too_many or f"too many files in one request; the limit is {max_files}"
+            ) from exc
         if "Too many fields" in message:
             raise TooManyItems(
                 f"too many form fields in one request; the limit is {settings.max_form_fields} "
@@ -231,8 +238,3 @@ async def read_json(request: Request) -> Any:
     if not raw.strip():
         raise InvalidRequest("empty request body: send JSON or multipart/form-data")
     return parse_json(raw)
-
-
-async def upload_bytes(upload: UploadFile) -> bytes:
-    """The bytes of an uploaded file (already size-checked by ``read_form``)."""
-    return await upload.read()

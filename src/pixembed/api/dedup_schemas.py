@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
 
-from pixembed.api.schemas import ImageRef
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from pixembed.api.schemas import ImageRef, to_source
+from pixembed.services.analysis_service import ClusterRun, DedupRun
+from pixembed.services.clustering import ClusterMethod, check_cluster_method
+from pixembed.services.dedup import (
+    DEFAULT_METHOD,
+    DedupMethod,
+    KeepRule,
+    check_keep,
+    check_method,
+    resolve_thresholds,
+)
+from pixembed.services.inputs import ImageSource
 
 
 class DedupOptions(BaseModel):
@@ -12,17 +25,31 @@ class DedupOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "combined"  # services.dedup.DEFAULT_METHOD (a test holds them equal)
+    # The services' checks run first, so an unknown value gets their message, which lists the valid ones.
+    method: Annotated[DedupMethod, BeforeValidator(check_method)] = DEFAULT_METHOD
     hash_threshold: int | None = None
     similarity_threshold: float | None = None
-    keep: str = "resolution"
+    keep: Annotated[KeepRule, BeforeValidator(check_keep)] = "resolution"
     background: bool = False
+
+    @model_validator(mode="after")
+    def _thresholds_in_range(self) -> DedupOptions:
+        resolve_thresholds(self.method, self.hash_threshold, self.similarity_threshold)
+        return self
+
+    def run(self) -> DedupRun:
+        """The service's options for this run."""
+        return DedupRun(self.method, self.hash_threshold, self.similarity_threshold, self.keep)
 
 
 class DedupRequest(DedupOptions):
     """POST /v1/dedup."""
 
     images: list[ImageRef]
+
+    def sources(self) -> list[ImageSource]:
+        """The posted images, in order."""
+        return [to_source(ref) for ref in self.images]
 
 
 class ClusterOptions(BaseModel):
@@ -34,7 +61,7 @@ class ClusterOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "kmeans"
+    method: Annotated[ClusterMethod, BeforeValidator(check_cluster_method)] = "kmeans"
     k: int | None = None
     threshold: float | None = None
     min_cluster_size: int | None = None
@@ -43,11 +70,27 @@ class ClusterOptions(BaseModel):
     known_labels: dict[str, str] | None = None
     background: bool = False
 
+    def run(self) -> ClusterRun:
+        """The service's options for this run."""
+        return ClusterRun(
+            self.method,
+            self.k,
+            self.threshold,
+            self.min_cluster_size,
+            self.labels,
+            self.label_threshold,
+            self.known_labels,
+        )
+
 
 class ClusterRequest(ClusterOptions):
     """POST /v1/cluster."""
 
     images: list[ImageRef]
+
+    def sources(self) -> list[ImageSource]:
+        """The posted images, in order."""
+        return [to_source(ref) for ref in self.images]
 
 
 class DuplicateCheck(BaseModel):
@@ -58,13 +101,3 @@ class DuplicateCheck(BaseModel):
     image: ImageRef
     similarity_threshold: float | None = None
     hash_threshold: int | None = None
-
-
-# Hand-read request bodies whose schemas go into the OpenAPI components (api/openapi.document_models).
-DOCUMENTED: list[type[BaseModel]] = [
-    DedupRequest,
-    DedupOptions,
-    ClusterRequest,
-    ClusterOptions,
-    DuplicateCheck,
-]

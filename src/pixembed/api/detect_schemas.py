@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pixembed.api.schemas import ImageRef
+from pixembed.errors import InvalidRequest
+from pixembed.services.detection import LABEL_SETS, check_detect_args, label_set
+from pixembed.services.labelsets import LabelSet, label_set_from_texts
 
 BoxIn = Annotated[list[int], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in pixels")]
 
@@ -24,6 +27,25 @@ class DetectRequest(BaseModel):
     )
     return_image: bool = False
 
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _one_form_value_may_name_a_label_set(cls, classes: Any, info: ValidationInfo) -> Any:
+        # A form cannot tell a list from a string: there, one value that names a label set means the set.
+        form = (info.context or {}).get("form")
+        if (
+            form
+            and isinstance(classes, list)
+            and len(classes) == 1
+            and classes[0].strip().lower() in LABEL_SETS
+        ):
+            return classes[0]
+        return classes
+
+    @model_validator(mode="after")
+    def _top_k_and_threshold_in_range(self) -> DetectRequest:
+        check_detect_args(self.top_k, self.threshold)
+        return self
+
 
 class RegionsRequest(BaseModel):
     """POST /v1/embed/regions: boxes, or none to detect them (classes from ``labels`` or ``label_set``)."""
@@ -36,3 +58,17 @@ class RegionsRequest(BaseModel):
     labels: list[str] | None = Field(default=None, description="tags from these texts instead")
     texts: list[str] | None = Field(default=None, description="texts to score every region against")
     top_k: int = Field(default=10, description="how many regions to detect when no boxes are given (1-50)")
+
+    @model_validator(mode="after")
+    def _labels_or_label_set(self) -> RegionsRequest:
+        if self.labels is not None and self.label_set is not None:
+            raise InvalidRequest("give labels or label_set, not both")
+        if self.boxes is None:
+            check_detect_args(self.top_k, None)
+        return self
+
+    def tag_labels(self) -> LabelSet | None:
+        """The labels to tag regions with: the given texts, the named set, or none."""
+        if self.labels is not None:
+            return label_set_from_texts(self.labels)
+        return label_set(self.label_set) if self.label_set is not None else None

@@ -1,28 +1,19 @@
-"""OpenAPI additions for routes that read their body by hand (multipart or JSON on one path)."""
+"""Put the JSON schemas of the bodies routes decode themselves (``api.inputs.Decoded``) into OpenAPI."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI
-from pydantic import BaseModel
+from fastapi import APIRouter, FastAPI
 
-REF = "#/components/schemas/{model}"
-
-
-def body_doc(json_model: type[BaseModel] | None, form_fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An ``openapi_extra`` request body: a JSON schema by reference and/or multipart form fields."""
-    content: dict[str, Any] = {}
-    if form_fields:
-        content["multipart/form-data"] = {"schema": {"type": "object", "properties": form_fields}}
-    if json_model is not None:
-        content["application/json"] = {"schema": {"$ref": REF.format(model=json_model.__name__)}}
-    return {"requestBody": {"required": True, "content": content}}
+from pixembed.api.inputs import REF, decoded_models
 
 
-def document_models(app: FastAPI, models: list[type[BaseModel]]) -> None:
-    """Put the JSON schemas of hand-read request bodies into the app's OpenAPI components."""
+def document_models(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """Add the JSON schema of every request body the routers decode to the app's OpenAPI components."""
     build = app.openapi
+    models = decoded_models(routers)
 
     # FastAPI's documented hook for editing the generated schema.
     def openapi() -> dict[str, Any]:

@@ -14,6 +14,7 @@ import numpy as np
 from pixembed.runtime.model import ClipModel, ModelInfo, Vectors
 from pixembed.runtime.registry import known_models
 from pixembed.services.analysis import ClusterReport, DuplicateMatch
+from pixembed.services.collection_service import CollectionInfo, Match
 from pixembed.services.collections import AddedItem
 from pixembed.services.compare import Comparison
 from pixembed.services.dedup import GROUP_RULE, SAFE_RULE, Catalogue, DedupResult, Group
@@ -22,7 +23,6 @@ from pixembed.services.embedding import ItemResult
 from pixembed.services.jobs import Job
 from pixembed.services.regions import Region
 from pixembed.services.search import SearchResult
-from pixembed.store import CollectionInfo, Match
 from pixembed.wire import (
     AddedOut,
     AddItemsOut,

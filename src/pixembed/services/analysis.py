@@ -187,7 +187,7 @@ async def check_duplicate(
     is given (compared with the hashes stored at ingest; this reads every stored item's metadata)."""
     _, cosine = resolve_thresholds("semantic", hash_threshold, similarity_threshold)
     assert cosine is not None
-    check_model(store.get_collection(name), model)
+    check_model(await anyio.to_thread.run_sync(store.get_collection, name), model)
     image = await load_image(source, settings)
     vector = (await model.embed_images_async([image]))[0]
     found: dict[str, DuplicateMatch] = {}

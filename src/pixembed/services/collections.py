@@ -24,7 +24,7 @@ from pixembed.services.metadata import check_metadata
 from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
 from pixembed.store import CollectionInfo, Filter, Match, Record, VectorStore, open_store
-from pixembed.store.thumbnails import ThumbnailStore
+from pixembed.store.state import ThumbnailState
 
 Vector = npt.NDArray[np.float32]
 
@@ -93,18 +93,19 @@ def create_collection(store: VectorStore, model: ClipModel, name: str) -> Collec
 async def add_items(
     store: VectorStore,
     model: ClipModel,
-    name: str,
+    info: CollectionInfo,
     items: Sequence[NewItem],
     settings: Settings,
-    thumbnails: ThumbnailStore | None = None,
+    thumbnails: ThumbnailState | None = None,
     *,
     regions: RegionOptions | None = None,
 ) -> list[AddedItem]:
     """Embed the images, then write every good item in one durable batch; bad items fail alone.
 
-    With a ``thumbnails`` store, each item added from an image also gets a small thumbnail.
+    ``info`` is the collection's, already read. With a ``thumbnails`` store, each item added from an image
+    also gets a small thumbnail.
     """
-    info = store.get_collection(name)
+    name = info.name
     check_model(info, model)
     if not items:
         raise InvalidRequest("no items given: send at least one image or vector")
@@ -222,7 +223,21 @@ async def search_collection(
     settings: Settings,
 ) -> list[Match]:
     """The ``top_k`` stored items closest to the query, among those passing the filter."""
-    info = store.get_collection(name)
+    info = await anyio.to_thread.run_sync(store.get_collection, name)
+    return await search_in(store, model, info, query, top_k, where, settings)
+
+
+async def search_in(
+    store: VectorStore,
+    model: ClipModel,
+    info: CollectionInfo,
+    query: Query,
+    top_k: int,
+    where: Filter | None,
+    settings: Settings,
+) -> list[Match]:
+    """``search_collection`` in the collection ``info`` describes (already read)."""
+    name = info.name
     given = [q for q in (query.text, query.image, query.vector, query.item_id) if q is not None]
     if len(given) != 1:
         raise InvalidRequest("search with exactly one of: text, image, vector, or id (more like this)")
@@ -234,7 +249,7 @@ async def search_collection(
     elif query.vector is not None:
         vector = query.vector
     elif query.item_id is not None:
-        vector = store.get(name, query.item_id).vector
+        vector = (await anyio.to_thread.run_sync(store.get, name, query.item_id)).vector
     else:
         check_model(info, model)
         subject = query.text if query.text is not None else query.image

@@ -3,9 +3,14 @@ that this server agrees with the other replicas on it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pixembed.config import Settings
 from pixembed.runtime.model import ModelInfo
+from pixembed.services.analysis_service import AnalysisService
+from pixembed.services.collection_service import CollectionService
 from pixembed.services.collections import open_collections
+from pixembed.services.key_service import KeyService
 from pixembed.store import VectorStore
 from pixembed.store.state import State, open_state, sqlite_locations
 
@@ -33,5 +38,39 @@ def open_state_and_store(settings: Settings, model: ModelInfo | None) -> tuple[S
             agree_with_replicas(state, model)
         return state, open_collections(settings)
     except BaseException:
+        state.close()
+        raise
+
+
+@dataclass
+class Services:
+    """What a server builds once at startup over its state and vector store, and closes at shutdown."""
+
+    state: State
+    collections: CollectionService
+    analysis: AnalysisService
+    keys: KeyService
+
+    def close(self) -> None:
+        """Stop the job runner (running jobs finish or are recorded as interrupted), then close the vector
+        store and the state (keys, jobs, thumbnails)."""
+        self.analysis.close()
+        self.collections.store.close()
+        self.state.close()
+
+
+def open_services(settings: Settings, model: ModelInfo | None) -> Services:
+    """The services over the state and vector store the settings name, ``model`` (when already loaded)
+    agreed with the replicas; nothing is left open when any of it fails."""
+    state, store = open_state_and_store(settings, model)
+    try:
+        return Services(
+            state=state,
+            collections=CollectionService(store, state.thumbnails, settings),
+            analysis=AnalysisService.open(store, state.jobs, settings),
+            keys=KeyService(state.keys, settings),
+        )
+    except BaseException:
+        store.close()
         state.close()
         raise

@@ -13,6 +13,7 @@ from pixembed.config import Settings
 from pixembed.errors import NotFound
 from pixembed.imaging.thumbnail import THUMBNAIL_MEDIA_TYPE, make_thumbnail
 from pixembed.store import VectorStore
+from pixembed.store.state import ThumbnailState
 from pixembed.store.thumbnails import ThumbnailStore, thumbnails_location
 
 Vector = npt.NDArray[np.float32]
@@ -24,7 +25,7 @@ def open_thumbnails(settings: Settings) -> ThumbnailStore:
 
 
 def _save(
-    store: ThumbnailStore,
+    store: ThumbnailState,
     collection: str,
     images: Mapping[str, tuple[Image.Image, Vector]],
     without: Sequence[str],
@@ -32,7 +33,7 @@ def _save(
 ) -> None:
     store.put_many(
         collection,
-        ((item_id, make_thumbnail(image), vector) for item_id, (image, vector) in images.items()),
+        [(item_id, make_thumbnail(image), vector) for item_id, (image, vector) in images.items()],
         THUMBNAIL_MEDIA_TYPE,
     )
     # An item re-written as a bare vector must not keep the picture of what it replaced.
@@ -50,7 +51,7 @@ def _save(
 
 
 async def save_thumbnails(
-    store: ThumbnailStore | None,
+    store: ThumbnailState | None,
     collection: str,
     images: Mapping[str, tuple[Image.Image, Vector]],
     without: Sequence[str] = (),
@@ -64,7 +65,7 @@ async def save_thumbnails(
 
 
 def thumbnail_of(
-    store: ThumbnailStore, items: VectorStore, collection: str, item_id: str
+    store: ThumbnailState, items: VectorStore, collection: str, item_id: str
 ) -> tuple[bytes, str]:
     """(bytes, media type) of a stored item's thumbnail; ``NotFound`` for a missing item, an item with no
     thumbnail, or a thumbnail made for an earlier version of the item."""

@@ -9,36 +9,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
 from pixembed.api.auth import header_key
-from pixembed.api.bodies import is_multipart, read_form
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
-from pixembed.api.requests import form_image_sources
+from pixembed.api.inputs import MULTIPART, Decoded, Upload
 from pixembed.api.state import get_model, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.runtime.model import ClipModel
 from pixembed.services.embedding import embed_all_images, embed_texts
+from pixembed.services.inputs import ImageSource
 
 SERVICE = "SambaStudio"
 
-PREDICT_FILE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"predict_file": {"type": "string", "format": "binary"}},
-                    "required": ["predict_file"],
-                }
-            }
-        },
-    }
-}
+
+class SambaStudioFiles(BaseModel):
+    """The images of ``/api/predict/file/...``: multipart files in ``predict_file`` (never JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    predict_file: list[Upload]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _multipart_files(cls, data: Any, info: ValidationInfo) -> Any:
+        if not (info.context or {}).get("form"):
+            raise InvalidRequest(
+                "send the image as multipart/form-data in the field 'predict_file' "
+                "(SambaStudio takes no base64 JSON for images)"
+            )
+        if isinstance(data, dict) and not data.get("predict_file"):
+            raise InvalidRequest("no image given: upload it as the multipart field 'predict_file'")
+        return data
+
+    def sources(self) -> list[ImageSource]:
+        """The uploaded images, in order."""
+        return [ImageSource("bytes", upload.data, upload.filename) for upload in self.predict_file]
+
+
+PREDICT_FILE_BODY = Decoded(SambaStudioFiles, media=(MULTIPART,))
 
 
 class SambaStudioError(BaseModel):
@@ -80,28 +92,19 @@ router = APIRouter(
 
 
 @router.post(
-    "/file/{project}/{endpoint}", response_model=SambaStudioPrediction, openapi_extra=PREDICT_FILE_BODY
+    "/file/{project}/{endpoint}",
+    response_model=SambaStudioPrediction,
+    openapi_extra=PREDICT_FILE_BODY.openapi,
 )
 async def sambastudio_predict_file(
-    request: Request,
     project: str,
     endpoint: str,
     model: ClipModel = Depends(get_model),
     settings: Settings = Depends(get_settings),
+    body: SambaStudioFiles = Depends(PREDICT_FILE_BODY),
 ) -> SambaStudioPrediction:
     """Embed the image(s) uploaded as ``predict_file``."""
-    if not is_multipart(request):
-        raise InvalidRequest(
-            "send the image as multipart/form-data in the field 'predict_file' "
-            "(SambaStudio takes no base64 JSON for images)"
-        )
-    form = await read_form(
-        request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
-    )
-    sources = await form_image_sources(form, "predict_file")
-    if not sources:
-        raise InvalidRequest("no image given: upload it as the multipart field 'predict_file'")
-    vectors = await embed_all_images(model, sources, settings)
+    vectors = await embed_all_images(model, body.sources(), settings)
     return SambaStudioPrediction(data=vectors.tolist())
 
 

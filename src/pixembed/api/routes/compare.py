@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
-from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, form_texts, parse_body
+from pixembed.api.inputs import Decoded
 from pixembed.api.results import compare_answer
-from pixembed.api.schemas import CompareRequest, to_source
+from pixembed.api.schemas import CompareRequest
 from pixembed.api.state import get_model, get_settings
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest
 from pixembed.runtime.model import ClipModel
 from pixembed.services.compare import compare
 from pixembed.services.inputs import ImageSource
@@ -27,65 +24,23 @@ router = APIRouter(
     dependencies=[Depends(require_scope("read"))],
 )
 
-Subject = str | ImageSource
-Prompts = list[str] | list[ImageSource]
-
-COMPARE_BODY = body_doc(
-    CompareRequest,
-    {
-        "image": {"type": "string", "format": "binary"},
-        "subject_text": {"type": "string"},
-        "prompts": {"type": "array", "items": {"type": "string"}},
-        "prompt_images": {"type": "array", "items": {"type": "string", "format": "binary"}},
-    },
-)
-
-
-async def _from_form(request: Request, settings: Settings) -> tuple[Subject, Prompts]:
-    form = await read_form(
-        request, max_files=settings.max_batch_items + 1, max_file_bytes=settings.max_upload_bytes
-    )
-    images = await form_image_sources(form, "image") + await form_image_sources(form, "subject")
-    texts = form_texts(form, "subject_text")
-    if len(images) + len(texts) != 1:
-        raise InvalidRequest("send exactly one subject: an 'image' file or a 'subject_text' field")
-    subject: Subject = images[0] if images else texts[0]
-    prompt_texts = form_texts(form, "prompts", "labels")
-    prompt_images = await form_image_sources(form, "prompt_images")
-    if prompt_texts and prompt_images:
-        raise InvalidRequest("prompts must be all texts ('prompts') or all images ('prompt_images')")
-    return subject, prompt_images or prompt_texts
-
-
-async def _from_json(request: Request) -> tuple[Subject, Prompts]:
-    body = parse_body(CompareRequest, await read_json(request))
-    if body.subject_type == "text":
-        if not isinstance(body.subject, str):
-            raise InvalidRequest("subject_type is 'text', so subject must be a string")
-        subject: Subject = body.subject
-    else:
-        subject = to_source(body.subject)
-    raw = [body.prompts] if isinstance(body.prompts, str) else body.prompts
-    if body.prompt_type == "text":
-        if not all(isinstance(p, str) for p in raw):
-            raise InvalidRequest("prompt_type is 'text', so every prompt must be a string")
-        return subject, [str(p) for p in raw]
-    return subject, [to_source(p) for p in raw]
+# The subject's file and one file per image prompt.
+COMPARE_BODY = Decoded(CompareRequest, max_files=lambda s: s.max_batch_items + 1)
 
 
 def _label(index: int, prompt: str | ImageSource) -> str:
     return prompt if isinstance(prompt, str) else (prompt.name or f"image {index}")
 
 
-@router.post("/compare", response_model=CompareResponse, openapi_extra=COMPARE_BODY)
+@router.post("/compare", response_model=CompareResponse, openapi_extra=COMPARE_BODY.openapi)
 async def compare_route(
-    request: Request,
     model: ClipModel = Depends(get_model),
     settings: Settings = Depends(get_settings),
+    body: CompareRequest = Depends(COMPARE_BODY),
 ) -> CompareResponse:
     """Cosine similarity of the subject with each prompt, and softmax probabilities (zero-shot)."""
-    subject, prompts = await (_from_form(request, settings) if is_multipart(request) else _from_json(request))
-    result = await compare(model, subject, prompts, settings)
+    prompts = body.prompt_inputs()
+    result = await compare(model, body.subject_input(), prompts, settings)
     given: Sequence[str | ImageSource] = prompts
     labels = [_label(i, p) for i, p in enumerate(given)]
     return compare_answer(model.info, labels, result)

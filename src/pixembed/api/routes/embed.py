@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
-from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, parse_body
+from pixembed.api.inputs import Decoded
 from pixembed.api.results import embed_answer, text_answer
-from pixembed.api.schemas import EmbedRequest, TextEmbedRequest, to_source
+from pixembed.api.schemas import EmbedRequest, TextEmbedRequest
 from pixembed.api.state import get_model, get_settings
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest
 from pixembed.runtime.model import ClipModel
 from pixembed.services.embedding import embed_image_sources, embed_texts
-from pixembed.services.inputs import ImageSource
 from pixembed.wire import EmbedResponse, TextEmbedResponse
 
 router = APIRouter(
@@ -25,39 +21,23 @@ router = APIRouter(
     dependencies=[Depends(require_scope("read"))],
 )
 
-MULTIPART_OR_JSON = body_doc(
-    EmbedRequest, {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}
-)
-
-
-async def _image_sources(request: Request, settings: Settings) -> list[ImageSource]:
-    if is_multipart(request):
-        form = await read_form(
-            request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
-        )
-        return await form_image_sources(form, field=None)
-    body = parse_body(EmbedRequest, await read_json(request))
-    refs = ([body.image] if body.image is not None else []) + (body.images or [])
-    if not refs:
-        raise InvalidRequest('no image given: send "image" (one) or "images" (a list)')
-    return [to_source(ref) for ref in refs]
+EMBED_BODY = Decoded(EmbedRequest, max_files=lambda s: s.max_batch_items)
 
 
 @router.post(
     "/embed",
     response_model=EmbedResponse,
     response_model_exclude_none=True,
-    openapi_extra=MULTIPART_OR_JSON,
+    openapi_extra=EMBED_BODY.openapi,
     summary="Embed one or many images",
 )
 async def embed_images_route(
-    request: Request,
     model: ClipModel = Depends(get_model),
     settings: Settings = Depends(get_settings),
+    body: EmbedRequest = Depends(EMBED_BODY),
 ) -> EmbedResponse:
     """Multipart ``image`` files, or JSON ``image``/``images`` as URLs, base64 or data URIs."""
-    sources = await _image_sources(request, settings)
-    results = await embed_image_sources(model, sources, settings)
+    results = await embed_image_sources(model, body.sources(), settings)
     # A lone image that failed is the request's failure, not a batch with one bad item.
     if len(results) == 1 and results[0].error is not None:
         raise results[0].error

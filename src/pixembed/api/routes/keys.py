@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from pixembed.api.auth import AuthFirstRoute, AuthSwitch, require_scope
-from pixembed.store.keys import KeyStore
+from pixembed.api.auth import AuthFirstRoute, require_scope
+from pixembed.api.state import get_keys
+from pixembed.services.key_service import KeyService
 from pixembed.wire import CreatedKey, KeyList, KeyOut
 
 router = APIRouter(
@@ -27,44 +27,33 @@ class NewKey(BaseModel):
     rate: str | None = Field(default=None, examples=["10/s"])
 
 
-def _keys(request: Request) -> KeyStore:
-    store: KeyStore = request.app.state.keys
-    return store
-
-
 @router.get("", response_model=KeyList)
-async def list_keys_route(request: Request, include_revoked: bool = False) -> KeyList:
+async def list_keys_route(include_revoked: bool = False, keys: KeyService = Depends(get_keys)) -> KeyList:
     """Every key with its scopes, limits and usage; no secrets."""
-    infos = await anyio.to_thread.run_sync(_keys(request).list, include_revoked)
-    return KeyList(keys=[KeyOut.model_validate(info) for info in infos])
+    return KeyList(keys=[KeyOut.model_validate(info) for info in await keys.list_keys(include_revoked)])
 
 
 @router.post("", response_model=CreatedKey, status_code=201)
-async def create_key_route(request: Request, body: NewKey) -> CreatedKey:
-    """Create a key; the response holds the key itself, which is not stored and cannot be shown again."""
-    store = _keys(request)
-    key, info = await anyio.to_thread.run_sync(
-        lambda: store.create(body.name, tuple(body.scopes), body.quota, body.rate)
-    )
-    switch: AuthSwitch = request.app.state.auth
-    switch.latch()  # the first key turns auth on for good; a server that had keys never serves anonymously
+async def create_key_route(body: NewKey, keys: KeyService = Depends(get_keys)) -> CreatedKey:
+    """Create a key; the response holds the key itself, which is not stored and cannot be shown again.
+
+    The first key turns auth on for good: a server that had keys never serves anonymously.
+    """
+    key, info = await keys.create(body.name, tuple(body.scopes), body.quota, body.rate)
     return CreatedKey(key=key, **KeyOut.model_validate(info).model_dump())
 
 
 @router.get("/{key_id}", response_model=KeyOut)
-async def get_key_route(request: Request, key_id: str) -> KeyOut:
+async def get_key_route(key_id: str, keys: KeyService = Depends(get_keys)) -> KeyOut:
     """One key (by id or live name) with its usage."""
-    return KeyOut.model_validate(await anyio.to_thread.run_sync(_keys(request).get, key_id))
+    return KeyOut.model_validate(await keys.get(key_id))
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-async def revoke_key_route(request: Request, key_id: str) -> KeyOut:
+async def revoke_key_route(key_id: str, keys: KeyService = Depends(get_keys)) -> KeyOut:
     """Revoke a key (by id or live name); it stops working at once.
 
     Revoking the last live admin key is a 409 unless ``PIXEMBED_API_KEYS`` is set (those keys are admins):
     nobody could manage keys any more. The server would still stay closed (auth never falls open).
     """
-    keep_an_admin = not request.app.state.settings.api_keys
-    store = _keys(request)
-    revoked = await anyio.to_thread.run_sync(lambda: store.revoke(key_id, keep_an_admin=keep_an_admin))
-    return KeyOut.model_validate(revoked)
+    return KeyOut.model_validate(await keys.revoke(key_id))

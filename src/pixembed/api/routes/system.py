@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pixembed.api.results import models_answer
+from pixembed.api.state import app_state
 from pixembed.metrics import REGISTRY
-from pixembed.runtime.model import ClipModel
-from pixembed.store import VectorStore
 from pixembed.wire import Health, ModelsResponse, Readiness
 
 router = APIRouter(tags=["system"])
@@ -19,7 +17,7 @@ router = APIRouter(tags=["system"])
 @router.get("/v1/models", response_model=ModelsResponse)
 async def list_models_route(request: Request) -> ModelsResponse:
     """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
-    return models_answer(request.app.state.model)
+    return models_answer(app_state(request).model)
 
 
 @router.get("/healthz", response_model=Health)
@@ -43,15 +41,15 @@ def _not_ready(body: Readiness) -> JSONResponse:
 )
 async def readyz(request: Request) -> Readiness | JSONResponse:
     """Readiness: 200 once the model is loaded and the store answers, 503 before (or if either failed)."""
-    model: ClipModel | None = request.app.state.model
+    state = app_state(request)
+    model = state.model
     if model is None:
-        error: str | None = request.app.state.load_error
+        error = state.load_error
         if error:
             return _not_ready(Readiness(status="failed", message=error))
         return _not_ready(Readiness(status="loading", message="model is loading"))
-    store: VectorStore = request.app.state.store
     try:
-        await anyio.to_thread.run_sync(store.list_collections)
+        await state.collections.answers()
     except Exception as exc:  # any failure of the store means "not ready", whatever its type
         return _not_ready(Readiness(status="store_unavailable", message=f"the store does not answer: {exc}"))
     return Readiness(status="ready", model=model.info.name, dimensions=model.info.dimensions)
