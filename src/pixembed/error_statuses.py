@@ -16,6 +16,7 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.UrlRefused.code: 400,
     errors.TooManyItems.code: 400,
     errors.NoTextTower.code: 400,
+    errors.UnknownModel.code: 400,
     errors.Unauthorized.code: 401,
     errors.Forbidden.code: 403,
     errors.NotFound.code: 404,

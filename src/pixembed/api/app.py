@@ -29,8 +29,8 @@ from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.imaging.budget import DecodePool
 from pixembed.runtime.detection import Detector
-from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.collections import open_collections
 from pixembed.services.thumbnails import open_thumbnails
 from pixembed.store.keys import KeyStore
@@ -52,17 +52,13 @@ def load_detector_from_settings(settings: Settings) -> Detector | None:
 def create_app(
     settings: Settings | None = None, model: ClipModel | None = None, detector: Detector | None = None
 ) -> FastAPI:
-    """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
+    """Build the app; with no ``model`` given, the lifespan loads the models marked to load at start, and
+    /readyz says when the default is ready."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.model is None:
-            try:
-                app.state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
-            except PixembedError as exc:
-                app.state.load_error = exc.message
-                log.error("model did not load: %s", exc.message)
+        await anyio.to_thread.run_sync(app.state.models.load_at_start)
         if app.state.detector is None and settings.detector != "clip-regions":
             try:
                 app.state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)
@@ -75,6 +71,7 @@ def create_app(
             app.state.store.close()
             app.state.keys.close()
             app.state.thumbnails.close()
+            app.state.models.close()
             if (jobs := getattr(app.state, "jobs", None)) is not None:
                 jobs.close()
 
@@ -89,8 +86,9 @@ def create_app(
         favicon_url="/favicon.ico",
     )
     app.state.settings = settings
-    app.state.model = model
-    app.state.load_error = None
+    # Every served model (the default first), each loaded at start or on first use, within the memory
+    # budget; ``model``, when given, is the default one, already loaded.
+    app.state.models = ModelPool.from_settings(settings, model)
     app.state.detector = detector
     app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.

@@ -1,4 +1,4 @@
-"""What routes read from ``app.state``: the settings and the loaded model."""
+"""What routes read from ``app.state``: the settings, the model pool, the store, the detector."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pixembed.config import Settings
 from pixembed.errors import Unavailable
 from pixembed.runtime.detection import ClipRegionDetector, Detector
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.store import VectorStore
 from pixembed.store.thumbnails import ThumbnailStore
 
@@ -18,15 +19,16 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_model(request: Request) -> ClipModel:
-    """The loaded model, or 503 while it is still loading or failed to load."""
-    model: ClipModel | None = request.app.state.model
-    if model is None:
-        error: str | None = request.app.state.load_error
-        raise Unavailable(
-            f"model failed to load: {error}" if error else "model is still loading; retry shortly"
-        )
-    return model
+def get_models(request: Request) -> ModelPool:
+    """The served models; a route picks one with ``await models.get_async(body.model)``."""
+    models: ModelPool = request.app.state.models
+    return models
+
+
+async def get_model(request: Request) -> ClipModel:
+    """The default model (loaded on first use if it is not in memory); 503 while it is still loading or
+    after it failed to load."""
+    return await get_models(request).get_async(None)
 
 
 def get_store(request: Request) -> VectorStore:
@@ -35,7 +37,7 @@ def get_store(request: Request) -> VectorStore:
     return store
 
 
-def get_detector(request: Request) -> Detector:
+async def get_detector(request: Request) -> Detector:
     """The detector the server runs: the one loaded at start (OWLv2), else CLIP region scoring."""
     detector: Detector | None = request.app.state.detector
     if detector is None:
@@ -45,7 +47,7 @@ def get_detector(request: Request) -> Detector:
         if get_settings(request).detector != "clip-regions":
             raise Unavailable("the detector is still loading; retry shortly")
         # Built on first use: it needs nothing but the loaded CLIP model.
-        detector = ClipRegionDetector(get_model(request))
+        detector = ClipRegionDetector(await get_model(request))
         request.app.state.detector = detector
     return detector
 

@@ -181,7 +181,7 @@ async def add_items_route(
         items = _items_from_json(body, info)
         if any(item.regions for item in items):
             classes = resolve_classes(body.region_classes, settings)
-            region_options = RegionOptions(get_detector(request), classes, body.region_top_k)
+            region_options = RegionOptions(await get_detector(request), classes, body.region_top_k)
     results = await add_items(store, model, name, items, settings, thumbnails, regions=region_options)
     data = [
         AddedOut(

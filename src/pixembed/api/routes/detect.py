@@ -160,7 +160,7 @@ async def embed_regions_route(
         classes = classes_from_label_set(labels or label_set("fashion"))
         regions = await embed_detected_regions(
             model,
-            get_detector(request),
+            await get_detector(request),
             source,
             classes,
             settings,
