@@ -6,16 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixembed.api.schemas import ErrorBody, ImageRef
+from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ErrorBody, ImageRef
 
 
 class CreateCollection(BaseModel):
-    """POST /v1/collections: the name; the model and dimension are the server's loaded model."""
+    """POST /v1/collections: the name, and the served model whose vectors it holds (default: the default)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    model: str | None = Field(default=None, description="must name the loaded model if given")
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class CollectionOut(BaseModel):
@@ -53,7 +53,7 @@ class AddItems(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemIn]
-    model: str | None = None
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     regions: bool = Field(
         default=False, description='store each detected region as a child item "<id>#<n>" (parent_id, box)'
     )
@@ -104,6 +104,7 @@ class SearchCollection(BaseModel):
         description="[x1, y1, x2, y2]: search by this region of image",
     )
     top_k: int = Field(default=10, ge=1, le=1000)
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     filter: dict[str, Any] | None = Field(
         default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from pixembed.api.schemas import ImageRef
+from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ImageRef
 
 
 class DedupOptions(BaseModel):
@@ -25,6 +25,7 @@ class DedupRequest(DedupOptions):
     """POST /v1/dedup."""
 
     images: list[ImageRef]
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class ClusterOptions(BaseModel):
@@ -44,6 +45,9 @@ class ClusterOptions(BaseModel):
     label_threshold: float | None = None
     known_labels: dict[str, str] | None = None
     background: bool = False
+    model: str | None = Field(
+        default=None, description=f"{MODEL_DOC}; on a collection, must name the collection's own"
+    )
 
 
 class ClusterRequest(ClusterOptions):
@@ -58,6 +62,7 @@ class DuplicateCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: ImageRef
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     similarity_threshold: float | None = None
     hash_threshold: int | None = None
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixembed.api.schemas import ImageRef, ModelFields
+from pixembed.api.schemas import MODEL_DOC, ImageRef, ModelFields
 
 BoxIn = Annotated[list[int], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in pixels")]
 
@@ -57,6 +57,7 @@ class RegionsRequest(BaseModel):
     labels: list[str] | None = Field(default=None, description="tags from these texts instead")
     texts: list[str] | None = Field(default=None, description="texts to score every region against")
     top_k: int = Field(default=10, description="how many regions to detect when no boxes are given (1-50)")
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class TagOut(BaseModel):

@@ -42,6 +42,12 @@ def form_texts(form: FormData, *fields: str) -> list[str]:
     return texts
 
 
+def form_model(form: FormData) -> str | None:
+    """The ``model`` form field (a served model's name or alias), or None for the default."""
+    values = form_texts(form, "model")
+    return (values[0].strip() or None) if values else None
+
+
 def form_int(form: FormData, name: str, default: int) -> int:
     """An integer form field, with a 400 that names it when it is not one."""
     raw = form.get(name)

@@ -40,6 +40,9 @@ class ImageObject(BaseModel):
 
 ImageRef = str | ImageObject
 
+MODEL_DOC = "a served model's name or alias (GET /v1/models lists them); default: the server's default model"
+COLLECTION_MODEL_DOC = "if given, must name the collection's own model (it keeps the model it was made with)"
+
 
 def to_source(ref: ImageRef) -> ImageSource:
     """A string is a URL, a data URI or base64; an object says which."""
@@ -57,6 +60,7 @@ class EmbedRequest(BaseModel):
 
     image: ImageRef | None = None
     images: list[ImageRef] | None = None
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class TextEmbedRequest(BaseModel):
@@ -65,6 +69,7 @@ class TextEmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | list[str]
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class CompareRequest(BaseModel):
@@ -76,6 +81,7 @@ class CompareRequest(BaseModel):
     subject_type: Literal["image", "text"] = "image"
     prompts: str | list[ImageRef]
     prompt_type: Literal["text", "image"] = "text"
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class SearchRequest(BaseModel):
@@ -87,6 +93,7 @@ class SearchRequest(BaseModel):
     query_text: str | None = None
     dataset: list[ImageRef]
     top_k: int = Field(default=5, ge=1, le=10_000)
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class ErrorBody(BaseModel):

@@ -140,7 +140,9 @@ def _config(parsed: _ModelsFile, base: LoadOptions, path: Path) -> ModelsConfig:
     for entry in parsed.models:
         changes = {
             key: value
-            for key, value in entry.model_dump(include={"pretrained", "weights", "precision", "runtime", "device"}).items()
+            for key, value in entry.model_dump(
+                include={"pretrained", "weights", "precision", "runtime", "device"}
+            ).items()
             if value is not None
         }
         options = replace(base, model=entry.model or entry.name, pretrained=None, weights=None, **changes)

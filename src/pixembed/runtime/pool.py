@@ -227,7 +227,9 @@ class ModelPool:
                 victim.model = None
                 unloaded.append(victim.served.name)
         if unloaded:
-            log.info("unloaded %s to stay within the %.0f MB model budget", ", ".join(unloaded), budget / 2**20)
+            log.info(
+                "unloaded %s to stay within the %.0f MB model budget", ", ".join(unloaded), budget / 2**20
+            )
             gc.collect()
             return_freed_memory()
 

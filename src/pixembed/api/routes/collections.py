@@ -26,17 +26,18 @@ from pixembed.api.collection_schemas import (
 from pixembed.api.errors import error_body
 from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, form_int, form_texts, parse_body
+from pixembed.api.requests import form_image_sources, form_int, form_model, form_texts, parse_body
 from pixembed.api.schemas import ErrorBody, to_source
-from pixembed.api.state import get_detector, get_model, get_settings, get_store, get_thumbnails
+from pixembed.api.state import get_detector, get_models, get_settings, get_store, get_thumbnails
 from pixembed.config import Settings
-from pixembed.errors import Conflict, InvalidRequest
-from pixembed.runtime.model import ClipModel
+from pixembed.errors import InvalidRequest
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.collections import (
     NewItem,
     Query,
     RegionOptions,
     add_items,
+    collection_model,
     create_collection,
     search_collection,
 )
@@ -72,12 +73,11 @@ def _vector(values: list[float]) -> npt.NDArray[np.float32]:
 @router.post("", response_model=CollectionOut, status_code=201)
 async def create_route(
     body: CreateCollection,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     store: VectorStore = Depends(get_store),
 ) -> CollectionOut:
-    """Create a collection for the loaded model's vectors."""
-    if body.model is not None and body.model != model.info.name:
-        raise Conflict(f"this server runs {model.info.name}, not {body.model}; collections take its vectors")
+    """Create a collection for the vectors of ``model`` (default: the server's default model)."""
+    model = await models.get_async(body.model)
     return _out(await anyio.to_thread.run_sync(create_collection, store, model, body.name))
 
 
@@ -103,7 +103,7 @@ async def delete_route(
     return Response(status_code=204)
 
 
-async def _items_from_form(request: Request, settings: Settings) -> list[NewItem]:
+async def _items_from_form(request: Request, settings: Settings) -> tuple[list[NewItem], str | None]:
     form = await read_form(
         request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
     )
@@ -120,12 +120,10 @@ async def _items_from_form(request: Request, settings: Settings) -> list[NewItem
         if not isinstance(meta, dict):
             raise InvalidRequest("metadata must be a JSON object")
         items.append(NewItem(image=image, id=ids[i] if ids else None, metadata=meta))
-    return items
+    return items, form_model(form)
 
 
-def _items_from_json(body: AddItems, info: CollectionInfo) -> list[NewItem]:
-    if body.model is not None and body.model != info.model:
-        raise Conflict(f"collection {info.name!r} holds vectors from {info.model}, not {body.model}")
+def _items_from_json(body: AddItems) -> list[NewItem]:
     items = []
     for i, item in enumerate(body.items):
         if (item.image is None) == (item.vector is None):
@@ -166,7 +164,7 @@ SEARCH_BODY = body_doc(
 async def add_items_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
     thumbnails: ThumbnailStore = Depends(get_thumbnails),
@@ -175,13 +173,14 @@ async def add_items_route(
     info = await anyio.to_thread.run_sync(store.get_collection, name)
     region_options = None
     if is_multipart(request):
-        items = await _items_from_form(request, settings)
+        items, requested = await _items_from_form(request, settings)
     else:
         body = parse_body(AddItems, await read_json(request))
-        items = _items_from_json(body, info)
+        items, requested = _items_from_json(body), body.model
         if any(item.regions for item in items):
             classes = resolve_classes(body.region_classes, settings)
             region_options = RegionOptions(await get_detector(request), classes, body.region_top_k)
+    model = await collection_model(models, info, requested)
     results = await add_items(store, model, name, items, settings, thumbnails, regions=region_options)
     data = [
         AddedOut(
@@ -241,7 +240,7 @@ async def delete_item_route(
     return Response(status_code=204)
 
 
-async def _query_from_form(request: Request, settings: Settings) -> tuple[Query, int, Any]:
+async def _query_from_form(request: Request, settings: Settings) -> tuple[Query, int, Any, str | None]:
     form = await read_form(request, max_files=1, max_file_bytes=settings.max_upload_bytes)
     images = await form_image_sources(form, "image")
     texts = form_texts(form, "text")
@@ -254,20 +253,20 @@ async def _query_from_form(request: Request, settings: Settings) -> tuple[Query,
     ):
         raise InvalidRequest("box must be a JSON list of four integers [x1, y1, x2, y2]")
     query = Query(text=texts[0] if texts else None, image=images[0] if images else None, box=box)
-    return query, form_int(form, "top_k", 10), where
+    return query, form_int(form, "top_k", 10), where, form_model(form)
 
 
 @router.post("/{name}/search", response_model=SearchCollectionOut, openapi_extra=SEARCH_BODY)
 async def search_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
 ) -> SearchCollectionOut:
     """Search by text, image, vector or a stored id, with top_k and a metadata filter."""
     if is_multipart(request):
-        query, top_k, raw_filter = await _query_from_form(request, settings)
+        query, top_k, raw_filter, requested = await _query_from_form(request, settings)
     else:
         body = parse_body(SearchCollection, await read_json(request))
         query = Query(
@@ -277,10 +276,11 @@ async def search_route(
             item_id=body.id,
             box=body.box,
         )
-        top_k, raw_filter = body.top_k, body.filter
+        top_k, raw_filter, requested = body.top_k, body.filter, body.model
     if not 1 <= top_k <= 1000:
         raise InvalidRequest(f"top_k must be between 1 and 1000, got {top_k}")
-    matches = await search_collection(store, model, name, query, top_k, parse_filter(raw_filter), settings)
+    where = parse_filter(raw_filter)
+    matches = await search_collection(store, models, name, query, top_k, where, settings, requested)
     info = await anyio.to_thread.run_sync(store.get_collection, name)
     return SearchCollectionOut(
         collection=name,

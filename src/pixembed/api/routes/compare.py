@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, form_texts, parse_body
+from pixembed.api.requests import form_image_sources, form_model, form_texts, parse_body
 from pixembed.api.schemas import CompareRequest, CompareResponse, ScoredPrompt, to_source
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.inputs import ImageSource
 
@@ -39,7 +39,7 @@ COMPARE_BODY = body_doc(
 )
 
 
-async def _from_form(request: Request, settings: Settings) -> tuple[Subject, Prompts]:
+async def _from_form(request: Request, settings: Settings) -> tuple[Subject, Prompts, str | None]:
     form = await read_form(
         request, max_files=settings.max_batch_items + 1, max_file_bytes=settings.max_upload_bytes
     )
@@ -52,10 +52,10 @@ async def _from_form(request: Request, settings: Settings) -> tuple[Subject, Pro
     prompt_images = await form_image_sources(form, "prompt_images")
     if prompt_texts and prompt_images:
         raise InvalidRequest("prompts must be all texts ('prompts') or all images ('prompt_images')")
-    return subject, prompt_images or prompt_texts
+    return subject, prompt_images or prompt_texts, form_model(form)
 
 
-async def _from_json(request: Request) -> tuple[Subject, Prompts]:
+async def _from_json(request: Request) -> tuple[Subject, Prompts, str | None]:
     body = parse_body(CompareRequest, await read_json(request))
     if body.subject_type == "text":
         if not isinstance(body.subject, str):
@@ -67,8 +67,8 @@ async def _from_json(request: Request) -> tuple[Subject, Prompts]:
     if body.prompt_type == "text":
         if not all(isinstance(p, str) for p in raw):
             raise InvalidRequest("prompt_type is 'text', so every prompt must be a string")
-        return subject, [str(p) for p in raw]
-    return subject, [to_source(p) for p in raw]
+        return subject, [str(p) for p in raw], body.model
+    return subject, [to_source(p) for p in raw], body.model
 
 
 def _label(index: int, prompt: str | ImageSource) -> str:
@@ -78,11 +78,13 @@ def _label(index: int, prompt: str | ImageSource) -> str:
 @router.post("/compare", response_model=CompareResponse, openapi_extra=COMPARE_BODY)
 async def compare_route(
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> CompareResponse:
     """Cosine similarity of the subject with each prompt, and softmax probabilities (zero-shot)."""
-    subject, prompts = await (_from_form(request, settings) if is_multipart(request) else _from_json(request))
+    parsed = await (_from_form(request, settings) if is_multipart(request) else _from_json(request))
+    subject, prompts, requested = parsed
+    model = await models.get_async(requested)
     result = await compare(model, subject, prompts, settings)
     given: Sequence[str | ImageSource] = prompts
     labels = [_label(i, p) for i, p in enumerate(given)]

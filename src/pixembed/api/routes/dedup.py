@@ -27,10 +27,11 @@ from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
 from pixembed.api.results import clustering_body, dedup_body
 from pixembed.api.schemas import to_source
-from pixembed.api.state import get_model, get_settings, get_store
+from pixembed.api.state import get_models, get_settings, get_store
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.analysis import (
     ClusterReport,
     Progress,
@@ -41,6 +42,7 @@ from pixembed.services.analysis import (
 )
 from pixembed.services.catalogue import catalogue_from_store
 from pixembed.services.clustering import check_cluster_method
+from pixembed.services.collections import model_of_collection
 from pixembed.services.dedup import Catalogue, check_keep, check_method, find_duplicates, resolve_thresholds
 from pixembed.services.inputs import ImageSource
 from pixembed.services.jobs import Job, JobRunner
@@ -150,16 +152,16 @@ def _dedup_options(body: DedupOptions) -> None:
 
 @router.post("/dedup", openapi_extra=DEDUP_BODY)
 async def dedup_route(
-    request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
+    request: Request, models: ModelPool = Depends(get_models), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
     """Duplicate pairs, groups, keepers and the drop list of a posted set of images (ids are "0", "1"...)."""
     body, sources = await _posted(request, settings, DedupRequest)
     _dedup_options(body)
     method = check_method(body.method)
     hashes, vectors = dedup_inputs(method)
-    cat = await catalogue_from_sources(
-        sources, settings, hash_methods=hashes, model=model if vectors else None
-    )
+    models.resolve(body.model)  # an unknown model is a 400 even for a method that needs no vectors
+    model = await models.get_async(body.model) if vectors else None
+    cat = await catalogue_from_sources(sources, settings, hash_methods=hashes, model=model)
     result = await anyio.to_thread.run_sync(
         lambda: find_duplicates(
             cat, method, body.hash_threshold, body.similarity_threshold, check_keep(body.keep)
@@ -170,11 +172,12 @@ async def dedup_route(
 
 @router.post("/cluster", openapi_extra=CLUSTER_BODY)
 async def cluster_route(
-    request: Request, model: ClipModel = Depends(get_model), settings: Settings = Depends(get_settings)
+    request: Request, models: ModelPool = Depends(get_models), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
     """Clusters (k-means, HDBSCAN or threshold), labels and a 2-D map of a posted set of images."""
     body, sources = await _posted(request, settings, ClusterRequest)
     method = check_cluster_method(body.method)
+    model = await models.get_async(body.model)
     cat = await catalogue_from_sources(sources, settings, hash_methods=[], model=model)
     report = await anyio.to_thread.run_sync(lambda: _cluster(cat, model, body, settings))
     return clustering_body(cat, report, method)
@@ -248,13 +251,15 @@ async def collection_dedup_route(
 async def collection_cluster_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
 ) -> Any:
-    """Clusters of a collection's items; 202 with a job for large collections or ``background``."""
+    """Clusters of a collection's items (labelled by the collection's own model); 202 with a job for large
+    collections or ``background``."""
     body = await _options(request, ClusterOptions)
     method = check_cluster_method(body.method)
+    model = await model_of_collection(store, models, name, body.model)
 
     def work(progress: Any) -> dict[str, Any]:
         cat = catalogue_from_store(store, name, settings.max_dedup_items, lambda f: progress(0.2 * f))
@@ -272,12 +277,13 @@ async def collection_cluster_route(
 async def check_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     store: VectorStore = Depends(get_store),
     settings: Settings = Depends(get_settings),
 ) -> DuplicateCheckOut:
     """Is this image a duplicate of anything stored? By cosine, and by pHash when hash_threshold is given."""
     body = parse_body(DuplicateCheck, await read_json(request))
+    model = await model_of_collection(store, models, name, body.model)
     matches = await check_duplicate(
         store, model, name, to_source(body.image), settings, body.similarity_threshold, body.hash_threshold
     )

@@ -21,11 +21,11 @@ from pixembed.api.detect_schemas import (
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
 from pixembed.api.schemas import to_source
-from pixembed.api.state import get_detector, get_model, get_settings
+from pixembed.api.state import get_detector, get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.detection import Detector
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.detection import (
     LABEL_SETS,
     check_detect_args,
@@ -146,10 +146,11 @@ def _tag_labels(body: RegionsRequest) -> LabelSet | None:
 async def embed_regions_route(
     body: RegionsRequest,
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> RegionsResponse:
     """Vectors, tags and text relevance for the given boxes, or for the regions a detector finds."""
+    model = await models.get_async(body.model)
     labels = _tag_labels(body)
     texts = body.texts or []
     source = to_source(body.image)

@@ -8,7 +8,7 @@ from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, parse_body
+from pixembed.api.requests import form_image_sources, form_model, parse_body
 from pixembed.api.schemas import (
     EmbeddingItem,
     EmbedRequest,
@@ -19,10 +19,10 @@ from pixembed.api.schemas import (
     TextItem,
     to_source,
 )
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.embedding import embed_image_sources, embed_texts
 from pixembed.services.inputs import ImageSource
 
@@ -38,17 +38,17 @@ MULTIPART_OR_JSON = body_doc(
 )
 
 
-async def _image_sources(request: Request, settings: Settings) -> list[ImageSource]:
+async def _image_sources(request: Request, settings: Settings) -> tuple[list[ImageSource], str | None]:
     if is_multipart(request):
         form = await read_form(
             request, max_files=settings.max_batch_items, max_file_bytes=settings.max_upload_bytes
         )
-        return await form_image_sources(form, field=None)
+        return await form_image_sources(form, field=None), form_model(form)
     body = parse_body(EmbedRequest, await read_json(request))
     refs = ([body.image] if body.image is not None else []) + (body.images or [])
     if not refs:
         raise InvalidRequest('no image given: send "image" (one) or "images" (a list)')
-    return [to_source(ref) for ref in refs]
+    return [to_source(ref) for ref in refs], body.model
 
 
 @router.post(
@@ -60,11 +60,13 @@ async def _image_sources(request: Request, settings: Settings) -> list[ImageSour
 )
 async def embed_images_route(
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> EmbedResponse:
-    """Multipart ``image`` files, or JSON ``image``/``images`` as URLs, base64 or data URIs."""
-    sources = await _image_sources(request, settings)
+    """Multipart ``image`` files, or JSON ``image``/``images`` as URLs, base64 or data URIs; ``model``
+    picks a served model."""
+    sources, requested = await _image_sources(request, settings)
+    model = await models.get_async(requested)
     results = await embed_image_sources(model, sources, settings)
     items = [
         EmbeddingItem(
@@ -85,10 +87,11 @@ async def embed_images_route(
 @router.post("/embed/text", response_model=TextEmbedResponse, response_model_exclude_none=True)
 async def embed_text_route(
     body: TextEmbedRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> TextEmbedResponse:
     """Embed a string or a list of strings."""
+    model = await models.get_async(body.model)
     texts = [body.text] if isinstance(body.text, str) else body.text
     vectors = await embed_texts(model, texts, settings)
     items = [
