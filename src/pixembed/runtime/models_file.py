@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pixembed.errors import InvalidRequest
+from pixembed.errors import InvalidRequest, UnknownModel
 from pixembed.runtime.options import LoadOptions
 
 if TYPE_CHECKING:
@@ -71,6 +71,18 @@ class ModelsConfig:
     def default(self) -> ServedModel:
         """The model for requests that name none."""
         return self.models[0]
+
+    def sambastudio_model(self, project: str, endpoint: str) -> str | None:
+        """The model SambaStudio's ``project``/``endpoint`` ids map to (``"project/endpoint"``, else the
+        endpoint id alone); None (the default) where no endpoint is mapped at all; ``UnknownModel`` for ids
+        that are not mapped while others are."""
+        if not self.sambastudio_endpoints:
+            return None
+        for key in (f"{project}/{endpoint}", endpoint):
+            if key in self.sambastudio_endpoints:
+                return self.sambastudio_endpoints[key]
+        mapped = list(self.sambastudio_endpoints)
+        raise UnknownModel.of(f"{project}/{endpoint}", mapped, "SambaStudio endpoint")
 
 
 class _ModelEntry(BaseModel):
