@@ -50,7 +50,11 @@ def load_detector_from_settings(settings: Settings) -> Detector | None:
 
 
 def create_app(
-    settings: Settings | None = None, model: ClipModel | None = None, detector: Detector | None = None
+    settings: Settings | None = None,
+    model: ClipModel | None = None,
+    detector: Detector | None = None,
+    *,
+    models: ModelPool | None = None,
 ) -> FastAPI:
     """Build the app; with no ``model`` given, the lifespan loads the models marked to load at start, and
     /readyz says when the default is ready."""
@@ -87,8 +91,9 @@ def create_app(
     )
     app.state.settings = settings
     # Every served model (the default first), each loaded at start or on first use, within the memory
-    # budget; ``model``, when given, is the default one, already loaded.
-    app.state.models = ModelPool.from_settings(settings, model)
+    # budget; ``model``, when given, is the default one, already loaded; ``models``, a pool the caller
+    # built (and loaded: the CLI, failing fast before the port opens).
+    app.state.models = models or ModelPool.from_settings(settings, model)
     app.state.detector = detector
     app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.

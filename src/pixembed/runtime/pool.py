@@ -176,16 +176,19 @@ class ModelPool:
                 raise Unavailable(f"model {slot.served.name} is still loading; retry shortly")
             return None
 
-    def load_at_start(self) -> None:
-        """Load the models marked to load at start, the default first (blocking); a failure is kept and
-        answered to the requests that name that model (503), the others still serve."""
+    def load_at_start(self, *, strict: bool = False) -> None:
+        """Load the models marked to load at start, the default first (blocking). A failure is kept and
+        answered to the requests that name that model (503) while the others serve; ``strict`` (the CLI,
+        failing fast before the port opens) raises the loader's own error instead."""
         for slot in self._slots.values():
-            if slot.served.load == "start" and slot.model is None:
+            if slot.served.load == "start" and slot.model is None and slot.error is None:
                 with self._load_lock:
                     try:
                         self._load(slot)
-                    except PixembedError as exc:
+                    except Unavailable as exc:
                         log.error("model %s did not load: %s", slot.served.name, exc.message)
+                        if strict:
+                            raise exc.__cause__ or exc from None
         self._started = True
 
     def _load(self, slot: _Slot) -> ClipModel:
