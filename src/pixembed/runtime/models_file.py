@@ -157,7 +157,9 @@ def _config(parsed: _ModelsFile, base: LoadOptions, path: Path) -> ModelsConfig:
             ).items()
             if value is not None
         }
-        options = replace(base, model=entry.model or entry.name, pretrained=None, weights=None, **changes)
+        # The base's pretrained/weights are the command line's default model's: never another entry's.
+        changes = {"pretrained": None, "weights": None} | changes
+        options = replace(base, model=entry.model or entry.name, **changes)
         if options.weights is not None and not options.weights.is_absolute():
             # A relative weights path is relative to the models file, not to wherever the server starts.
             options = replace(options, weights=path.parent / options.weights)

@@ -11,7 +11,11 @@ loader's own clean-up included (``load_model`` trims the heap it freed): its wei
 and the arena its load-time checks grew. Loads are serialised, so requests served meanwhile are the only
 other allocation in that window. The largest growth seen over the model's loads is kept, since a reload
 can reuse heap an unloaded model left and so look smaller than it is. A model handed in already loaded
-(``preloaded``) was not measured and counts as 0 until it is unloaded and loaded again.
+(``preloaded``) was not measured and counts as 0 until it is unloaded and loaded again. ONNX Runtime is
+imported before the first measurement, so its libraries are charged to no model; a model served through
+torch carries torch's first import, if it is the first to need it.
+
+``memory_budget_bytes`` may be changed while serving; it applies from the next load.
 
 An unloaded model is dropped from the pool; requests still running on it keep it alive until they end,
 and its batcher threads exit once idle.
@@ -194,6 +198,9 @@ class ModelPool:
     def _load(self, slot: _Slot) -> ClipModel:
         """Load ``slot``'s model, making room for it first; the caller holds the load lock."""
         self._unload_over_budget(keep=slot, incoming=slot.size_bytes or 0)
+        # ONNX Runtime's first import (tens of MB of libraries) belongs to no one model.
+        import onnxruntime  # noqa: F401
+
         gc.collect()
         before = process_rss()
         try:
