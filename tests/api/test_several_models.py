@@ -270,3 +270,18 @@ def test_sambastudio_endpoints_map_to_models(from_file: TestClient, photos: dict
         "error": "SambaStudio endpoint 'shop/other-endpoint' is not served here; "
         "available: shop/clip-endpoint, shop/photo-endpoint",
     }
+
+
+def test_regions_and_detection_use_the_chosen_model(two_models: TestClient, photos: dict[str, bytes]) -> None:
+    image = b64(photos["chelsea"])
+    boxes = {"image": image, "boxes": [[0, 0, 200, 200], [100, 50, 400, 300]]}
+    regions = two_models.post("/v1/embed/regions", json={**boxes, "model": PHOTO})
+    assert regions.status_code == 200, regions.text
+    assert (regions.json()["model"], regions.json()["dimensions"]) == (PHOTO, 1280)
+    assert [len(r["vector"]) for r in regions.json()["regions"]] == [1280, 1280]
+    assert two_models.post("/v1/embed/regions", json=boxes).json()["dimensions"] == 128
+    # Detection by CLIP region scoring matches regions with class texts: the photo model has no text.
+    detect = {"image": image, "classes": ["a cat"]}
+    assert two_models.post("/v1/detect", json=detect).status_code == 200
+    refused = two_models.post("/v1/detect", json={**detect, "model": PHOTO})
+    assert (refused.status_code, refused.json()["error"]) == (400, "no_text_tower")

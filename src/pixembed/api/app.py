@@ -95,6 +95,7 @@ def create_app(
     # built (and loaded: the CLI, failing fast before the port opens).
     app.state.models = models or ModelPool.from_settings(settings, model)
     app.state.detector = detector
+    app.state.region_detectors = {}  # CLIP region scoring, one per served model (api/state.detector_for)
     app.state.detector_error = None
     # Opened here, not in lifespan, so a store that cannot open stops the app before it takes requests.
     app.state.store = open_collections(settings)

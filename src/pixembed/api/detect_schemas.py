@@ -23,6 +23,9 @@ class DetectRequest(BaseModel):
         default=None, description="0 to 1; default: the detector's calibrated one"
     )
     return_image: bool = False
+    model: str | None = Field(
+        default=None, description=f"{MODEL_DOC}; the CLIP model of clip-regions (OWLv2 uses its own)"
+    )
 
 
 class DetectionOut(BaseModel):

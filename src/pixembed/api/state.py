@@ -38,18 +38,30 @@ def get_store(request: Request) -> VectorStore:
 
 
 async def get_detector(request: Request) -> Detector:
-    """The detector the server runs: the one loaded at start (OWLv2), else CLIP region scoring."""
+    """The detector the server runs: the one loaded at start (OWLv2), else CLIP region scoring with the
+    default model."""
+    return await detector_for(request, None)
+
+
+async def detector_for(request: Request, requested: str | None) -> Detector:
+    """The detector for a request naming the served model ``requested`` (None: the default): the one loaded
+    at start (OWLv2, which uses no CLIP model), else CLIP region scoring with that model."""
     detector: Detector | None = request.app.state.detector
-    if detector is None:
-        error: str | None = getattr(request.app.state, "detector_error", None)
-        if error:
-            raise Unavailable(f"detector failed to load: {error}")
-        if get_settings(request).detector != "clip-regions":
-            raise Unavailable("the detector is still loading; retry shortly")
-        # Built on first use: it needs nothing but the loaded CLIP model.
-        detector = ClipRegionDetector(await get_model(request))
-        request.app.state.detector = detector
-    return detector
+    if detector is not None:
+        return detector
+    error: str | None = getattr(request.app.state, "detector_error", None)
+    if error:
+        raise Unavailable(f"detector failed to load: {error}")
+    if get_settings(request).detector != "clip-regions":
+        raise Unavailable("the detector is still loading; retry shortly")
+    model = await get_models(request).get_async(requested)
+    # Built on first use, one per model: it needs nothing but that CLIP model (and is rebuilt after the
+    # model was unloaded and loaded again).
+    built: dict[str, Detector] = request.app.state.region_detectors
+    found = built.get(model.info.name)
+    if found is None or getattr(found, "model", None) is not model:
+        found = built[model.info.name] = ClipRegionDetector(model)
+    return found
 
 
 def get_thumbnails(request: Request) -> ThumbnailStore:

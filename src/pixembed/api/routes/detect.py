@@ -19,12 +19,11 @@ from pixembed.api.detect_schemas import (
     TagOut,
 )
 from pixembed.api.openapi import body_doc
-from pixembed.api.requests import form_image_sources, form_texts, parse_body
+from pixembed.api.requests import form_image_sources, form_model, form_texts, parse_body
 from pixembed.api.schemas import to_source
-from pixembed.api.state import get_detector, get_models, get_settings
+from pixembed.api.state import detector_for, get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
-from pixembed.runtime.detection import Detector
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.detection import (
     LABEL_SETS,
@@ -86,6 +85,7 @@ async def _detect_body(
         top_k=int(top_k) if top_k is not None else 10,
         threshold=threshold,
         return_image=flag in ("1", "true", "yes", "on"),
+        model=form_model(form),
     )
     return images[0], body
 
@@ -98,12 +98,12 @@ async def _detect_body(
 )
 async def detect_route(
     request: Request,
-    detector: Detector = Depends(get_detector),
     settings: Settings = Depends(get_settings),
 ) -> DetectResponse:
     """Boxes of the given classes (texts, or a label set such as "fashion"), best first."""
     parsed = await _detect_body(request, settings)
     source, body = parsed if isinstance(parsed, tuple) else (to_source(parsed.image), parsed)
+    detector = await detector_for(request, body.model)
     check_detect_args(body.top_k, body.threshold)
     classes = resolve_classes(body.classes, settings)
     result = await detect(
@@ -161,7 +161,7 @@ async def embed_regions_route(
         classes = classes_from_label_set(labels or label_set("fashion"))
         regions = await embed_detected_regions(
             model,
-            await get_detector(request),
+            await detector_for(request, body.model),
             source,
             classes,
             settings,
