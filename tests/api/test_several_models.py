@@ -285,3 +285,24 @@ def test_regions_and_detection_use_the_chosen_model(two_models: TestClient, phot
     assert two_models.post("/v1/detect", json=detect).status_code == 200
     refused = two_models.post("/v1/detect", json={**detect, "model": PHOTO})
     assert (refused.status_code, refused.json()["error"]) == (400, "no_text_tower")
+
+
+def test_over_the_memory_budget_the_server_unloads_the_least_recently_used(
+    photo_model: ClipModel, photo_model_data_dir: Path, tmp_path: Path, photos: dict[str, bytes]
+) -> None:
+    """A budget (PIXEMBED_MODEL_MEMORY_MB) smaller than either model: each load unloads the other, and a
+    request for an unloaded model loads it again."""
+    settings = _settings(photo_model_data_dir, tmp_path, model=TINY, extra_models=[PHOTO], model_memory_mb=1)
+    with TestClient(create_app(settings)) as client:
+
+        def loaded() -> list[str]:
+            return [m["name"] for m in client.get("/v1/models").json()["served"] if m["loaded"]]
+
+        # Both load at start; the photo model, loaded last, unloaded the tiny one.
+        assert loaded() == [PHOTO]
+        assert client.post("/v1/embed/text", json={"text": "a cat"}).json()["dimensions"] == 128
+        assert loaded() == [TINY]
+        image = {"image": b64(photos["coffee"]), "model": PHOTO}
+        assert client.post("/v1/embed", json=image).json()["dimensions"] == 1280
+        assert loaded() == [PHOTO]
+        assert client.get("/readyz").status_code == 200  # the default, unloaded, is still ready to load
