@@ -117,6 +117,9 @@ def test_settings_give_the_default_first_and_the_extra_models_after() -> None:
     # --weights names the default model's weights only.
     assert [m.options.weights for m in config.models] == [Path("w"), None]
     assert config.models[1].names == ("efficientnet-lite0",)
+    # The name a collection of OpenAI's ViT-B-32 records finds it before it ever loads.
+    vit = models_from_settings(Settings(model="ViT-B-32")).default
+    assert vit.names == ("ViT-B-32", "ViT-B-32/openai")
 
 
 def test_a_models_file_gives_each_model_its_settings(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pixembed.errors import InvalidRequest, UnknownModel
 from pixembed.runtime.options import LoadOptions
+from pixembed.runtime.weights import DEFAULT_TAGS
 
 if TYPE_CHECKING:
     from pixembed.config import Settings
@@ -54,9 +55,12 @@ class ServedModel:
     def names(self) -> tuple[str, ...]:
         """Every name a request may choose it by: its own, its aliases, and the model it loads
         (``ViT-B-32`` and ``ViT-B-32/openai`` where it is that)."""
-        loaded = [self.options.model]
-        if self.options.pretrained:
-            loaded.append(f"{self.options.model}/{self.options.pretrained}")
+        options = self.options
+        loaded = [options.model]
+        # What collections record (``ViT-B-32/openai``), known before the model ever loads.
+        tag = options.pretrained or (None if options.weights else DEFAULT_TAGS.get(options.model))
+        if tag:
+            loaded.append(f"{options.model}/{tag}")
         return tuple(dict.fromkeys([self.name, *self.aliases, *loaded]))
 
 
