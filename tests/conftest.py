@@ -24,6 +24,8 @@ from tests.factories import MakeApp, MakeClient, ServeApp
 from tests.helpers import encode
 from tests.live_server import serve_in_thread
 
+pytest_plugins = ["tests.postgres"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Starlette's TestClient (and schemathesis through it) sends ``Host: testserver`` and httpx's ASGI tests

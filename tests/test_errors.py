@@ -9,12 +9,12 @@ import pytest
 
 from pixembed import error_statuses, errors
 from pixembed.api.errors import error_body
-from pixembed.client.errors import error_from_body
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
 from pixembed.services.analysis import check_duplicate
 from pixembed.services.inputs import ImageSource
 from pixembed.store import open_store
+from pixembed.wire import error_from_body
 
 CLASSES = list(errors.error_classes())
 TREE_LINE = re.compile(r"^(?P<indent>[ │├└─]*?)(?P<name>[A-Z][A-Za-z]+)\b")

@@ -53,8 +53,9 @@ def test_text_vectors_rank_the_matching_picture_first(
 def test_a_bad_image_in_a_batch_fails_alone(api: Client, shape_images: dict[str, list[bytes]]) -> None:
     batch = api.embed_many([shape_images[RED][0], b"this is not an image", shape_images[BLUE][0]])
     assert batch.model == "pixembed-tiny"
-    assert [item.vector is not None for item in batch.items] == [True, False, True]
-    assert isinstance(batch.items[1].error, errors.UnsupportedMediaType)
+    assert [item.embedding is not None for item in batch.data] == [True, False, True]
+    failed = batch.data[1].error
+    assert failed is not None and isinstance(failed.exception(), errors.UnsupportedMediaType)
     with pytest.raises(errors.UnsupportedMediaType):
         _ = batch.vectors
 
@@ -177,7 +178,7 @@ def test_urls_are_sent_as_urls_and_refusals_keep_their_class(api: Client) -> Non
 
 
 def test_error_bodies_map_to_classes_by_code_then_status() -> None:
-    from pixembed.client.errors import error_from_body
+    from pixembed.wire import error_from_body
 
     overloaded = error_from_body({"error": "overloaded", "message": "queue full"}, 503, "3")
     assert isinstance(overloaded, errors.Overloaded) and overloaded.retry_after_s == 3.0

@@ -79,7 +79,8 @@ def test_collection_dedup_and_cluster_with_job_progress(
     queued = api.dedup_collection("shapes", method="phash", background=True, wait=False)
     assert isinstance(queued, Job)
     body = api.wait_for_job(queued.id, timeout=60)
-    assert [sorted(g["members"]) for g in body["groups"]] == [["circle-0", "circle-copy"]]
+    assert isinstance(body, DedupResult)
+    assert [sorted(g.members) for g in body.groups] == [["circle-0", "circle-copy"]]
     with pytest.raises(errors.NotFound):
         api.get_job("no-such-job")
 
@@ -119,8 +120,8 @@ def test_region_vectors_follow_their_boxes(api: Client, shape_images: dict[str, 
     for region in result.regions:
         assert region.vector.dtype == np.float32 and region.vector.shape == (result.dimensions,)
         assert abs(float(np.linalg.norm(region.vector)) - 1) < 1e-4
-    red_left = result.regions[0].relevance[0][1]
-    red_right = result.regions[1].relevance[0][1]
+    red_left = result.regions[0].relevance[0].score
+    red_right = result.regions[1].relevance[0].score
     assert red_left > red_right
 
 

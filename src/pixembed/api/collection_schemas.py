@@ -1,4 +1,4 @@
-"""Request and response bodies of the /v1/collections routes."""
+"""Request bodies of the /v1/collections routes (their answers are in ``pixembed.wire``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ErrorBody, ImageRef
+from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ImageRef
 
 
 class CreateCollection(BaseModel):
@@ -16,21 +16,6 @@ class CreateCollection(BaseModel):
 
     name: str
     model: str | None = Field(default=None, description=MODEL_DOC)
-
-
-class CollectionOut(BaseModel):
-    """A collection: its model, dimensions and item count."""
-
-    name: str
-    model: str
-    dimensions: int
-    count: int
-
-
-class CollectionList(BaseModel):
-    """Every collection."""
-
-    data: list[CollectionOut]
 
 
 class ItemIn(BaseModel):
@@ -61,33 +46,6 @@ class AddItems(BaseModel):
     region_top_k: int = Field(default=10, ge=1, le=50)
 
 
-class AddedOut(BaseModel):
-    """The id an item was stored under, or its error."""
-
-    index: int
-    id: str | None = None
-    error: ErrorBody | None = None
-    regions: list[str] | None = Field(default=None, description="ids of the region items stored with it")
-
-
-class AddItemsOut(BaseModel):
-    """How many items were written, and each item's outcome."""
-
-    collection: str
-    model: str
-    dimensions: int
-    written: int
-    data: list[AddedOut]
-
-
-class ItemOut(BaseModel):
-    """A stored item."""
-
-    id: str
-    metadata: dict[str, Any]
-    vector: list[float] | None = None
-
-
 class SearchCollection(BaseModel):
     """POST /v1/collections/{name}/search: one of text, image, vector or id, with top_k and a filter."""
 
@@ -108,20 +66,3 @@ class SearchCollection(BaseModel):
     filter: dict[str, Any] | None = Field(
         default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'
     )
-
-
-class MatchOut(BaseModel):
-    """A search hit."""
-
-    id: str
-    score: float
-    metadata: dict[str, Any]
-
-
-class SearchCollectionOut(BaseModel):
-    """Hits, best first."""
-
-    collection: str
-    model: str
-    dimensions: int
-    results: list[MatchOut]

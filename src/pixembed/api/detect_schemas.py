@@ -1,4 +1,4 @@
-"""Request and response bodies of POST /v1/detect and POST /v1/embed/regions."""
+"""Request bodies of POST /v1/detect and POST /v1/embed/regions (their answers are in ``pixembed.wire``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixembed.api.schemas import MODEL_DOC, ImageRef, ModelFields
+from pixembed.api.schemas import MODEL_DOC, ImageRef
 
 BoxIn = Annotated[list[int], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in pixels")]
 
@@ -28,27 +28,6 @@ class DetectRequest(BaseModel):
     )
 
 
-class DetectionOut(BaseModel):
-    """One detection; ``box`` in pixels of the EXIF-rotated original."""
-
-    box: list[int]
-    label: str
-    class_id: int
-    score: float
-    area_ratio: float
-    center_distance_ratio: float
-
-
-class DetectResponse(BaseModel):
-    """Detections best first; ``image`` is the annotated PNG as base64 when asked for."""
-
-    width: int
-    height: int
-    detector: str
-    detections: list[DetectionOut]
-    image: str | None = None
-
-
 class RegionsRequest(BaseModel):
     """POST /v1/embed/regions: boxes, or none to detect them (classes from ``labels`` or ``label_set``)."""
 
@@ -61,32 +40,3 @@ class RegionsRequest(BaseModel):
     texts: list[str] | None = Field(default=None, description="texts to score every region against")
     top_k: int = Field(default=10, description="how many regions to detect when no boxes are given (1-50)")
     model: str | None = Field(default=None, description=MODEL_DOC)
-
-
-class TagOut(BaseModel):
-    """A region's zero-shot label and its probability among the labels."""
-
-    label: str
-    score: float
-
-
-class RelevanceOut(BaseModel):
-    """Cosine similarity of a region with one text."""
-
-    text: str
-    score: float
-
-
-class RegionOut(BaseModel):
-    """One region: its box, unit vector, tags and relevance to each text."""
-
-    box: list[int]
-    vector: list[float]
-    tags: list[TagOut]
-    relevance: list[RelevanceOut]
-
-
-class RegionsResponse(ModelFields):
-    """Every region, in box order (or detection order)."""
-
-    regions: list[RegionOut]

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pixembed import error_statuses, errors
+from pixembed.wire import ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ def status_for(error: errors.PixembedError) -> int:
 
 
 def error_body(error: errors.PixembedError) -> dict[str, object]:
-    """The JSON body every error response carries, also used for per-item errors in batches."""
-    return {"error": error.code, "message": error.message, "status": status_for(error)}
+    """The JSON body every error response carries (``pixembed.wire.ErrorBody``, as in per-item errors)."""
+    return ErrorBody.of(error).model_dump()
 
 
 def error_response(error: errors.PixembedError) -> JSONResponse:

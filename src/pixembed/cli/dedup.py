@@ -153,7 +153,7 @@ def dedup(
     weights: WeightsOpt = None,
 ) -> None:
     """Find duplicate images under FOLDER: groups, the copy to keep, and the ones to drop."""
-    from pixembed.api.results import dedup_body
+    from pixembed.api.results import dedup_answer
     from pixembed.services.analysis import dedup_inputs
     from pixembed.services.dedup import check_keep, check_method, find_duplicates, resolve_thresholds
 
@@ -161,7 +161,8 @@ def dedup(
     resolve_thresholds(chosen, hash_threshold, similarity_threshold)
     hashes, vectors = dedup_inputs(chosen)
     paths, images, cat, _ = _catalogue(folder, hashes, vectors, (model, pretrained, weights))
-    result = dedup_body(cat, find_duplicates(cat, chosen, hash_threshold, similarity_threshold, rule))
+    found = find_duplicates(cat, chosen, hash_threshold, similarity_threshold, rule)
+    result = dedup_answer(cat, found).model_dump(mode="json")
     _emit(result, as_json, out)
     if report is not None:
         involved = {i for g in result["groups"] for i in g["members"]}
@@ -235,7 +236,7 @@ def cluster(
     weights: WeightsOpt = None,
 ) -> None:
     """Cluster the images under FOLDER, optionally naming clusters from --label texts."""
-    from pixembed.api.results import clustering_body
+    from pixembed.api.results import clustering_answer
     from pixembed.services.analysis import cluster_catalogue
     from pixembed.services.clustering import check_cluster_method
 
@@ -246,7 +247,7 @@ def cluster(
         cat, loaded, chosen, k=k, threshold=threshold, min_cluster_size=min_cluster_size,
         labels=labels, label_threshold=label_threshold, settings=settings,
     )  # fmt: skip
-    result = clustering_body(cat, outcome, chosen)
+    result = clustering_answer(cat, outcome, chosen).model_dump(mode="json")
     _emit(result, as_json, out)
     if report is not None:
         thumbs = {item_id: thumbnail_uri(images[int(item_id)]) for item_id in cat.ids}

@@ -3,37 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pixembed.client.analysis import ClusterResult, DedupResult, DetectResult, DuplicateCheck, RegionsResult
 from pixembed.client.inputs import ImageInput, image_ref, image_refs
-from pixembed.client.operations import ProgressCallback, wait_for_job
-from pixembed.client.protocol import Call, Operation, segment
-from pixembed.client.types import Job, Json
+from pixembed.client.operations import ProgressCallback, drop_none, wait_for_job
+from pixembed.client.protocol import Call, Json, Operation, segment
+from pixembed.errors import PixembedError
+from pixembed.wire import (
+    ClusteringOut,
+    DedupOut,
+    DetectResponse,
+    DuplicateCheckOut,
+    JobAccepted,
+    JobOut,
+    RegionsResponse,
+)
 
 DedupMethod = Literal["phash", "dhash", "ahash", "whash", "semantic", "combined"]
 ClusterMethod = Literal["kmeans", "hdbscan", "threshold"]
+AnswerT = TypeVar("AnswerT", DedupOut, ClusteringOut)
 
 
-def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _job_or_result(
-    reply: Json, wait: bool, on_progress: ProgressCallback | None, timeout: float
-) -> Operation[Json | Job]:
-    """A 200 body as it is; a 202 job waited for (its result) or, with ``wait=False``, the queued job."""
+def _answer_or_job(
+    reply: Json, answer: type[AnswerT], wait: bool, on_progress: ProgressCallback | None, timeout: float
+) -> Operation[AnswerT | JobOut]:
+    """A 200 answer parsed; a 202 job waited for (its result) or, with ``wait=False``, the queued job."""
     if "job_id" not in reply:
-        return reply
+        return answer.model_validate(reply)
+    accepted = JobAccepted.model_validate(reply)
     if not wait:
-        return Job(str(reply["job_id"]), "", "queued", 0.0, None, None)
-    return (yield from wait_for_job(str(reply["job_id"]), on_progress=on_progress, timeout=timeout))
+        kind = "dedup" if answer is DedupOut else "cluster"
+        return JobOut(id=accepted.job_id, kind=kind, status="queued", progress=0.0)
+    result = yield from wait_for_job(accepted.job_id, on_progress=on_progress, timeout=timeout)
+    if not isinstance(result, answer):
+        raise PixembedError(f"job {accepted.job_id} answered {type(result).__name__}, not {answer.__name__}")
+    return result
 
 
 def _dedup_body(
     method: DedupMethod, hash_threshold: int | None, similarity_threshold: float | None, keep: str | None
 ) -> dict[str, Any]:
-    return _drop_none(
+    return drop_none(
         {
             "method": method,
             "hash_threshold": hash_threshold,
@@ -50,10 +60,10 @@ def dedup(
     hash_threshold: int | None = None,
     similarity_threshold: float | None = None,
     keep: Literal["resolution", "size", "oldest"] | None = None,
-) -> Operation[DedupResult]:
+) -> Operation[DedupOut]:
     """Duplicate groups among posted images (ids are their positions as strings)."""
     body = {"images": image_refs(images), **_dedup_body(method, hash_threshold, similarity_threshold, keep)}
-    return DedupResult.from_json((yield Call("POST", "/v1/dedup", body)))
+    return DedupOut.model_validate((yield Call("POST", "/v1/dedup", body)))
 
 
 def dedup_collection(
@@ -67,14 +77,13 @@ def dedup_collection(
     wait: bool = True,
     on_progress: ProgressCallback | None = None,
     timeout: float = 600.0,
-) -> Operation[DedupResult | Job]:
+) -> Operation[DedupOut | JobOut]:
     """Duplicate groups in a collection; a background job is waited for unless ``wait=False``."""
     body = _dedup_body(method, hash_threshold, similarity_threshold, keep)
     if background:
         body["background"] = True
     reply = yield Call("POST", f"/v1/collections/{segment(collection)}/dedup", body)
-    result = yield from _job_or_result(reply, wait, on_progress, timeout)
-    return result if isinstance(result, Job) else DedupResult.from_json(result)
+    return (yield from _answer_or_job(reply, DedupOut, wait, on_progress, timeout))
 
 
 def _cluster_body(
@@ -85,7 +94,7 @@ def _cluster_body(
     label_threshold: float | None,
     known_labels: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    return _drop_none(
+    return drop_none(
         {
             "method": method,
             "k": k,
@@ -106,13 +115,13 @@ def cluster(
     labels: Sequence[str] | None = None,
     label_threshold: float | None = None,
     known_labels: Mapping[str, str] | None = None,
-) -> Operation[ClusterResult]:
+) -> Operation[ClusteringOut]:
     """Cluster posted images (optionally naming each cluster from ``labels``), with a 2-D map."""
     body = {
         "images": image_refs(images),
         **_cluster_body(method, k, threshold, labels, label_threshold, known_labels),
     }
-    return ClusterResult.from_json((yield Call("POST", "/v1/cluster", body)))
+    return ClusteringOut.model_validate((yield Call("POST", "/v1/cluster", body)))
 
 
 def cluster_collection(
@@ -128,14 +137,13 @@ def cluster_collection(
     wait: bool = True,
     on_progress: ProgressCallback | None = None,
     timeout: float = 600.0,
-) -> Operation[ClusterResult | Job]:
+) -> Operation[ClusteringOut | JobOut]:
     """Cluster a collection; a background job is waited for unless ``wait=False``."""
     body = _cluster_body(method, k, threshold, labels, label_threshold, known_labels)
     if background:
         body["background"] = True
     reply = yield Call("POST", f"/v1/collections/{segment(collection)}/cluster", body)
-    result = yield from _job_or_result(reply, wait, on_progress, timeout)
-    return result if isinstance(result, Job) else ClusterResult.from_json(result)
+    return (yield from _answer_or_job(reply, ClusteringOut, wait, on_progress, timeout))
 
 
 def check_duplicate(
@@ -144,9 +152,9 @@ def check_duplicate(
     *,
     similarity_threshold: float | None = None,
     hash_threshold: int | None = None,
-) -> Operation[DuplicateCheck]:
+) -> Operation[DuplicateCheckOut]:
     """Whether ``image`` duplicates an item already in the collection."""
-    body = _drop_none(
+    body = drop_none(
         {
             "image": image_ref(image),
             "similarity_threshold": similarity_threshold,
@@ -154,7 +162,7 @@ def check_duplicate(
         }
     )
     path = f"/v1/collections/{segment(collection)}/duplicates/check"
-    return DuplicateCheck.from_json((yield Call("POST", path, body)))
+    return DuplicateCheckOut.model_validate((yield Call("POST", path, body)))
 
 
 def detect(
@@ -164,9 +172,9 @@ def detect(
     top_k: int = 10,
     threshold: float | None = None,
     return_image: bool = False,
-) -> Operation[DetectResult]:
+) -> Operation[DetectResponse]:
     """Objects of the named ``classes`` (or the fashion set) in an image, with boxes and scores."""
-    body = _drop_none(
+    body = drop_none(
         {
             "image": image_ref(image),
             "classes": classes if isinstance(classes, str) else list(classes),
@@ -175,7 +183,7 @@ def detect(
             "return_image": return_image,
         }
     )
-    return DetectResult.from_json((yield Call("POST", "/v1/detect", body)))
+    return DetectResponse.model_validate((yield Call("POST", "/v1/detect", body)))
 
 
 def embed_regions(
@@ -185,9 +193,9 @@ def embed_regions(
     label_set: Literal["fashion"] | None = None,
     labels: Sequence[str] | None = None,
     texts: Sequence[str] | None = None,
-) -> Operation[RegionsResult]:
+) -> Operation[RegionsResponse]:
     """A vector per region (the given boxes, or detected ones), with tags and text relevance."""
-    body = _drop_none(
+    body = drop_none(
         {
             "image": image_ref(image),
             "boxes": [[float(v) for v in b] for b in boxes] if boxes is not None else None,
@@ -196,4 +204,4 @@ def embed_regions(
             "texts": list(texts) if texts is not None else None,
         }
     )
-    return RegionsResult.from_json((yield Call("POST", "/v1/embed/regions", body)))
+    return RegionsResponse.model_validate((yield Call("POST", "/v1/embed/regions", body)))

@@ -85,7 +85,3 @@ def vector_list(vector: VectorInput) -> list[float]:
         raise InvalidRequest(f"a vector must be a non-empty 1-D array, got shape {array.shape}")
     return [float(x) for x in array]
 
-
-def to_vector(values: Sequence[float]) -> npt.NDArray[np.float32]:
-    """A JSON list of floats as a float32 numpy vector."""
-    return np.asarray(values, dtype=np.float32)

@@ -6,55 +6,61 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
-from pixembed.client.inputs import ImageInput, VectorInput, image_ref, image_refs, to_vector, vector_list
+from pixembed.client.inputs import ImageInput, VectorInput, image_ref, image_refs, vector_list
 from pixembed.client.protocol import Call, Operation, Sleep, segment
-from pixembed.client.types import (
-    AddResult,
-    CollectionInfo,
-    Comparison,
-    EmbedBatch,
-    Job,
-    Json,
-    Match,
-    SearchResult,
-    StoredItem,
-    Vector,
-)
 from pixembed.errors import InvalidRequest, PixembedError, Unavailable
+from pixembed.wire import (
+    AddItemsOut,
+    ClusteringOut,
+    CollectionList,
+    CollectionOut,
+    CompareResponse,
+    DedupOut,
+    EmbedResponse,
+    Float32Array,
+    ItemOut,
+    JobOut,
+    MatchOut,
+    ModelsResponse,
+    SearchCollectionOut,
+    SearchResponse,
+    TextEmbedResponse,
+)
 
-ProgressCallback = Callable[[Job], None]
+ProgressCallback = Callable[[JobOut], None]
 
 
-def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+def drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A request body without the arguments left unset (the server's defaults apply)."""
     return {k: v for k, v in values.items() if v is not None}
 
 
-def embed(image: ImageInput) -> Operation[Vector]:
+def embed(image: ImageInput) -> Operation[Float32Array]:
     """The vector of one image."""
-    body = yield Call("POST", "/v1/embed", {"image": image_ref(image)})
-    return to_vector(body["vector"] if body.get("vector") is not None else body["data"][0]["embedding"])
+    answer = EmbedResponse.model_validate((yield Call("POST", "/v1/embed", {"image": image_ref(image)})))
+    vector: Float32Array = answer.vectors[0]
+    return vector
 
 
-def embed_many(images: Sequence[ImageInput]) -> Operation[EmbedBatch]:
+def embed_many(images: Sequence[ImageInput]) -> Operation[EmbedResponse]:
     """Vectors of several images; an image that fails carries its own error."""
-    body = yield Call("POST", "/v1/embed", {"images": image_refs(images)})
-    return EmbedBatch.from_json(body)
+    body = {"images": image_refs(images)}
+    return EmbedResponse.model_validate((yield Call("POST", "/v1/embed", body)))
 
 
-def embed_text(text: str) -> Operation[Vector]:
+def embed_text(text: str) -> Operation[Float32Array]:
     """The vector of one text."""
-    body = yield Call("POST", "/v1/embed/text", {"text": text})
-    return to_vector(body["vector"])
+    answer = TextEmbedResponse.model_validate((yield Call("POST", "/v1/embed/text", {"text": text})))
+    return answer.data[0].embedding
 
 
-def embed_texts(texts: Sequence[str]) -> Operation[Vector]:
+def embed_texts(texts: Sequence[str]) -> Operation[npt.NDArray[np.float32]]:
     """An (n, dimensions) array for several texts."""
-    body = yield Call("POST", "/v1/embed/text", {"text": list(texts)})
-    import numpy as np
-
-    return np.stack([to_vector(item["embedding"]) for item in body["data"]])
+    answer = TextEmbedResponse.model_validate((yield Call("POST", "/v1/embed/text", {"text": list(texts)})))
+    return np.stack([item.embedding for item in answer.data])
 
 
 def compare(
@@ -63,7 +69,7 @@ def compare(
     *,
     text: str | None = None,
     images: Sequence[ImageInput] | None = None,
-) -> Operation[Comparison]:
+) -> Operation[CompareResponse]:
     """Zero-shot: an ``image`` (or a ``text``) against ``labels`` (or prompt ``images``)."""
     if (image is None) == (text is None):
         raise InvalidRequest("compare needs exactly one subject: an image, or text=...")
@@ -78,37 +84,36 @@ def compare(
     else:
         body.update(prompts=list(labels or []), prompt_type="text")
     reply = yield Call("POST", "/v1/compare", body)
-    return Comparison.from_json(reply)
+    return CompareResponse.model_validate(reply)
 
 
 def search(
     dataset: Sequence[ImageInput], *, query: ImageInput | None = None, text: str | None = None, top_k: int = 5
-) -> Operation[SearchResult]:
+) -> Operation[SearchResponse]:
     """Rank a posted set of images by similarity to an image ``query`` or a ``text``."""
     if (query is None) == (text is None):
         raise InvalidRequest("search needs exactly one of query= (an image) or text=")
-    body = _drop_none(
+    body = drop_none(
         {"query": image_ref(query) if query is not None else None, "query_text": text, "top_k": top_k}
     )
     body["dataset"] = image_refs(dataset)
     reply = yield Call("POST", "/v1/embed/search", body)
-    return SearchResult.from_json(reply)
+    return SearchResponse.model_validate(reply)
 
 
-def create_collection(name: str) -> Operation[CollectionInfo]:
+def create_collection(name: str) -> Operation[CollectionOut]:
     """A new, empty collection for the server's model."""
-    return CollectionInfo.from_json((yield Call("POST", "/v1/collections", {"name": name})))
+    return CollectionOut.model_validate((yield Call("POST", "/v1/collections", {"name": name})))
 
 
-def list_collections() -> Operation[list[CollectionInfo]]:
+def list_collections() -> Operation[list[CollectionOut]]:
     """Every collection."""
-    body = yield Call("GET", "/v1/collections")
-    return [CollectionInfo.from_json(c) for c in body["data"]]
+    return CollectionList.model_validate((yield Call("GET", "/v1/collections"))).data
 
 
-def get_collection(name: str) -> Operation[CollectionInfo]:
+def get_collection(name: str) -> Operation[CollectionOut]:
     """One collection's model, dimensions and count."""
-    return CollectionInfo.from_json((yield Call("GET", f"/v1/collections/{segment(name)}")))
+    return CollectionOut.model_validate((yield Call("GET", f"/v1/collections/{segment(name)}")))
 
 
 def delete_collection(name: str) -> Operation[None]:
@@ -133,7 +138,7 @@ def add_images(
     regions: bool = False,
     region_classes: str | Sequence[str] | None = None,
     region_top_k: int | None = None,
-) -> Operation[AddResult]:
+) -> Operation[AddItemsOut]:
     """Embed and store images (ids are made up when not given); ``regions`` also stores detected regions.
 
     ``region_classes`` (texts, or a label set name; the server's default is ``"fashion"``) and
@@ -141,7 +146,7 @@ def add_images(
     """
     refs = image_refs(images)
     items = [
-        _drop_none({"id": i, "image": ref, "metadata": dict(m) if m is not None else None})
+        drop_none({"id": i, "image": ref, "metadata": dict(m) if m is not None else None})
         for ref, i, m in zip(
             refs, _per_item(ids, len(refs), "ids"), _per_item(metadata, len(refs), "metadata"), strict=True
         )
@@ -151,7 +156,8 @@ def add_images(
         body["region_classes"] = region_classes if isinstance(region_classes, str) else list(region_classes)
     if regions and region_top_k is not None:
         body["region_top_k"] = region_top_k
-    return AddResult.from_json((yield Call("POST", f"/v1/collections/{segment(collection)}/items", body)))
+    path = f"/v1/collections/{segment(collection)}/items"
+    return AddItemsOut.model_validate((yield Call("POST", path, body)))
 
 
 def add_vectors(
@@ -159,25 +165,25 @@ def add_vectors(
     vectors: Sequence[VectorInput] | npt.NDArray[Any],
     ids: Sequence[str] | None = None,
     metadata: Sequence[Mapping[str, Any]] | None = None,
-) -> Operation[AddResult]:
+) -> Operation[AddItemsOut]:
     """Store ready vectors (rows of a 2-D array, or a list of 1-D ones) of the collection's model."""
     rows = [vector_list(v) for v in vectors]
     items = [
-        _drop_none({"id": i, "vector": row, "metadata": dict(m) if m is not None else None})
+        drop_none({"id": i, "vector": row, "metadata": dict(m) if m is not None else None})
         for row, i, m in zip(
             rows, _per_item(ids, len(rows), "ids"), _per_item(metadata, len(rows), "metadata"), strict=True
         )
     ]
-    return AddResult.from_json(
+    return AddItemsOut.model_validate(
         (yield Call("POST", f"/v1/collections/{segment(collection)}/items", {"items": items}))
     )
 
 
-def get_item(collection: str, item_id: str, *, include_vector: bool = False) -> Operation[StoredItem]:
+def get_item(collection: str, item_id: str, *, include_vector: bool = False) -> Operation[ItemOut]:
     """A stored item's metadata, and its vector with ``include_vector``."""
     path = f"/v1/collections/{segment(collection)}/items/{segment(item_id)}"
     params = {"include_vector": "true"} if include_vector else None
-    return StoredItem.from_json((yield Call("GET", path, params=params)))
+    return ItemOut.model_validate((yield Call("GET", path, params=params)))
 
 
 def delete_item(collection: str, item_id: str) -> Operation[None]:
@@ -202,9 +208,9 @@ def search_collection(
     top_k: int = 10,
     filter: Mapping[str, Any] | None = None,
     box: Sequence[float] | None = None,
-) -> Operation[list[Match]]:
+) -> Operation[list[MatchOut]]:
     """Search a collection by text, image (optionally a ``box`` of it), vector or stored id."""
-    body = _drop_none(
+    body = drop_none(
         {
             "text": text,
             "image": image_ref(image) if image is not None else None,
@@ -216,33 +222,33 @@ def search_collection(
         }
     )
     reply = yield Call("POST", f"/v1/collections/{segment(collection)}/search", body)
-    return [Match.from_json(m) for m in reply["results"]]
+    return SearchCollectionOut.model_validate(reply).results
 
 
-def get_job(job_id: str) -> Operation[Job]:
+def get_job(job_id: str) -> Operation[JobOut]:
     """A background job's status, progress and (once done) result."""
-    return Job.from_json((yield Call("GET", f"/v1/jobs/{segment(job_id)}")))
+    return JobOut.model_validate((yield Call("GET", f"/v1/jobs/{segment(job_id)}")))
 
 
 def wait_for_job(
     job_id: str, *, on_progress: ProgressCallback | None = None, timeout: float = 600.0, interval: float = 0.5
-) -> Operation[Json]:
-    """Poll a job until it finishes; its result body, or its error raised. ``on_progress`` sees each poll."""
+) -> Operation[DedupOut | ClusteringOut]:
+    """Poll a job until it finishes; its result, or its error raised. ``on_progress`` sees each poll."""
     deadline = time.monotonic() + timeout
     while True:
         job = yield from get_job(job_id)
         if on_progress is not None:
             on_progress(job)
-        if job.status == "done":
-            return job.result or {}
-        if job.status == "failed":
-            raise job.error or PixembedError(f"job {job_id} failed")
+        if job.status == "done" and job.result is not None:
+            return job.result
+        if job.finished:
+            failed = job.error.exception() if job.error else None
+            raise failed or PixembedError(f"job {job_id} ended without a result")
         if time.monotonic() >= deadline:
             raise Unavailable(f"job {job_id} still {job.status} ({job.progress:.0%}) after {timeout:g} s")
         yield Sleep(interval)
 
 
-def models() -> Operation[Json]:
+def models() -> Operation[ModelsResponse]:
     """The loaded model and every model the server can be started with."""
-    body: Json = yield Call("GET", "/v1/models")
-    return body
+    return ModelsResponse.model_validate((yield Call("GET", "/v1/models")))

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import quote
 
 T = TypeVar("T")
+Json = dict[str, Any]
 
 
 @dataclass(frozen=True)

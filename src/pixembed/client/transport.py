@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from pixembed import __version__
-from pixembed.client.errors import error_from_body
 from pixembed.client.protocol import Call
 from pixembed.errors import PixembedError, Unavailable
+from pixembed.wire import error_from_body
 
 DEFAULT_TIMEOUT_S = 60.0
 

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import psutil
@@ -271,7 +271,7 @@ class ModelPool:
                 for slot in self._slots.values()
             ]
 
-    def readiness(self) -> tuple[str, str | None]:
+    def readiness(self) -> tuple[Literal["ready", "loading", "failed"], str | None]:
         """``("ready", None)`` once started with the default model usable, else ``("loading" | "failed",
         why)``."""
         default = self._slots[self.default_name]

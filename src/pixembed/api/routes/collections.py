@@ -11,23 +11,12 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from pixembed.api.auth import AuthFirstRoute, require_scope, scope_by_route
 from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.collection_schemas import (
-    AddedOut,
-    AddItems,
-    AddItemsOut,
-    CollectionList,
-    CollectionOut,
-    CreateCollection,
-    ItemOut,
-    MatchOut,
-    SearchCollection,
-    SearchCollectionOut,
-)
-from pixembed.api.errors import error_body
+from pixembed.api.collection_schemas import AddItems, CreateCollection, SearchCollection
 from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_model, form_texts, parse_body
-from pixembed.api.schemas import ErrorBody, to_source
+from pixembed.api.results import added_answer, matches_answer
+from pixembed.api.schemas import to_source
 from pixembed.api.state import get_detector, get_models, get_settings, get_store, get_thumbnails
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
@@ -43,8 +32,9 @@ from pixembed.services.collections import (
 )
 from pixembed.services.detection import resolve_classes
 from pixembed.services.thumbnails import thumbnail_of
-from pixembed.store import CollectionInfo, VectorStore, parse_filter
+from pixembed.store import VectorStore, parse_filter
 from pixembed.store.thumbnails import ThumbnailStore
+from pixembed.wire import AddItemsOut, CollectionList, CollectionOut, ErrorBody, ItemOut, SearchCollectionOut
 
 # Collection routes that change data; every other collection route (GET, search) reads.
 COLLECTION_SCOPES = scope_by_route(
@@ -56,10 +46,6 @@ router = APIRouter(
     route_class=AuthFirstRoute,
     dependencies=[Depends(require_scope(COLLECTION_SCOPES))],
 )
-
-
-def _out(info: CollectionInfo) -> CollectionOut:
-    return CollectionOut(name=info.name, model=info.model, dimensions=info.dimensions, count=info.count)
 
 
 def _json_field(raw: str, what: str) -> Any:
@@ -78,19 +64,22 @@ async def create_route(
 ) -> CollectionOut:
     """Create a collection for the vectors of ``model`` (default: the server's default model)."""
     model = await models.get_async(body.model)
-    return _out(await anyio.to_thread.run_sync(create_collection, store, model, body.name))
+    return CollectionOut.model_validate(
+        await anyio.to_thread.run_sync(create_collection, store, model, body.name)
+    )
 
 
 @router.get("", response_model=CollectionList)
 async def list_route(store: VectorStore = Depends(get_store)) -> CollectionList:
     """Every collection with its count."""
-    return CollectionList(data=[_out(c) for c in await anyio.to_thread.run_sync(store.list_collections)])
+    infos = await anyio.to_thread.run_sync(store.list_collections)
+    return CollectionList(data=[CollectionOut.model_validate(info) for info in infos])
 
 
 @router.get("/{name}", response_model=CollectionOut)
 async def get_route(name: str, store: VectorStore = Depends(get_store)) -> CollectionOut:
     """One collection: model, dimensions, count."""
-    return _out(await anyio.to_thread.run_sync(store.get_collection, name))
+    return CollectionOut.model_validate(await anyio.to_thread.run_sync(store.get_collection, name))
 
 
 @router.delete("/{name}", status_code=204)
@@ -182,19 +171,7 @@ async def add_items_route(
             region_options = RegionOptions(await get_detector(request), classes, body.region_top_k)
     model = await collection_model(models, info, requested)
     results = await add_items(store, model, name, items, settings, thumbnails, regions=region_options)
-    data = [
-        AddedOut(
-            index=r.index,
-            id=r.id,
-            error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
-            regions=list(r.region_ids) if r.region_ids else None,
-        )
-        for r in results
-    ]
-    written = sum(r.error is None for r in results)
-    return AddItemsOut(
-        collection=name, model=info.model, dimensions=info.dimensions, written=written, data=data
-    )
+    return added_answer(info, results)
 
 
 # ``:path`` so that ids holding '/' (``pixembed index`` stores relative paths) reach the item routes; this
@@ -222,8 +199,7 @@ async def get_item_route(
 ) -> ItemOut:
     """One stored item's metadata (and vector with ``?include_vector=true``)."""
     record = await anyio.to_thread.run_sync(store.get, name, item_id)
-    vector = record.vector.tolist() if include_vector else None
-    return ItemOut(id=record.id, metadata=record.metadata, vector=vector)
+    return ItemOut(id=record.id, metadata=record.metadata, vector=record.vector if include_vector else None)
 
 
 @router.delete("/{name}/items/{item_id:path}", status_code=204)
@@ -282,9 +258,4 @@ async def search_route(
     where = parse_filter(raw_filter)
     matches = await search_collection(store, models, name, query, top_k, where, settings, requested)
     info = await anyio.to_thread.run_sync(store.get_collection, name)
-    return SearchCollectionOut(
-        collection=name,
-        model=info.model,
-        dimensions=info.dimensions,
-        results=[MatchOut(id=m.id, score=m.score, metadata=m.metadata) for m in matches],
-    )
+    return matches_answer(info, matches)

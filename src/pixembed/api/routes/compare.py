@@ -10,13 +10,15 @@ from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_model, form_texts, parse_body
-from pixembed.api.schemas import CompareRequest, CompareResponse, ScoredPrompt, to_source
+from pixembed.api.results import compare_answer
+from pixembed.api.schemas import CompareRequest, to_source
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.inputs import ImageSource
+from pixembed.wire import CompareResponse
 
 router = APIRouter(
     prefix="/v1",
@@ -88,18 +90,4 @@ async def compare_route(
     result = await compare(model, subject, prompts, settings)
     given: Sequence[str | ImageSource] = prompts
     labels = [_label(i, p) for i, p in enumerate(given)]
-    ranking = sorted(
-        (
-            ScoredPrompt(index=i, prompt=labels[i], similarity=s, probability=p)
-            for i, (s, p) in enumerate(zip(result.similarities, result.probabilities, strict=True))
-        ),
-        key=lambda item: -item.similarity,
-    )
-    return CompareResponse(
-        model=model.info.name,
-        dimensions=model.info.dimensions,
-        logit_scale=result.logit_scale,
-        similarities=result.similarities,
-        probabilities=result.probabilities,
-        ranking=ranking,
-    )
+    return compare_answer(model.info, labels, result)

@@ -17,15 +17,17 @@ from pixembed.api.dedup_schemas import (
     DedupOptions,
     DedupRequest,
     DuplicateCheck,
-    DuplicateCheckOut,
-    DuplicateMatchOut,
-    JobOut,
 )
-from pixembed.api.errors import error_body
 from pixembed.api.json_limits import parse_json
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_texts, parse_body
-from pixembed.api.results import clustering_body, dedup_body
+from pixembed.api.results import (
+    accepted_answer,
+    clustering_answer,
+    dedup_answer,
+    duplicates_answer,
+    job_answer,
+)
 from pixembed.api.schemas import to_source
 from pixembed.api.state import get_models, get_settings, get_store
 from pixembed.config import Settings
@@ -48,6 +50,7 @@ from pixembed.services.inputs import ImageSource
 from pixembed.services.jobs import Job, JobRunner
 from pixembed.store import VectorStore
 from pixembed.store.job_records import JobRecords, jobs_location
+from pixembed.wire import ClusteringOut, DedupOut, DuplicateCheckOut, JobAccepted, JobOut
 
 router = APIRouter(
     prefix="/v1",
@@ -141,7 +144,13 @@ CLUSTER_BODY = body_doc(ClusterRequest, CLUSTER_FORM)
 
 
 def _accepted(job: Job) -> JSONResponse:
-    return JSONResponse({"job_id": job.id, "status_url": f"/v1/jobs/{job.id}"}, status_code=202)
+    return JSONResponse(accepted_answer(job).model_dump(), status_code=202)
+
+
+# A collection run answers its result (200), or a job to poll (202) when it is large or ``background``.
+JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobAccepted, "description": "queued as a background job; poll its status_url"}
+}
 
 
 def _dedup_options(body: DedupOptions) -> None:
@@ -150,10 +159,10 @@ def _dedup_options(body: DedupOptions) -> None:
     check_keep(body.keep)
 
 
-@router.post("/dedup", openapi_extra=DEDUP_BODY)
+@router.post("/dedup", response_model=DedupOut, openapi_extra=DEDUP_BODY)
 async def dedup_route(
     request: Request, models: ModelPool = Depends(get_models), settings: Settings = Depends(get_settings)
-) -> dict[str, Any]:
+) -> DedupOut:
     """Duplicate pairs, groups, keepers and the drop list of a posted set of images (ids are "0", "1"...)."""
     body, sources = await _posted(request, settings, DedupRequest)
     _dedup_options(body)
@@ -167,20 +176,20 @@ async def dedup_route(
             cat, method, body.hash_threshold, body.similarity_threshold, check_keep(body.keep)
         )
     )
-    return dedup_body(cat, result)
+    return dedup_answer(cat, result)
 
 
-@router.post("/cluster", openapi_extra=CLUSTER_BODY)
+@router.post("/cluster", response_model=ClusteringOut, openapi_extra=CLUSTER_BODY)
 async def cluster_route(
     request: Request, models: ModelPool = Depends(get_models), settings: Settings = Depends(get_settings)
-) -> dict[str, Any]:
+) -> ClusteringOut:
     """Clusters (k-means, HDBSCAN or threshold), labels and a 2-D map of a posted set of images."""
     body, sources = await _posted(request, settings, ClusterRequest)
     method = check_cluster_method(body.method)
     model = await models.get_async(body.model)
     cat = await catalogue_from_sources(sources, settings, hash_methods=[], model=model)
     report = await anyio.to_thread.run_sync(lambda: _cluster(cat, model, body, settings))
-    return clustering_body(cat, report, method)
+    return clustering_answer(cat, report, method)
 
 
 def _cluster(
@@ -220,7 +229,12 @@ async def _run_or_submit(
     return await anyio.to_thread.run_sync(work, lambda _: None)
 
 
-@router.post("/collections/{name}/dedup", response_model=None, openapi_extra=body_doc(DedupOptions))
+@router.post(
+    "/collections/{name}/dedup",
+    response_model=DedupOut,
+    responses=JOB_ACCEPTED,
+    openapi_extra=body_doc(DedupOptions),
+)
 async def collection_dedup_route(
     name: str,
     request: Request,
@@ -242,12 +256,18 @@ async def collection_dedup_route(
             keep,
             lambda f: progress(0.2 + 0.8 * f),
         )
-        return dedup_body(cat, result)
+        # A job's result is kept as JSON (JobRecords), so work answers the wire model's JSON form.
+        return dedup_answer(cat, result).model_dump(mode="json")
 
     return await _run_or_submit(request, name, store, settings, body.background, "dedup", work)
 
 
-@router.post("/collections/{name}/cluster", response_model=None, openapi_extra=body_doc(ClusterOptions))
+@router.post(
+    "/collections/{name}/cluster",
+    response_model=ClusteringOut,
+    responses=JOB_ACCEPTED,
+    openapi_extra=body_doc(ClusterOptions),
+)
 async def collection_cluster_route(
     name: str,
     request: Request,
@@ -264,7 +284,7 @@ async def collection_cluster_route(
     def work(progress: Any) -> dict[str, Any]:
         cat = catalogue_from_store(store, name, settings.max_dedup_items, lambda f: progress(0.2 * f))
         report = _cluster(cat, model, body, settings, lambda f: progress(0.2 + 0.8 * f))
-        return clustering_body(cat, report, method)
+        return clustering_answer(cat, report, method).model_dump(mode="json")
 
     return await _run_or_submit(request, name, store, settings, body.background, "cluster", work)
 
@@ -287,21 +307,10 @@ async def check_route(
     matches = await check_duplicate(
         store, model, name, to_source(body.image), settings, body.similarity_threshold, body.hash_threshold
     )
-    return DuplicateCheckOut(
-        is_duplicate=bool(matches),
-        matches=[DuplicateMatchOut(id=m.id, similarity=m.similarity, distance=m.distance) for m in matches],
-    )
+    return duplicates_answer(matches)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def job_route(job_id: str, request: Request) -> JobOut:
     """A job's status, progress (0..1), and its result or error once finished."""
-    job = get_jobs(request).get(job_id)
-    return JobOut(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,
-        progress=round(job.progress, 4),
-        result=job.result if job.status == "done" else None,
-        error=error_body(job.error) if job.error is not None else None,
-    )
+    return job_answer(get_jobs(request).get(job_id))

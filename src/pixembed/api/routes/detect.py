@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-
 from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.detect_schemas import (
-    DetectionOut,
-    DetectRequest,
-    DetectResponse,
-    RegionOut,
-    RegionsRequest,
-    RegionsResponse,
-    RelevanceOut,
-    TagOut,
-)
+from pixembed.api.detect_schemas import DetectRequest, RegionsRequest
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_model, form_texts, parse_body
+from pixembed.api.results import detect_answer, regions_answer
 from pixembed.api.schemas import to_source
 from pixembed.api.state import detector_for, get_models, get_settings
 from pixembed.config import Settings
@@ -36,6 +26,7 @@ from pixembed.services.detection import (
 from pixembed.services.inputs import ImageSource
 from pixembed.services.labelsets import LabelSet, label_set_from_texts
 from pixembed.services.regions import embed_detected_regions, embed_regions
+from pixembed.wire import DetectResponse, RegionsResponse
 
 router = APIRouter(
     prefix="/v1",
@@ -115,23 +106,7 @@ async def detect_route(
         threshold=body.threshold,
         annotate_image=body.return_image,
     )
-    return DetectResponse(
-        width=result.width,
-        height=result.height,
-        detector=result.detector,
-        detections=[
-            DetectionOut(
-                box=list(d.box),
-                label=d.label,
-                class_id=d.class_id,
-                score=d.score,
-                area_ratio=d.area_ratio,
-                center_distance_ratio=d.center_distance_ratio,
-            )
-            for d in result.detections
-        ],
-        image=base64.b64encode(result.annotated_png).decode() if result.annotated_png else None,
-    )
+    return detect_answer(result)
 
 
 def _tag_labels(body: RegionsRequest) -> LabelSet | None:
@@ -169,16 +144,4 @@ async def embed_regions_route(
             labels=labels,
             texts=texts,
         )
-    return RegionsResponse(
-        model=model.info.name,
-        dimensions=model.info.dimensions,
-        regions=[
-            RegionOut(
-                box=list(r.box),
-                vector=r.vector.tolist(),
-                tags=[TagOut(label=t.label.name, score=t.score) for t in r.ranked_tags[:3]],
-                relevance=[RelevanceOut(text=t, score=s) for t, s in zip(texts, r.text_scores, strict=True)],
-            )
-            for r in regions
-        ],
-    )
+    return regions_answer(model.info, regions, texts)

@@ -6,25 +6,17 @@ from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_model, parse_body
-from pixembed.api.schemas import (
-    EmbeddingItem,
-    EmbedRequest,
-    EmbedResponse,
-    ErrorBody,
-    TextEmbedRequest,
-    TextEmbedResponse,
-    TextItem,
-    to_source,
-)
+from pixembed.api.results import embed_answer, text_answer
+from pixembed.api.schemas import EmbedRequest, TextEmbedRequest, to_source
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.embedding import embed_image_sources, embed_texts
 from pixembed.services.inputs import ImageSource
+from pixembed.wire import EmbedResponse, TextEmbedResponse
 
 router = APIRouter(
     prefix="/v1",
@@ -68,20 +60,10 @@ async def embed_images_route(
     sources, requested = await _image_sources(request, settings)
     model = await models.get_async(requested)
     results = await embed_image_sources(model, sources, settings)
-    items = [
-        EmbeddingItem(
-            index=r.index,
-            filename=r.name,
-            embedding=r.vector.tolist() if r.vector is not None else None,
-            error=ErrorBody.model_validate(error_body(r.error)) if r.error is not None else None,
-        )
-        for r in results
-    ]
     # A lone image that failed is the request's failure, not a batch with one bad item.
     if len(results) == 1 and results[0].error is not None:
         raise results[0].error
-    vector = items[0].embedding if len(items) == 1 else None
-    return EmbedResponse(model=model.info.name, dimensions=model.info.dimensions, vector=vector, data=items)
+    return embed_answer(model.info, results)
 
 
 @router.post("/embed/text", response_model=TextEmbedResponse, response_model_exclude_none=True)
@@ -94,11 +76,4 @@ async def embed_text_route(
     model = await models.get_async(body.model)
     texts = [body.text] if isinstance(body.text, str) else body.text
     vectors = await embed_texts(model, texts, settings)
-    items = [
-        TextItem(index=i, text=t, embedding=v.tolist())
-        for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
-    ]
-    vector = items[0].embedding if isinstance(body.text, str) else None
-    return TextEmbedResponse(
-        model=model.info.name, dimensions=model.info.dimensions, vector=vector, data=items
-    )
+    return text_answer(model.info, texts, vectors, single=isinstance(body.text, str))

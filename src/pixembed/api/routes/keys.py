@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from pixembed.api.auth import AuthFirstRoute, AuthSwitch, require_scope
-from pixembed.store.keys import KeyInfo, KeyStore
+from pixembed.store.keys import KeyStore
+from pixembed.wire import CreatedKey, KeyList, KeyOut
 
 router = APIRouter(
     prefix="/v1/keys",
@@ -15,32 +16,6 @@ router = APIRouter(
     route_class=AuthFirstRoute,
     dependencies=[Depends(require_scope("admin"))],
 )
-
-
-class KeyOut(BaseModel):
-    """A key's settings and usage; the secret is never shown again after creation."""
-
-    id: str
-    name: str
-    scopes: list[str]
-    quota: str | None = Field(description="calls per calendar period, e.g. 300/month")
-    rate: str | None = Field(description="requests per unit time, e.g. 10/s")
-    created_at: float
-    revoked_at: float | None
-    last_used_at: float | None
-    total_requests: int
-    quota_used: int = Field(description="calls counted in the current quota period")
-
-    @classmethod
-    def of(cls, info: KeyInfo) -> KeyOut:
-        """The response shape of a stored key."""
-        return cls(**{**info.__dict__, "scopes": list(info.scopes)})
-
-
-class KeyList(BaseModel):
-    """Every live key (or every key, with ``include_revoked``)."""
-
-    keys: list[KeyOut]
 
 
 class NewKey(BaseModel):
@@ -52,12 +27,6 @@ class NewKey(BaseModel):
     rate: str | None = Field(default=None, examples=["10/s"])
 
 
-class CreatedKey(KeyOut):
-    """The new key's record plus the key itself, shown this once."""
-
-    key: str
-
-
 def _keys(request: Request) -> KeyStore:
     store: KeyStore = request.app.state.keys
     return store
@@ -67,7 +36,7 @@ def _keys(request: Request) -> KeyStore:
 async def list_keys_route(request: Request, include_revoked: bool = False) -> KeyList:
     """Every key with its scopes, limits and usage; no secrets."""
     infos = await anyio.to_thread.run_sync(_keys(request).list, include_revoked)
-    return KeyList(keys=[KeyOut.of(info) for info in infos])
+    return KeyList(keys=[KeyOut.model_validate(info) for info in infos])
 
 
 @router.post("", response_model=CreatedKey, status_code=201)
@@ -79,13 +48,13 @@ async def create_key_route(request: Request, body: NewKey) -> CreatedKey:
     )
     switch: AuthSwitch = request.app.state.auth
     switch.latch()  # the first key turns auth on for good; a server that had keys never serves anonymously
-    return CreatedKey(key=key, **KeyOut.of(info).model_dump())
+    return CreatedKey(key=key, **KeyOut.model_validate(info).model_dump())
 
 
 @router.get("/{key_id}", response_model=KeyOut)
 async def get_key_route(request: Request, key_id: str) -> KeyOut:
     """One key (by id or live name) with its usage."""
-    return KeyOut.of(await anyio.to_thread.run_sync(_keys(request).get, key_id))
+    return KeyOut.model_validate(await anyio.to_thread.run_sync(_keys(request).get, key_id))
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
@@ -98,4 +67,4 @@ async def revoke_key_route(request: Request, key_id: str) -> KeyOut:
     keep_an_admin = not request.app.state.settings.api_keys
     store = _keys(request)
     revoked = await anyio.to_thread.run_sync(lambda: store.revoke(key_id, keep_an_admin=keep_an_admin))
-    return KeyOut.of(revoked)
+    return KeyOut.model_validate(revoked)

@@ -6,16 +6,17 @@ from fastapi import APIRouter, Depends, Request
 
 from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.bodies import is_multipart, read_form, read_json
-from pixembed.api.errors import error_body
 from pixembed.api.openapi import body_doc
 from pixembed.api.requests import form_image_sources, form_int, form_model, form_texts, parse_body
-from pixembed.api.schemas import ErrorBody, SearchHit, SearchRequest, SearchResponse, SkippedItem, to_source
+from pixembed.api.results import search_answer
+from pixembed.api.schemas import SearchRequest, to_source
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, TooManyItems
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.inputs import ImageSource
 from pixembed.services.search import search_dataset
+from pixembed.wire import SearchResponse
 
 router = APIRouter(
     prefix="/v1",
@@ -86,15 +87,4 @@ async def search_route(
         raise
     model = await models.get_async(requested)
     result = await search_dataset(model, query, dataset, top_k, settings)
-    return SearchResponse(
-        model=model.info.name,
-        dimensions=model.info.dimensions,
-        results=[SearchHit(index=h.index, filename=h.filename, similarity=h.similarity) for h in result.hits],
-        skipped=[
-            SkippedItem(
-                index=s.index, filename=s.filename, error=ErrorBody.model_validate(error_body(s.error))
-            )
-            for s in result.skipped
-        ],
-        searched=result.searched,
-    )
+    return search_answer(model.info, result)
