@@ -84,4 +84,3 @@ def vector_list(vector: VectorInput) -> list[float]:
     if array.ndim != 1 or array.size == 0:
         raise InvalidRequest(f"a vector must be a non-empty 1-D array, got shape {array.shape}")
     return [float(x) for x in array]
-
