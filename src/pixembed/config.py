@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
     model: str = DEFAULT_MODEL
+    # Several models in one server (runtime/pool.py): ``model`` is the default, ``extra_models`` are served
+    # beside it (``serve --model A --model B``), or a models file names each with its own settings
+    # (runtime/models_file.py). Over model_memory_mb, loading one unloads the least recently used others.
+    extra_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    models_file: Path | None = None
+    model_memory_mb: float | None = Field(default=None, gt=0)
     pretrained: str | None = None
     weights: Path | None = None
     device: str = "cpu"
@@ -123,7 +129,7 @@ class Settings(BaseSettings):
     max_form_field_kb: float = Field(default=1024.0, gt=0, description="per non-file multipart field")
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", "extra_models", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """Accept a list setting (``PIXEMBED_API_KEYS``...) as a JSON list or as comma-separated values."""
@@ -140,6 +146,11 @@ class Settings(BaseSettings):
     def store_location(self) -> str:
         """Where collections live: ``store`` if set, else the data directory."""
         return self.store or str(self.data_dir)
+
+    @property
+    def model_memory_bytes(self) -> int | None:
+        """The models' memory budget in bytes; None for no budget."""
+        return None if self.model_memory_mb is None else int(self.model_memory_mb * 1024 * 1024)
 
     @property
     def key_store_path(self) -> Path:

@@ -1,7 +1,7 @@
 """The one table from an error's code to its HTTP status.
 
 The server answers each error with this status (``api/errors.py``) and the client turns a status back into a
-class when a body names no code it knows (``client/errors.py``): both read this table, so a new error class
+class when a body names no code it knows (``wire/errors.py``): both read this table, so a new error class
 is given its status here once. It imports nothing but the error tree, so the client can use it without any
 server code.
 """
@@ -16,6 +16,7 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.UrlRefused.code: 400,
     errors.TooManyItems.code: 400,
     errors.NoTextTower.code: 400,
+    errors.UnknownModel.code: 400,
     errors.Unauthorized.code: 401,
     errors.Forbidden.code: 403,
     errors.NotFound.code: 404,

@@ -9,7 +9,8 @@ building a new one, so that its class and attributes (``retry_after_s``) survive
     ├── InvalidRequest            malformed request or arguments (400)
     │   ├── UrlRefused            a URL that is not http(s), or that resolves to a private address
     │   ├── TooManyItems          a batch or dataset over its limit
-    │   └── NoTextTower           text asked of an image-only model (EfficientNet, other timm backbones)
+    │   ├── NoTextTower           text asked of an image-only model (EfficientNet, other timm backbones)
+    │   └── UnknownModel          a model (or a compatibility route's model id) this server does not serve
     ├── Unauthorized              missing or invalid API key (401)
     ├── Forbidden                 a valid key without the scope the operation needs (403)
     ├── NotFound                  unknown model, collection, item or route target (404)
@@ -33,7 +34,7 @@ building a new one, so that its class and attributes (``retry_after_s``) survive
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Self
 
 
@@ -86,6 +87,21 @@ class NoTextTower(InvalidRequest):
     def of(cls, model: str) -> NoTextTower:
         """The error for ``model``, in the words every route uses."""
         return cls(f"model {model} has no text tower; use a CLIP model for text")
+
+
+class UnknownModel(InvalidRequest):
+    """A request named a model this server does not serve; ``available`` lists those it does."""
+
+    code = "unknown_model"
+
+    def __init__(self, message: str, available: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.available = tuple(available)
+
+    @classmethod
+    def of(cls, requested: str, available: Sequence[str], what: str = "model") -> UnknownModel:
+        """The error for ``requested`` (a ``what``: "model", "clip_version_id"...), naming the served ones."""
+        return cls(f"{what} {requested!r} is not served here; available: {', '.join(available)}", available)
 
 
 class Unauthorized(PixembedError):

@@ -36,8 +36,11 @@ def test_lifecycle_and_model_info(client: TestClient) -> None:
     for sneaky in ("abc\n", "abc\r\n", "a" * 64 + "\n"):  # "$" alone would let a trailing newline through
         refused = client.post("/v1/collections", json={"name": sneaky})
         assert refused.status_code == 400 and "invalid collection name" in refused.json()["message"]
+    # A model this server does not serve: 400 naming those it does (it serves only the tiny model here).
     other = client.post("/v1/collections", json={"name": "x", "model": "ViT-B-32/openai"})
-    assert other.status_code == 409
+    assert other.status_code == 400
+    assert other.json()["error"] == "unknown_model"
+    assert other.json()["message"] == "model 'ViT-B-32/openai' is not served here; available: pixembed-tiny"
 
 
 def test_text_search_finds_the_right_shapes_with_metadata(client: TestClient, shapes_collection: str) -> None:
@@ -116,12 +119,10 @@ def test_wrong_dimension_bad_items_and_filters_are_4xx(
     assert client.post("/v1/collections/v/search", json={"vector": [1.0]}).status_code == 400
     assert client.post("/v1/collections/v/items", json={"items": [{"id": "z"}]}).status_code == 400
     assert client.post("/v1/collections/nope/search", json={"text": "x"}).status_code == 404
-    assert (
-        client.post(
-            "/v1/collections/v/items", json={"model": "other", "items": [{"vector": [1.0]}]}
-        ).status_code
-        == 409
-    )
+    # A model the server does not serve is a 400 (another served model than the collection's: 409,
+    # tests/api/test_several_models.py).
+    unknown = client.post("/v1/collections/v/items", json={"model": "other", "items": [{"vector": [1.0]}]})
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "unknown_model")
 
 
 def test_the_exact_search_size_is_a_setting(

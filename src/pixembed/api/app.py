@@ -23,8 +23,8 @@ from pixembed.api.state import AppState
 from pixembed.config import Settings
 from pixembed.errors import PixembedError
 from pixembed.runtime.detection import Detector
-from pixembed.runtime.loading import load_model_from_settings
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.state import agree_with_replicas
 
 log = logging.getLogger(__name__)
@@ -42,25 +42,27 @@ def load_detector_from_settings(settings: Settings) -> Detector | None:
 
 
 def create_app(
-    settings: Settings | None = None, model: ClipModel | None = None, detector: Detector | None = None
+    settings: Settings | None = None,
+    model: ClipModel | None = None,
+    detector: Detector | None = None,
+    *,
+    models: ModelPool | None = None,
 ) -> FastAPI:
-    """Build the app; with no ``model`` given, it loads one in the background and /readyz says when."""
+    """Build the app; with no ``model`` given, the lifespan loads the models marked to load at start, and
+    /readyz says when the default is ready."""
     settings = settings or Settings()
 
     # Opened here, not in lifespan, so a state or store that cannot open (or a model other than the other
     # replicas') stops the app before it takes requests.
-    state = AppState.open(settings, model, detector)
+    state = AppState.open(settings, model, detector, models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.model is None:
-            try:
-                state.model = await anyio.to_thread.run_sync(load_model_from_settings, settings)
-            except PixembedError as exc:
-                state.load_error = exc.message
-                log.error("model did not load: %s", exc.message)
-            else:  # a model given to create_app was checked there
-                await anyio.to_thread.run_sync(agree_with_replicas, state.services.state, state.model.info)
+        await anyio.to_thread.run_sync(state.models.load_at_start)
+        default = state.models.peek(None)
+        # The default model, once loaded, is recorded on (or checked against) a shared state's replicas.
+        if default is not None:
+            await anyio.to_thread.run_sync(agree_with_replicas, state.services.state, default.info)
         if state.detector is None and settings.detector != "clip-regions":
             try:
                 state.detector = await anyio.to_thread.run_sync(load_detector_from_settings, settings)

@@ -7,18 +7,18 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pixembed.api.schemas import ImageRef, to_source
+from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ImageRef, to_source
 from pixembed.errors import InvalidRequest
 from pixembed.services.collections import NewItem, Query
 
 
 class CreateCollection(BaseModel):
-    """POST /v1/collections: the name; the model and dimension are the server's loaded model."""
+    """POST /v1/collections: the name, and the served model whose vectors it holds (default: the default)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    model: str | None = Field(default=None, description="must name the loaded model if given")
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class ItemIn(BaseModel):
@@ -48,7 +48,7 @@ class AddItems(BaseModel):
     metadata: list[dict[str, Any]] | None = Field(
         default=None, description="one JSON object per image, in order, or one for all"
     )
-    model: str | None = None
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     regions: bool = Field(
         default=False, description='store each detected region as a child item "<id>#<n>" (parent_id, box)'
     )
@@ -126,6 +126,7 @@ class SearchCollection(BaseModel):
         description="[x1, y1, x2, y2]: search by this region of image",
     )
     top_k: int = Field(default=10, json_schema_extra={"minimum": 1, "maximum": MAX_TOP_K})
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     filter: dict[str, Any] | None = Field(
         default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'
     )

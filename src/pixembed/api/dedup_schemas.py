@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from pixembed.api.schemas import ImageRef, to_source
+from pixembed.api.schemas import COLLECTION_MODEL_DOC, MODEL_DOC, ImageRef, to_source
 from pixembed.services.analysis_service import ClusterRun, DedupRun
 from pixembed.services.clustering import ClusterMethod, check_cluster_method
 from pixembed.services.dedup import (
@@ -46,6 +46,7 @@ class DedupRequest(DedupOptions):
     """POST /v1/dedup."""
 
     images: list[ImageRef]
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
     def sources(self) -> list[ImageSource]:
         """The posted images, in order."""
@@ -69,6 +70,9 @@ class ClusterOptions(BaseModel):
     label_threshold: float | None = None
     known_labels: dict[str, str] | None = None
     background: bool = False
+    model: str | None = Field(
+        default=None, description=f"{MODEL_DOC}; on a collection, must name the collection's own"
+    )
 
     def run(self) -> ClusterRun:
         """The service's options for this run."""
@@ -99,5 +103,6 @@ class DuplicateCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: ImageRef
+    model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     similarity_threshold: float | None = None
     hash_threshold: int | None = None

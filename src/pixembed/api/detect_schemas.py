@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pixembed.api.schemas import ImageRef
+from pixembed.api.schemas import MODEL_DOC, ImageRef
 from pixembed.errors import InvalidRequest
 from pixembed.services.detection import LABEL_SETS, check_detect_args, label_set
 from pixembed.services.labelsets import LabelSet, label_set_from_texts
@@ -26,6 +26,9 @@ class DetectRequest(BaseModel):
         default=None, description="0 to 1; default: the detector's calibrated one"
     )
     return_image: bool = False
+    model: str | None = Field(
+        default=None, description=f"{MODEL_DOC}; the CLIP model of clip-regions (OWLv2 uses its own)"
+    )
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -58,6 +61,7 @@ class RegionsRequest(BaseModel):
     labels: list[str] | None = Field(default=None, description="tags from these texts instead")
     texts: list[str] | None = Field(default=None, description="texts to score every region against")
     top_k: int = Field(default=10, description="how many regions to detect when no boxes are given (1-50)")
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
     @model_validator(mode="after")
     def _labels_or_label_set(self) -> RegionsRequest:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pixembed.runtime.model import ClipModel, ModelInfo, Vectors
+from pixembed.runtime.pool import PooledModel
 from pixembed.runtime.registry import known_models
 from pixembed.services.analysis import ClusterReport, DuplicateMatch
 from pixembed.services.collection_service import CollectionInfo, Match
@@ -55,6 +56,7 @@ from pixembed.wire import (
     SearchCollectionOut,
     SearchHit,
     SearchResponse,
+    ServedModelOut,
     SkippedItem,
     TagOut,
     TextEmbedResponse,
@@ -184,8 +186,27 @@ def regions_answer(info: ModelInfo, regions: Sequence[Region], texts: Sequence[s
 # -- system (routes/system.py) ------------------------------------------------------------------------------
 
 
-def models_answer(model: ClipModel | None) -> ModelsResponse:
-    """The loaded model (None while it loads), and every model/pretrained pair the server can start with."""
+def served_model_answer(pooled: PooledModel) -> ServedModelOut:
+    """One served model: its names, whether it is in memory, and what its last load told (if it has)."""
+    info = pooled.info
+    return ServedModelOut(
+        name=pooled.name,
+        aliases=list(pooled.aliases),
+        default=pooled.default,
+        loaded=pooled.loaded,
+        load="lazy" if pooled.load == "lazy" else "start",
+        dimensions=info.dimensions if info is not None else None,
+        text_tower=pooled.text_tower,
+        runtime=info.runtime if info is not None else pooled.options.runtime,
+        precision=info.precision if info is not None else pooled.options.precision,
+        memory_mb=round(pooled.size_bytes / 2**20, 1) if pooled.size_bytes is not None else None,
+        error=pooled.error,
+    )
+
+
+def models_answer(model: ClipModel | None, served: Sequence[PooledModel]) -> ModelsResponse:
+    """The default model (None until it has loaded), every served model, and every model/pretrained pair
+    the server can start with (``loaded`` when one of the served models holds it in memory)."""
     info = model.info if model is not None else None
     loaded = None
     if info is not None:
@@ -198,18 +219,19 @@ def models_answer(model: ClipModel | None) -> ModelsResponse:
             device=info.device,
             text_tower=info.text_tower,
         )
+    in_memory = {p.info.name for p in served if p.loaded and p.info is not None}
     entries = [
         ModelEntry(
             id=known.id,
             model=known.model,
             pretrained=known.pretrained,
-            loaded=info is not None and info.name == known.id,
+            loaded=known.id in in_memory,
             text_tower=known.text_tower,
             description=known.description,
         )
         for known in known_models()
     ]
-    return ModelsResponse(loaded=loaded, data=entries)
+    return ModelsResponse(loaded=loaded, served=[served_model_answer(p) for p in served], data=entries)
 
 
 # -- dedup, cluster, duplicate check and jobs (routes/dedup.py; the CLI's --json and reports) ---------------

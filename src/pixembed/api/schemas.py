@@ -44,6 +44,9 @@ class ImageObject(BaseModel):
 # An uploaded file is a third kind of image, for multipart bodies only (JSON can never hold one).
 ImageRef = str | ImageObject | SkipJsonSchema[Upload]
 
+MODEL_DOC = "a served model's name or alias (GET /v1/models lists them); default: the server's default model"
+COLLECTION_MODEL_DOC = "if given, must name the collection's own model (it keeps the model it was made with)"
+
 
 def to_source(ref: ImageRef) -> ImageSource:
     """A string is a URL, a data URI or base64; an object says which; an upload is its bytes."""
@@ -63,6 +66,7 @@ class EmbedRequest(BaseModel):
 
     image: Annotated[ImageRef | None, Form()] = None
     images: Annotated[list[ImageRef] | None, Form("image", "images", ANY_FILE)] = None
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
     @model_validator(mode="after")
     def _some_image(self) -> EmbedRequest:
@@ -82,6 +86,7 @@ class TextEmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | list[str]
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
 
 class CompareRequest(BaseModel):
@@ -99,6 +104,7 @@ class CompareRequest(BaseModel):
     prompts: Annotated[str | list[ImageRef] | None, Form("prompts", "labels")] = None
     prompt_type: Literal["text", "image"] = "text"
     prompt_images: list[ImageRef] | None = Field(default=None, description="image prompts (multipart files)")
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
     @model_validator(mode="after")
     def _one_subject_one_kind_of_prompts(self) -> CompareRequest:
@@ -148,6 +154,7 @@ class SearchRequest(BaseModel):
     query_text: str | None = None
     dataset: Annotated[list[ImageRef], Form("dataset", "dataset_url")]
     top_k: int = Field(default=5, ge=1, le=10_000)
+    model: str | None = Field(default=None, description=MODEL_DOC)
 
     @model_validator(mode="after")
     def _one_query(self) -> SearchRequest:

@@ -23,6 +23,7 @@ from pixembed.errors import InvalidRequest, PixembedError
 
 if TYPE_CHECKING:
     from pixembed.runtime.model import ClipModel
+    from pixembed.runtime.pool import ModelPool
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -77,6 +78,17 @@ def load_cli_model(settings: Settings) -> ClipModel:
         return load_model_from_settings(settings)
 
 
+def load_cli_models(settings: Settings) -> ModelPool:
+    """The server's model pool, its models marked to load at start loaded (with a spinner); the first that
+    fails to load raises its error."""
+    from pixembed.runtime.pool import ModelPool
+
+    pool = ModelPool.from_settings(settings)
+    with err.status(f"loading {', '.join(pool.names)} ..."):
+        pool.load_at_start(strict=True)
+    return pool
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -90,7 +102,23 @@ def _is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    model: ModelOpt = DEFAULT_MODEL,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="open_clip model name, hf-hub:ORG/REPO, pixembed-tiny or efficientnet-lite0; repeat it to "
+            "serve several (the first is the default; requests pick one with 'model')",
+        ),
+    ] = None,
+    models_file: Annotated[
+        Path | None,
+        typer.Option(help="a TOML (or JSON) file naming each served model and its settings (docs/models.md)"),
+    ] = None,
+    model_memory_mb: Annotated[
+        float | None,
+        typer.Option(help="memory for models: over it, loading one unloads the least recently used"),
+    ] = None,
     pretrained: PretrainedOpt = None,
     weights: WeightsOpt = None,
     precision: Annotated[
@@ -113,7 +141,7 @@ def serve(
         str | None, typer.Option(help="clip-regions (default, no extra weights) or owlv2 (transformers)")
     ] = None,
 ) -> None:
-    """Run the HTTP server. The model loads before the port opens, so a bad model fails fast."""
+    """Run the HTTP server. The models loaded at start load before the port opens, so a bad one fails fast."""
     import uvicorn
 
     if detector not in (None, "clip-regions", "owlv2"):
@@ -128,10 +156,15 @@ def serve(
 
     from pixembed.api.app import create_app
 
+    if model and models_file is not None:
+        raise CliError("give --model or --models-file, not both: the models file names every served model")
     settings = make_settings(
-        model,
+        model[0] if model else DEFAULT_MODEL,
         pretrained,
         weights,
+        extra_models=model[1:] if model else None,
+        models_file=models_file,
+        model_memory_mb=model_memory_mb,
         host=host,
         port=port,
         precision=precision,
@@ -149,12 +182,16 @@ def serve(
             "own authenticating proxy)"
         )
     check_port_free(host, port)  # before the model loads: a busy port fails in a moment, not after it
-    loaded = load_cli_model(settings)
+    pool = load_cli_models(settings)
     from pixembed.api.app import load_detector_from_settings
 
     with err.status(f"loading the {settings.detector} detector ..."):
         found = load_detector_from_settings(settings)  # None: CLIP region scoring, built on first use
-    err.print(f"[green]{loaded.info.name}[/] ({loaded.info.dimensions}-d) on http://{host}:{port}")
+    for served in pool.models():
+        dimensions = f"{served.info.dimensions}-d" if served.info is not None else "loads on first use"
+        default = ", default" if served.default else ""
+        err.print(f"[green]{escape(served.name)}[/] ({dimensions}{default})")
+    err.print(f"serving on http://{host}:{port}")
     if host in ("0.0.0.0", "::") and not settings.allowed_hosts:
         err.print(
             "answering Host names localhost, 127.0.0.1, [::1] and IP addresses only: add the names clients "
@@ -168,7 +205,7 @@ def serve(
     from pixembed.api.server import uvicorn_options
 
     uvicorn.run(
-        create_app(settings, loaded, found),
+        create_app(settings, detector=found, models=pool),
         host=host,
         port=port,
         log_config=None,

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.analysis import (
     ClusterReport,
     Progress,
@@ -24,6 +25,7 @@ from pixembed.services.analysis import (
 )
 from pixembed.services.catalogue import catalogue_from_store
 from pixembed.services.clustering import ClusterMethod
+from pixembed.services.collections import collection_model
 from pixembed.services.dedup import (
     DEFAULT_METHOD,
     Catalogue,
@@ -100,40 +102,54 @@ def _cluster(
 class AnalysisService:
     """Dedup and cluster runs; the long ones as jobs."""
 
-    def __init__(self, store: VectorStore, runner: JobRunner, settings: Settings) -> None:
+    def __init__(self, store: VectorStore, models: ModelPool, runner: JobRunner, settings: Settings) -> None:
         self.store = store
+        self.models = models
         self.runner = runner
         self.settings = settings
 
     @classmethod
-    def open(cls, store: VectorStore, records: JobState, settings: Settings) -> AnalysisService:
-        """The service over ``store``'s collections, with a job runner recording its jobs in ``records``."""
+    def open(
+        cls, store: VectorStore, models: ModelPool, records: JobState, settings: Settings
+    ) -> AnalysisService:
+        """The service over ``store``'s collections and the served ``models``, with a job runner recording
+        its jobs in ``records``."""
         runner = JobRunner(
             workers=settings.job_workers,
             records=records,
             max_queued=settings.max_queued_jobs,
             max_queued_per_owner=settings.max_queued_jobs_per_key,
         )
-        return cls(store, runner, settings)
+        return cls(store, models, runner, settings)
 
     def close(self) -> None:
         """Stop taking jobs (running ones finish, or are recorded as interrupted)."""
         self.runner.close()
 
     async def dedup_images(
-        self, model: ClipModel, images: Sequence[ImageSource], run: DedupRun, render: RenderDedup[T]
+        self,
+        images: Sequence[ImageSource],
+        run: DedupRun,
+        render: RenderDedup[T],
+        requested: str | None = None,
     ) -> T:
-        """Duplicates among posted images (ids "0", "1"... by position)."""
+        """Duplicates among posted images (ids "0", "1"... by position), with the served model ``requested``
+        (None: the default) for the methods that compare vectors."""
         hashes, vectors = dedup_inputs(run.method)
-        cat = await catalogue_from_sources(
-            images, self.settings, hash_methods=hashes, model=model if vectors else None
-        )
+        self.models.resolve(requested)  # an unknown model is a 400 even for a method that needs no vectors
+        model = await self.models.get_async(requested) if vectors else None
+        cat = await catalogue_from_sources(images, self.settings, hash_methods=hashes, model=model)
         return render(cat, await in_thread(_dedup, cat, run))
 
     async def cluster_images(
-        self, model: ClipModel, images: Sequence[ImageSource], run: ClusterRun, render: RenderClusters[T]
+        self,
+        images: Sequence[ImageSource],
+        run: ClusterRun,
+        render: RenderClusters[T],
+        requested: str | None = None,
     ) -> T:
-        """Clusters (and names) of posted images."""
+        """Clusters (and names) of posted images, by the served model ``requested`` (None: the default)."""
+        model = await self.models.get_async(requested)
         cat = await catalogue_from_sources(images, self.settings, hash_methods=[], model=model)
         return render(cat, await in_thread(_cluster, cat, model, run, self.settings))
 
@@ -152,15 +168,18 @@ class AnalysisService:
 
     async def cluster_collection(
         self,
-        model: ClipModel,
         name: str,
         run: ClusterRun,
         render: RenderClusters[T],
         *,
         background: bool,
         owner: str,
+        requested: str | None = None,
     ) -> T | Submitted:
-        """Clusters of a collection's items, now or as a job of ``owner``."""
+        """Clusters of a collection's items (named by the collection's own model, which ``requested``, if
+        given, must name), now or as a job of ``owner``."""
+        info = await in_thread(self.store.get_collection, name)
+        model = await collection_model(self.models, info, requested)
 
         def work(progress: Progress) -> T:
             cat = catalogue_from_store(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pixembed.config import Settings
-from pixembed.errors import Conflict
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.analysis import DuplicateMatch, check_duplicate
 from pixembed.services.collections import (
     AddedItem,
@@ -21,6 +21,7 @@ from pixembed.services.collections import (
     Query,
     RegionOptions,
     add_items,
+    collection_model,
     create_collection,
     search_in,
 )
@@ -52,18 +53,23 @@ class Found:
 class CollectionService:
     """Create, list, read, change and search collections; thumbnails follow their items."""
 
-    def __init__(self, store: VectorStore, thumbnails: ThumbnailState, settings: Settings) -> None:
+    def __init__(
+        self, store: VectorStore, thumbnails: ThumbnailState, models: ModelPool, settings: Settings
+    ) -> None:
         self.store = store
         self.thumbnails = thumbnails
+        self.models = models
         self.settings = settings
 
-    async def create(self, model: ClipModel, name: str, model_name: str | None = None) -> CollectionInfo:
-        """A new collection for ``model``'s vectors; ``model_name``, if given, must name that model."""
-        if model_name is not None and model_name != model.info.name:
-            raise Conflict(
-                f"this server runs {model.info.name}, not {model_name}; collections take its vectors"
-            )
+    async def create(self, name: str, requested: str | None = None) -> CollectionInfo:
+        """A new collection for the vectors of the served model ``requested`` (None: the default)."""
+        model = await self.models.get_async(requested)
         return await in_thread(create_collection, self.store, model, name)
+
+    async def model_for(self, name: str, requested: str | None = None) -> ClipModel:
+        """The served model that made collection ``name``'s vectors (a collection keeps its model, whatever
+        the server's default); ``requested``, if given, must name it (``collection_model``)."""
+        return await collection_model(self.models, await self.get(name), requested)
 
     async def list_collections(self) -> list[CollectionInfo]:
         """Every collection with its count."""
@@ -80,18 +86,16 @@ class CollectionService:
 
     async def add(
         self,
-        model: ClipModel,
         name: str,
         items: Sequence[NewItem],
         *,
-        model_name: str | None = None,
+        requested: str | None = None,
         regions: RegionOptions | None = None,
     ) -> AddedItems:
-        """Embed and store ``items`` (answered once durable); ``model_name``, if given, must be the
-        collection's model."""
+        """Embed ``items`` with the collection's own model and store them (answered once durable);
+        ``requested``, if given, must name that model."""
         info = await self.get(name)
-        if model_name is not None and model_name != info.model:
-            raise Conflict(f"collection {info.name!r} holds vectors from {info.model}, not {model_name}")
+        model = await collection_model(self.models, info, requested)
         added = await add_items(
             self.store, model, info, items, self.settings, self.thumbnails, regions=regions
         )
@@ -112,22 +116,32 @@ class CollectionService:
         return await in_thread(thumbnail_of, self.thumbnails, self.store, name, item_id)
 
     async def search(
-        self, model: ClipModel, name: str, query: Query, top_k: int, where: dict[str, Any] | None = None
+        self,
+        name: str,
+        query: Query,
+        top_k: int,
+        where: dict[str, Any] | None = None,
+        requested: str | None = None,
     ) -> Found:
-        """The ``top_k`` items closest to ``query`` among those passing the metadata filter ``where``."""
+        """The ``top_k`` items closest to ``query`` among those passing the metadata filter ``where``; a
+        text or image query is embedded by the collection's own model."""
         condition = parse_filter(where)
         info = await self.get(name)
-        return Found(info, await search_in(self.store, model, info, query, top_k, condition, self.settings))
+        matches = await search_in(
+            self.store, self.models, info, query, top_k, condition, self.settings, requested
+        )
+        return Found(info, matches)
 
     async def check_duplicate(
         self,
-        model: ClipModel,
         name: str,
         image: ImageSource,
         similarity_threshold: float | None = None,
         hash_threshold: int | None = None,
+        requested: str | None = None,
     ) -> list[DuplicateMatch]:
         """Stored items that ``image`` duplicates, by cosine and (with a hash threshold) by pHash."""
+        model = await self.model_for(name, requested)
         return await check_duplicate(
             self.store, model, name, image, self.settings, similarity_threshold, hash_threshold
         )

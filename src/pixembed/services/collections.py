@@ -1,4 +1,8 @@
-"""Persistent collections: create them for the loaded model, add items, search them."""
+"""Persistent collections: create them for a served model, add items, search them.
+
+A collection keeps the model it was made with: its items are embedded, and its image and text queries
+answered, by that model whatever the server's default (``collection_model``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pixembed.config import Settings
 from pixembed.errors import Conflict, InvalidRequest, PixembedError, TooManyItems
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.catalogue import with_facts
 from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
@@ -85,8 +90,41 @@ def check_model(info: CollectionInfo, model: ClipModel) -> None:
         )
 
 
+async def collection_model(
+    models: ModelPool, info: CollectionInfo, requested: str | None = None
+) -> ClipModel:
+    """The served model that made ``info``'s vectors, loaded if it is not in memory.
+
+    ``requested`` (a request's ``model``), when given, must name that same model: ``UnknownModel`` (400)
+    when it names none served, ``Conflict`` (409) when it names another; ``Conflict`` too when this server
+    does not serve the collection's model at all.
+    """
+    chosen = models.resolve(requested) if requested is not None else None
+    served = models.find(info.model)
+    if served is None:
+        raise Conflict(
+            f"collection {info.name!r} holds {info.dimensions}-d vectors from {info.model}, which this "
+            f"server does not serve (it serves {', '.join(models.names)}). Serve it too (--model "
+            f"{info.model.split('/')[0]}) or use another collection"
+        )
+    if chosen is not None and chosen != served:
+        raise Conflict(
+            f"collection {info.name!r} holds vectors from {info.model}, not {requested}; "
+            "leave model out to use the collection's own"
+        )
+    return await models.get_async(served)
+
+
+async def model_of_collection(
+    store: VectorStore, models: ModelPool, name: str, requested: str | None = None
+) -> ClipModel:
+    """``collection_model`` of the collection called ``name`` (``NotFound`` when there is none)."""
+    info = await anyio.to_thread.run_sync(store.get_collection, name)
+    return await collection_model(models, info, requested)
+
+
 def create_collection(store: VectorStore, model: ClipModel, name: str) -> CollectionInfo:
-    """A new collection for the loaded model's vectors."""
+    """A new collection for ``model``'s vectors."""
     return store.create_collection(name, model.info.name, model.info.dimensions)
 
 
@@ -215,26 +253,32 @@ async def _region_children(
 
 async def search_collection(
     store: VectorStore,
-    model: ClipModel,
+    models: ClipModel | ModelPool,
     name: str,
     query: Query,
     top_k: int,
     where: Filter | None,
     settings: Settings,
+    requested: str | None = None,
 ) -> list[Match]:
-    """The ``top_k`` stored items closest to the query, among those passing the filter."""
+    """The ``top_k`` stored items closest to the query, among those passing the filter.
+
+    Given the server's ``ModelPool``, an image or text query is embedded by the collection's own model
+    (``requested``, if given, must name it); a vector or an item id needs no model.
+    """
     info = await anyio.to_thread.run_sync(store.get_collection, name)
-    return await search_in(store, model, info, query, top_k, where, settings)
+    return await search_in(store, models, info, query, top_k, where, settings, requested)
 
 
 async def search_in(
     store: VectorStore,
-    model: ClipModel,
+    models: ClipModel | ModelPool,
     info: CollectionInfo,
     query: Query,
     top_k: int,
     where: Filter | None,
     settings: Settings,
+    requested: str | None = None,
 ) -> list[Match]:
     """``search_collection`` in the collection ``info`` describes (already read)."""
     name = info.name
@@ -243,7 +287,12 @@ async def search_in(
         raise InvalidRequest("search with exactly one of: text, image, vector, or id (more like this)")
     if query.box is not None and query.image is None:
         raise InvalidRequest("box selects a region of the query image: send it with an image")
+    model: ClipModel | None = models if isinstance(models, ClipModel) else None
+    needs_model = query.text is not None or query.image is not None or requested is not None
+    if isinstance(models, ModelPool) and needs_model:
+        model = await collection_model(models, info, requested)
     if query.box is not None and query.image is not None:
+        assert model is not None  # an image query always has one (above)
         check_model(info, model)
         vector = await embed_query_region(model, query.image, query.box, settings)
     elif query.vector is not None:
@@ -251,6 +300,7 @@ async def search_in(
     elif query.item_id is not None:
         vector = (await anyio.to_thread.run_sync(store.get, name, query.item_id)).vector
     else:
+        assert model is not None  # a text or image query always has one (above)
         check_model(info, model)
         subject = query.text if query.text is not None else query.image
         assert subject is not None

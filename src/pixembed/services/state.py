@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pixembed.config import Settings
 from pixembed.runtime.model import ModelInfo
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.analysis_service import AnalysisService
 from pixembed.services.collection_service import CollectionService
 from pixembed.services.collections import open_collections
@@ -59,15 +60,16 @@ class Services:
         self.state.close()
 
 
-def open_services(settings: Settings, model: ModelInfo | None) -> Services:
-    """The services over the state and vector store the settings name, ``model`` (when already loaded)
-    agreed with the replicas; nothing is left open when any of it fails."""
-    state, store = open_state_and_store(settings, model)
+def open_services(settings: Settings, models: ModelPool) -> Services:
+    """The services over the state and vector store the settings name, serving ``models``; the default
+    model, when already loaded, agreed with the replicas; nothing is left open when any of it fails."""
+    loaded = models.peek(None)
+    state, store = open_state_and_store(settings, loaded.info if loaded is not None else None)
     try:
         return Services(
             state=state,
-            collections=CollectionService(store, state.thumbnails, settings),
-            analysis=AnalysisService.open(store, state.jobs, settings),
+            collections=CollectionService(store, state.thumbnails, models, settings),
+            analysis=AnalysisService.open(store, models, state.jobs, settings),
             keys=KeyService(state.keys, settings),
         )
     except BaseException:

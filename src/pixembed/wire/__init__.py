@@ -51,7 +51,7 @@ from pixembed.wire.embed import (
 )
 from pixembed.wire.errors import ErrorBody, error_from_body
 from pixembed.wire.keys import CreatedKey, KeyList, KeyOut
-from pixembed.wire.system import Health, LoadedModel, ModelEntry, ModelsResponse, Readiness
+from pixembed.wire.system import Health, LoadedModel, ModelEntry, ModelsResponse, Readiness, ServedModelOut
 from pixembed.wire.values import Base64Bytes, Float32Array
 
 __all__ = [
@@ -98,6 +98,7 @@ __all__ = [
     "SearchCollectionOut",
     "SearchHit",
     "SearchResponse",
+    "ServedModelOut",
     "SkippedItem",
     "TagOut",
     "TextEmbedResponse",

@@ -34,10 +34,30 @@ class LoadedModel(ModelFields):
     """A fast precision's load-time check against fp32 (None where fp32 serves)."""
 
 
+class ServedModelOut(WireModel):
+    """One model this server serves (``model`` on a request picks it by name or alias); dimensions,
+    runtime and precision are known once it has loaded."""
+
+    name: str
+    aliases: list[str]
+    default: bool
+    loaded: bool
+    load: Literal["start", "lazy"]
+    dimensions: int | None
+    image_tower: bool = True
+    text_tower: bool
+    runtime: str
+    precision: str
+    memory_mb: float | None = None
+    """Resident memory its last load added (None until it has loaded)."""
+    error: str | None = None
+
+
 class ModelsResponse(WireModel):
-    """The loaded model and every known model/pretrained pair."""
+    """The default model (when loaded), every served model, and every known model/pretrained pair."""
 
     loaded: LoadedModel | None
+    served: list[ServedModelOut]
     data: list[ModelEntry]
 
 

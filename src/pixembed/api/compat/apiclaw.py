@@ -220,7 +220,7 @@ async def apiclaw_image_embedding(
     else:
         regions = await embed_detected_regions(
             model,
-            get_detector(request),
+            await get_detector(request),
             source,
             classes_from_label_set(FASHION),
             settings,

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pixembed.api.auth import header_key
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import FetchFailed, InvalidRequest, PixembedError, UnsupportedMediaType
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.embedding import embed_all_images
 from pixembed.services.inputs import ImageSource
 
@@ -47,7 +47,9 @@ class CoreVizEmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     image: str = Field(min_length=1, description="URL of the image; a data URI or base64 is also accepted")
-    model: str = Field(default=DEFAULT_MODEL, description="'default', or the name of the served model")
+    model: str = Field(
+        default=DEFAULT_MODEL, description="'default', or a served model's name or alias (GET /v1/models)"
+    )
 
 
 class CoreVizEmbeddingResponse(BaseModel):
@@ -93,15 +95,12 @@ router = APIRouter(
 @router.post("/api/ai/embeddings", response_model=CoreVizEmbeddingResponse)
 async def coreviz_embeddings(
     body: CoreVizEmbeddingRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> CoreVizEmbeddingResponse:
-    """Embed one image given by URL, the CoreViz way."""
-    if body.model not in (DEFAULT_MODEL, model.info.name):
-        served = model.info.name
-        raise InvalidRequest(
-            f"model {body.model!r} is not served here: use {DEFAULT_MODEL!r} (it is {served})"
-        )
+    """Embed one image given by URL, the CoreViz way; ``model`` picks a served model ('default': the
+    server's default)."""
+    model = await models.get_async(None if body.model == DEFAULT_MODEL else body.model)
     [vector] = await embed_all_images(model, [image_source(body.image)], settings)
     return CoreVizEmbeddingResponse(
         embedding=vector.tolist(), dimensions=model.info.dimensions, model=body.model

@@ -15,15 +15,31 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pixembed.api.auth import body_or_query_key
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, PixembedError
+from pixembed.errors import InvalidRequest, PixembedError, UnknownModel
 from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.embedding import embed_all_images, embed_texts
 from pixembed.services.inputs import ImageSource
 
 SERVICE = "Roboflow"
+
+# Roboflow's documented CLIP versions (``clip_version_id``, inference's CLIP_VERSION_ID) and the open_clip
+# model each one is, all with OpenAI's weights. A version answers where the server serves that model (by
+# name) or names the version as an alias of a served model (models file); others are a 400.
+CLIP_VERSIONS = {
+    "RN50": "RN50",
+    "RN101": "RN101",
+    "RN50x4": "RN50x4",
+    "RN50x16": "RN50x16",
+    "RN50x64": "RN50x64",
+    "ViT-B-16": "ViT-B-16",
+    "ViT-B-32": "ViT-B-32",
+    "ViT-L-14": "ViT-L-14",
+    "ViT-L-14-336px": "ViT-L-14-336",
+}
 
 
 class RoboflowError(BaseModel):
@@ -50,7 +66,8 @@ class RoboflowImage(BaseModel):
 
 
 class RoboflowClipRequest(BaseModel):
-    """Fields every Roboflow CLIP request may carry; one model is served, so the version is not checked."""
+    """Fields every Roboflow CLIP request may carry; ``clip_version_id`` picks a served model (none: the
+    default)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -125,6 +142,19 @@ router = APIRouter(
 )
 
 
+async def clip_model(models: ModelPool, version: str | None) -> ClipModel:
+    """The served model a ``clip_version_id`` names: a served name or alias, or the open_clip model of
+    one of Roboflow's documented versions; ``UnknownModel`` (Roboflow's 400) otherwise."""
+    if version is None:
+        return await models.get_async(None)
+    known = CLIP_VERSIONS.get(version)
+    names = [version] + ([known, f"{known}/openai"] if known is not None else [])
+    served = next((models.find(name) for name in names if models.find(name) is not None), None)
+    if served is None:
+        raise UnknownModel.of(version, models.names, "clip_version_id")
+    return await models.get_async(served)
+
+
 def _image(item: PromptItem) -> ImageSource:
     return item.to_source() if isinstance(item, RoboflowImage) else ImageSource.from_text(item)
 
@@ -138,11 +168,12 @@ def _text(item: PromptItem, what: str) -> str:
 @router.post("/embed_image", response_model=RoboflowEmbeddingResponse)
 async def roboflow_embed_image(
     body: RoboflowEmbedImageRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more images."""
     started = time.perf_counter()
+    model = await clip_model(models, body.clip_version_id)
     images = body.image if isinstance(body.image, list) else [body.image]
     vectors = await embed_all_images(model, [image.to_source() for image in images], settings)
     return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
@@ -151,11 +182,12 @@ async def roboflow_embed_image(
 @router.post("/embed_text", response_model=RoboflowEmbeddingResponse)
 async def roboflow_embed_text(
     body: RoboflowEmbedTextRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more strings."""
     started = time.perf_counter()
+    model = await clip_model(models, body.clip_version_id)
     texts = [body.text] if isinstance(body.text, str) else body.text
     vectors = await embed_texts(model, texts, settings)
     return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
@@ -164,11 +196,12 @@ async def roboflow_embed_text(
 @router.post("/compare", response_model=RoboflowCompareResponse)
 async def roboflow_compare(
     body: RoboflowCompareRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> RoboflowCompareResponse:
     """Cosine similarity of the subject with each prompt."""
     started = time.perf_counter()
+    model = await clip_model(models, body.clip_version_id)
     subject = _image(body.subject) if body.subject_type == "image" else _text(body.subject, "subject")
     if isinstance(body.prompt, dict):
         keys: list[str] | None = list(body.prompt)

@@ -1,7 +1,8 @@
 """SambaStudio CLIP endpoints: ``/api/predict/file/...`` (multipart ``predict_file``) and ``.../nlp/...``.
 
-The key comes in a ``key`` header; the project and endpoint ids in the path name a SambaStudio deployment
-and are accepted as they are, since pixembed serves one model. Answers are ``{"data": [[...]]}`` plus the
+The key comes in a ``key`` header; the project and endpoint ids in the path name a SambaStudio deployment:
+mapped to served models in the models file (``[sambastudio.endpoints]``), or, where none is mapped, all
+served by the default model. Answers are ``{"data": [[...]]}`` plus the
 ``status_code`` the documented raw output shows.
 """
 
@@ -16,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pixembed.api.auth import header_key
 from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
 from pixembed.api.inputs import MULTIPART, Decoded, Upload
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.embedding import embed_all_images, embed_texts
 from pixembed.services.inputs import ImageSource
 
@@ -99,11 +100,12 @@ router = APIRouter(
 async def sambastudio_predict_file(
     project: str,
     endpoint: str,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
     body: SambaStudioFiles = Depends(PREDICT_FILE_BODY),
 ) -> SambaStudioPrediction:
     """Embed the image(s) uploaded as ``predict_file``."""
+    model = await models.get_async(models.config.sambastudio_model(project, endpoint))
     vectors = await embed_all_images(model, body.sources(), settings)
     return SambaStudioPrediction(data=vectors.tolist())
 
@@ -113,10 +115,11 @@ async def sambastudio_predict_nlp(
     project: str,
     endpoint: str,
     body: SambaStudioTextRequest,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
 ) -> SambaStudioPrediction:
     """Embed the texts in ``inputs``."""
+    model = await models.get_async(models.config.sambastudio_model(project, endpoint))
     texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
     vectors = await embed_texts(model, texts, settings)
     return SambaStudioPrediction(data=vectors.tolist())

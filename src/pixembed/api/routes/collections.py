@@ -8,9 +8,8 @@ from pixembed.api.auth import AuthFirstRoute, require_scope, scope_by_route
 from pixembed.api.collection_schemas import AddItems, CreateCollection, SearchCollection
 from pixembed.api.inputs import Decoded
 from pixembed.api.results import added_answer, matches_answer
-from pixembed.api.state import get_collections, get_detector, get_model, get_settings
+from pixembed.api.state import get_collections, get_detector, get_settings
 from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
 from pixembed.services.collection_service import CollectionService
 from pixembed.services.collections import RegionOptions
 from pixembed.services.detection import resolve_classes
@@ -31,11 +30,10 @@ router = APIRouter(
 @router.post("", response_model=CollectionOut, status_code=201)
 async def create_route(
     body: CreateCollection,
-    model: ClipModel = Depends(get_model),
     collections: CollectionService = Depends(get_collections),
 ) -> CollectionOut:
-    """Create a collection for the loaded model's vectors."""
-    return CollectionOut.model_validate(await collections.create(model, body.name, body.model))
+    """Create a collection for the vectors of ``model`` (default: the server's default model)."""
+    return CollectionOut.model_validate(await collections.create(body.name, body.model))
 
 
 @router.get("", response_model=CollectionList)
@@ -62,12 +60,12 @@ ADD_ITEMS_BODY = Decoded(AddItems, max_files=lambda s: s.max_batch_items)
 SEARCH_BODY = Decoded(SearchCollection, max_files=lambda s: 1)
 
 
-def _region_options(request: Request, body: AddItems, settings: Settings) -> RegionOptions | None:
+async def _region_options(request: Request, body: AddItems, settings: Settings) -> RegionOptions | None:
     """How the items that ask for regions get them: the server's detector, looking for the body's classes."""
     if not body.wants_regions():
         return None
     classes = resolve_classes(body.region_classes, settings)
-    return RegionOptions(get_detector(request), classes, body.region_top_k)
+    return RegionOptions(await get_detector(request), classes, body.region_top_k)
 
 
 @router.post(
@@ -79,18 +77,16 @@ def _region_options(request: Request, body: AddItems, settings: Settings) -> Reg
 async def add_items_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
     collections: CollectionService = Depends(get_collections),
     settings: Settings = Depends(get_settings),
     body: AddItems = Depends(ADD_ITEMS_BODY),
 ) -> AddItemsOut:
     """Add or replace items (by id): image files, or JSON with images or vectors; answered once durable."""
     added = await collections.add(
-        model,
         name,
         body.new_items(),
-        model_name=body.model,
-        regions=_region_options(request, body, settings),
+        requested=body.model,
+        regions=await _region_options(request, body, settings),
     )
     return added_answer(added.info, added.items)
 
@@ -135,10 +131,10 @@ async def delete_item_route(
 @router.post("/{name}/search", response_model=SearchCollectionOut, openapi_extra=SEARCH_BODY.openapi)
 async def search_route(
     name: str,
-    model: ClipModel = Depends(get_model),
     collections: CollectionService = Depends(get_collections),
     body: SearchCollection = Depends(SEARCH_BODY),
 ) -> SearchCollectionOut:
-    """Search by text, image, vector or a stored id, with top_k and a metadata filter."""
-    found = await collections.search(model, name, body.query(), body.top_k, body.filter)
+    """Search by text, image, vector or a stored id, with top_k and a metadata filter; a text or image
+    query is embedded by the collection's own model."""
+    found = await collections.search(name, body.query(), body.top_k, body.filter, body.model)
     return matches_answer(found.info, found.matches)

@@ -10,9 +10,9 @@ from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.inputs import Decoded
 from pixembed.api.results import compare_answer
 from pixembed.api.schemas import CompareRequest
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.inputs import ImageSource
 from pixembed.wire import CompareResponse
@@ -34,11 +34,12 @@ def _label(index: int, prompt: str | ImageSource) -> str:
 
 @router.post("/compare", response_model=CompareResponse, openapi_extra=COMPARE_BODY.openapi)
 async def compare_route(
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
     body: CompareRequest = Depends(COMPARE_BODY),
 ) -> CompareResponse:
     """Cosine similarity of the subject with each prompt, and softmax probabilities (zero-shot)."""
+    model = await models.get_async(body.model)
     prompts = body.prompt_inputs()
     result = await compare(model, body.subject_input(), prompts, settings)
     given: Sequence[str | ImageSource] = prompts

@@ -26,8 +26,7 @@ from pixembed.api.results import (
     job_answer,
 )
 from pixembed.api.schemas import to_source
-from pixembed.api.state import get_analysis, get_collections, get_model
-from pixembed.runtime.model import ClipModel
+from pixembed.api.state import get_analysis, get_collections
 from pixembed.services.analysis import ClusterReport
 from pixembed.services.analysis_service import AnalysisService, Job, Submitted
 from pixembed.services.collection_service import CollectionService
@@ -98,22 +97,20 @@ def _answer(outcome: dict[str, Any] | Submitted) -> Any:
 
 @router.post("/dedup", response_model=DedupOut, openapi_extra=DEDUP_BODY.openapi)
 async def dedup_route(
-    model: ClipModel = Depends(get_model),
     analysis: AnalysisService = Depends(get_analysis),
     body: DedupRequest = Depends(DEDUP_BODY),
 ) -> DedupOut:
     """Duplicate pairs, groups, keepers and the drop list of a posted set of images (ids are "0", "1"...)."""
-    return await analysis.dedup_images(model, body.sources(), body.run(), dedup_answer)
+    return await analysis.dedup_images(body.sources(), body.run(), dedup_answer, body.model)
 
 
 @router.post("/cluster", response_model=ClusteringOut, openapi_extra=CLUSTER_BODY.openapi)
 async def cluster_route(
-    model: ClipModel = Depends(get_model),
     analysis: AnalysisService = Depends(get_analysis),
     body: ClusterRequest = Depends(CLUSTER_BODY),
 ) -> ClusteringOut:
     """Clusters (k-means, HDBSCAN or threshold), labels and a 2-D map of a posted set of images."""
-    return await analysis.cluster_images(model, body.sources(), body.run(), _clustering(body.method))
+    return await analysis.cluster_images(body.sources(), body.run(), _clustering(body.method), body.model)
 
 
 @router.post(
@@ -144,18 +141,18 @@ async def collection_dedup_route(
 async def collection_cluster_route(
     name: str,
     request: Request,
-    model: ClipModel = Depends(get_model),
     analysis: AnalysisService = Depends(get_analysis),
     body: ClusterOptions = Depends(COLLECTION_CLUSTER_BODY),
 ) -> Any:
-    """Clusters of a collection's items; 202 with a job for large collections or ``background``."""
+    """Clusters of a collection's items (labelled by the collection's own model); 202 with a job for large
+    collections or ``background``."""
     outcome = await analysis.cluster_collection(
-        model,
         name,
         body.run(),
         _clustering_json(body.method),
         background=body.background,
         owner=job_owner(request),
+        requested=body.model,
     )
     return _answer(outcome)
 
@@ -167,13 +164,12 @@ async def collection_cluster_route(
 )
 async def check_route(
     name: str,
-    model: ClipModel = Depends(get_model),
     collections: CollectionService = Depends(get_collections),
     body: DuplicateCheck = Depends(CHECK_BODY),
 ) -> DuplicateCheckOut:
     """Is this image a duplicate of anything stored? By cosine, and by pHash when hash_threshold is given."""
     matches = await collections.check_duplicate(
-        model, name, to_source(body.image), body.similarity_threshold, body.hash_threshold
+        name, to_source(body.image), body.similarity_threshold, body.hash_threshold, body.model
     )
     return duplicates_answer(matches)
 

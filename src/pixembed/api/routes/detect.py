@@ -9,10 +9,9 @@ from pixembed.api.detect_schemas import DetectRequest, RegionsRequest
 from pixembed.api.inputs import Decoded
 from pixembed.api.results import detect_answer, regions_answer
 from pixembed.api.schemas import to_source
-from pixembed.api.state import get_detector, get_model, get_settings
+from pixembed.api.state import detector_for, get_models, get_settings
 from pixembed.config import Settings
-from pixembed.runtime.detection import Detector
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.detection import classes_from_label_set, detect, label_set, resolve_classes
 from pixembed.services.regions import embed_detected_regions, embed_regions
 from pixembed.wire import DetectResponse, RegionsResponse
@@ -35,11 +34,12 @@ REGIONS_BODY = Decoded(RegionsRequest, max_files=lambda s: 1)
     summary="Detect objects of given classes",
 )
 async def detect_route(
-    detector: Detector = Depends(get_detector),
+    request: Request,
     settings: Settings = Depends(get_settings),
     body: DetectRequest = Depends(DETECT_BODY),
 ) -> DetectResponse:
     """Boxes of the given classes (texts, or a label set such as "fashion"), best first."""
+    detector = await detector_for(request, body.model)
     classes = resolve_classes(body.classes, settings)
     result = await detect(
         detector,
@@ -61,11 +61,12 @@ async def detect_route(
 )
 async def embed_regions_route(
     request: Request,
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
     body: RegionsRequest = Depends(REGIONS_BODY),
 ) -> RegionsResponse:
     """Vectors, tags and text relevance for the given boxes, or for the regions a detector finds."""
+    model = await models.get_async(body.model)
     labels = body.tag_labels()
     texts = body.texts or []
     source = to_source(body.image)
@@ -75,7 +76,7 @@ async def embed_regions_route(
         classes = classes_from_label_set(labels or label_set("fashion"))
         regions = await embed_detected_regions(
             model,
-            get_detector(request),
+            await detector_for(request, body.model),
             source,
             classes,
             settings,

@@ -8,9 +8,9 @@ from pixembed.api.auth import AuthFirstRoute, require_scope
 from pixembed.api.inputs import Decoded
 from pixembed.api.results import search_answer
 from pixembed.api.schemas import SearchRequest
-from pixembed.api.state import get_model, get_settings
+from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.pool import ModelPool
 from pixembed.services.search import search_dataset
 from pixembed.wire import SearchResponse
 
@@ -31,10 +31,11 @@ SEARCH_BODY = Decoded(
 
 @router.post("/embed/search", response_model=SearchResponse, openapi_extra=SEARCH_BODY.openapi)
 async def search_route(
-    model: ClipModel = Depends(get_model),
+    models: ModelPool = Depends(get_models),
     settings: Settings = Depends(get_settings),
     body: SearchRequest = Depends(SEARCH_BODY),
 ) -> SearchResponse:
     """Rank up to 10,000 posted images by similarity to an image or text query; best ``top_k`` first."""
+    model = await models.get_async(body.model)
     result = await search_dataset(model, body.query_input(), body.dataset_sources(), body.top_k, settings)
     return search_answer(model.info, result)

@@ -16,8 +16,9 @@ router = APIRouter(tags=["system"])
 
 @router.get("/v1/models", response_model=ModelsResponse)
 async def list_models_route(request: Request) -> ModelsResponse:
-    """The loaded model, and every model/pretrained pair that ``--model``/``--pretrained`` accept."""
-    return models_answer(app_state(request).model)
+    """The default model, every served model, and every model/pretrained pair ``--model`` accepts."""
+    models = app_state(request).models
+    return models_answer(models.peek(), models.models())
 
 
 @router.get("/healthz", response_model=Health)
@@ -41,17 +42,18 @@ def _not_ready(body: Readiness) -> JSONResponse:
 )
 async def readyz(request: Request) -> Readiness | JSONResponse:
     """Readiness: 200 once the model is loaded and the store answers, 503 before (or if either failed)."""
-    state = app_state(request)
-    model = state.model
-    if model is None:
-        error = state.load_error
-        if error:
-            return _not_ready(Readiness(status="failed", message=error))
-        return _not_ready(Readiness(status="loading", message="model is loading"))
+    app = app_state(request)
+    models = app.models
+    status, why = models.readiness()
+    if status != "ready":
+        return _not_ready(Readiness(status=status, message=why))
     try:
-        await state.collections.answers()
+        await app.collections.answers()
     except Exception as exc:  # any failure of the store means "not ready", whatever its type
         return _not_ready(Readiness(status="store_unavailable", message=f"the store does not answer: {exc}"))
+    model = models.peek()
+    if model is None:  # a default loaded on first use: ready, its dimensions unknown until then
+        return Readiness(status="ready", model=models.default_name)
     return Readiness(status="ready", model=model.info.name, dimensions=model.info.dimensions)
 
 
