@@ -9,7 +9,14 @@ from pixembed.api.auth import key_is_valid
 from pixembed.config import Settings
 
 SERVICES = {
-    "mSightFlow": {"/v1/embed", "/v1/embed/search"},
+    "mSightFlow": {
+        "/v1/embed",
+        "/v1/embed/search",
+        "/embedding/",
+        "/embedding/search/",
+        "/v1/detect/zero-shot",
+        "/cv_tools/perceptual_dedup",
+    },
     "CoreViz": {"/api/ai/embeddings"},
     "Roboflow": {"/clip/embed_image", "/clip/embed_text", "/clip/compare"},
     "APIClaw": {"/openapi/v2/model/image-embedding", "/openapi/v2/model/image-detection"},

@@ -3,7 +3,7 @@
 from pixembed.api.compat import apiclaw, coreviz, msightflow, roboflow, sambastudio
 from pixembed.api.compat.shapes import ErrorRenderer, ServicePrefix
 
-ROUTERS = (coreviz.router, roboflow.router, apiclaw.router, sambastudio.router)
+ROUTERS = (coreviz.router, roboflow.router, apiclaw.router, sambastudio.router, msightflow.router)
 
 # mSightFlow's routes are native ones (``/v1/...``), so its paths keep pixembed's native errors.
 PREFIXES = (

@@ -191,7 +191,7 @@ class ApiClawRoute(shaped_route(render_error)):  # type: ignore[misc]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ApiClawError} for status in (400, 401, 413, 415, 422, 503)
+    status: {"model": ApiClawError} for status in (400, 401, 402, 413, 415, 422, 429, 503)
 }
 router = APIRouter(
     prefix="/openapi/v2/model",

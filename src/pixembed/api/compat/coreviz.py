@@ -88,7 +88,7 @@ router = APIRouter(
     tags=[SERVICE],
     route_class=shaped_route(render_error),
     dependencies=[Depends(header_key(SERVICE, "x-api-key"))],
-    responses={status: {"model": CoreVizError} for status in (400, 401, 413, 422, 503)},
+    responses={status: {"model": CoreVizError} for status in (400, 401, 413, 422, 429, 503)},
 )
 
 

@@ -138,7 +138,7 @@ router = APIRouter(
     tags=[SERVICE],
     route_class=shaped_route(render_error),
     dependencies=[Depends(body_or_query_key(SERVICE, "api_key"))],
-    responses={status: {"model": RoboflowError} for status in (400, 401, 413, 415, 422, 503)},
+    responses={status: {"model": RoboflowError} for status in (400, 401, 413, 415, 422, 429, 503)},
 )
 
 
