@@ -167,3 +167,23 @@ def test_a_text_search_reads_the_collection_once(
     assert response.status_code == 200, response.text
     assert response.json()["results"][0]["metadata"]["caption"] == "a red circle"
     assert reads == [shapes_collection]
+
+
+def test_score_threshold_leaves_out_the_weaker_matches(client: TestClient, shapes_collection: str) -> None:
+    search = "/v1/collections/shapes/search"
+    ranked = client.post(search, json={"text": "a yellow star", "top_k": 6}).json()["results"]
+    scores = [r["score"] for r in ranked]
+    floor = (scores[2] + scores[3]) / 2  # between the third and the fourth match
+    kept = client.post(search, json={"text": "a yellow star", "top_k": 6, "score_threshold": floor})
+    assert kept.status_code == 200, kept.text
+    assert [r["id"] for r in kept.json()["results"]] == [r["id"] for r in ranked[:3]]
+    # The same as a form field, and more-like-this (which leaves out its own item) honours it too.
+    fields = {"text": "a yellow star", "top_k": "6", "score_threshold": str(floor)}
+    form = client.post(search, files={name: (None, value) for name, value in fields.items()})
+    assert [r["id"] for r in form.json()["results"]] == [r["id"] for r in ranked[:3]]
+    alike = client.post(search, json={"id": ranked[0]["id"], "top_k": 6, "score_threshold": 0.999999})
+    assert ranked[0]["id"] not in [r["id"] for r in alike.json()["results"]]
+    assert all(r["score"] >= 0.999999 for r in alike.json()["results"])
+    bad = client.post(search, json={"text": "a yellow star", "score_threshold": 1.5})
+    assert bad.status_code == 400
+    assert "score_threshold" in bad.json()["message"]

@@ -126,6 +126,9 @@ class SearchCollection(BaseModel):
         description="[x1, y1, x2, y2]: search by this region of image",
     )
     top_k: int = Field(default=10, json_schema_extra={"minimum": 1, "maximum": MAX_TOP_K})
+    score_threshold: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="leave out matches whose cosine similarity is below this"
+    )
     model: str | None = Field(default=None, description=COLLECTION_MODEL_DOC)
     filter: dict[str, Any] | None = Field(
         default=None, description='e.g. {"colour": "red", "size": {"in": ["S", "M"]}, "price": {"lt": 50}}'
@@ -157,4 +160,5 @@ class SearchCollection(BaseModel):
             vector=np.asarray(self.vector, dtype=np.float32) if self.vector is not None else None,
             item_id=self.id,
             box=self.box,
+            score_threshold=self.score_threshold,
         )

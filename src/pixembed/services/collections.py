@@ -66,13 +66,15 @@ class AddedItem:
 
 @dataclass(frozen=True)
 class Query:
-    """Exactly one of: a text, an image, a vector, or a stored item's id ("more like this")."""
+    """Exactly one of: a text, an image, a vector, or a stored item's id ("more like this"); matches scoring
+    below ``score_threshold`` (a cosine similarity), when given, are left out."""
 
     text: str | None = None
     image: ImageSource | None = None
     vector: Vector | None = None
     item_id: str | None = None
     box: Sequence[int] | None = None
+    score_threshold: float | None = None
 
 
 def open_collections(settings: Settings) -> VectorStore:
@@ -305,8 +307,8 @@ async def search_in(
         subject = query.text if query.text is not None else query.image
         assert subject is not None
         vector = (await embed_subject(model, subject, settings))[0]
-    if query.item_id is None:
-        return await anyio.to_thread.run_sync(store.search, name, vector, top_k, where)
     # "More like this" leaves out the item it starts from.
-    matches = await anyio.to_thread.run_sync(store.search, name, vector, top_k + 1, where)
-    return [m for m in matches if m.id != query.item_id][:top_k]
+    extra = 0 if query.item_id is None else 1
+    matches = await anyio.to_thread.run_sync(store.search, name, vector, top_k + extra, where)
+    floor = query.score_threshold
+    return [m for m in matches if m.id != query.item_id and (floor is None or m.score >= floor)][:top_k]
