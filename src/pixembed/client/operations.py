@@ -208,8 +208,10 @@ def search_collection(
     top_k: int = 10,
     filter: Mapping[str, Any] | None = None,
     box: Sequence[float] | None = None,
+    score_threshold: float | None = None,
 ) -> Operation[list[MatchOut]]:
-    """Search a collection by text, image (optionally a ``box`` of it), vector or stored id."""
+    """Search a collection by text, image (optionally a ``box`` of it), vector or stored id; matches whose
+    cosine is below ``score_threshold`` are left out."""
     body = drop_none(
         {
             "text": text,
@@ -219,6 +221,7 @@ def search_collection(
             "top_k": top_k,
             "filter": dict(filter) if filter is not None else None,
             "box": [float(v) for v in box] if box is not None else None,
+            "score_threshold": score_threshold,
         }
     )
     reply = yield Call("POST", f"/v1/collections/{segment(collection)}/search", body)
