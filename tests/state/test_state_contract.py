@@ -7,8 +7,11 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,6 +125,34 @@ def test_racing_processes_admit_exactly_the_quota(open_same: OpenState, key_loca
         assert worker.exitcode == 0
     assert sum(admitted) == 25
     assert open_same().keys.get("shared").quota_used == 25
+
+
+def test_time_spent_waiting_for_the_state_never_reads_as_a_burst(
+    key_location: str, open_same: OpenState
+) -> None:
+    # Under load a request can wait seconds for a connection (or the SQLite lock) while other replicas
+    # charge the same key. Its rate check must use the time it is charged at, not the time it arrived.
+    open_same()
+    clock = Clock()
+    waiting, other = KeyStore(key_location, clock), KeyStore(key_location, clock)
+    try:
+        _, info = waiting.create("fast", ("read",), rate="100000/s")
+        database = waiting._db  # on SQLite, possibly the very object ``other`` writes through too
+        real_write = database.write
+
+        @contextmanager
+        def slow_write(lock: str | None = None) -> Iterator[Any]:
+            database.write = real_write  # type: ignore[method-assign]  # only this request waits
+            clock.now += 2.0  # two seconds in the pool's queue ...
+            assert other.admit(info.id).allowed  # ... while another replica charges the key
+            with real_write(lock) as transaction:
+                yield transaction
+
+        database.write = slow_write  # type: ignore[method-assign]
+        assert waiting.admit(info.id).allowed
+    finally:
+        waiting.close()
+        other.close()
 
 
 def test_rate_limit_admits_the_burst_then_one_per_interval(key_location: str, open_same: OpenState) -> None:

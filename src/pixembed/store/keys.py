@@ -228,8 +228,7 @@ class KeyStore:
         """Charge one request to the key: admitted only if under its rate and quota, atomically."""
         quota, rate = self._limits_of(key_id)
         for _ in range(_CHARGE_ATTEMPTS):
-            now = self._clock()
-            charged = self._charge(key_id, quota, rate, now)
+            now, charged = self._charge(key_id, quota, rate)
             if charged is not None:
                 return self._admitted(quota, rate, now, *charged)
             refusal = self._refusal(key_id, quota, rate, now)
@@ -254,35 +253,40 @@ class KeyStore:
         return limits
 
     def _charge(
-        self, key_id: str, quota: Limit | None, rate: Limit | None, now: float
-    ) -> tuple[float, int] | None:
-        """One atomic UPDATE that counts the request only where the rate and quota still allow it; the new
-        (rate time, calls used), or None when refused (nothing written)."""
-        sets = ["total_requests = total_requests + 1", "last_used_at = ?"]
-        set_params: list[object] = [now]
-        conditions = ["id = ?"]
-        where_params: list[object] = [key_id]
-        if rate is not None:
-            interval = rate.seconds / rate.count
-            # GCRA (limits.rate_decision) in SQL: the stored time moves on one interval per admitted call.
-            sets.append(f"rate_tat = {self._db.greatest}(rate_tat, ?) + ?")
-            set_params += [now, interval]
-            conditions.append(f"{self._db.greatest}(rate_tat, ?) + ? - ? - ? <= ?")
-            where_params += [now, interval, rate.seconds, now, RATE_SLACK_S]
-        if quota is not None:
-            period, _ = quota_period(quota, now)
-            used = "(CASE WHEN quota_period = ? THEN quota_used ELSE 0 END)"
-            sets += [f"quota_used = {used} + 1", "quota_period = ?"]
-            set_params += [period, period]
-            conditions.append(f"{used} < ?")
-            where_params += [period, quota.count]
+        self, key_id: str, quota: Limit | None, rate: Limit | None
+    ) -> tuple[float, tuple[float, int] | None]:
+        """One atomic UPDATE that counts the request only where the rate and quota still allow it: the time
+        it was charged at, and the new (rate time, calls used), or None when refused (nothing written).
+
+        The clock is read once the write transaction is held, not before: time spent waiting for it (a
+        busy pool, a locked file, other replicas' charges) must not make this request look older than
+        charges made meanwhile, which the rate check would read as a burst."""
         with self._db.write() as db:
+            now = self._clock()
+            sets = ["total_requests = total_requests + 1", "last_used_at = ?"]
+            set_params: list[object] = [now]
+            conditions = ["id = ?"]
+            where_params: list[object] = [key_id]
+            if rate is not None:
+                interval = rate.seconds / rate.count
+                # GCRA (limits.rate_decision) in SQL: the stored time moves on one interval per admitted call.
+                sets.append(f"rate_tat = {self._db.greatest}(rate_tat, ?) + ?")
+                set_params += [now, interval]
+                conditions.append(f"{self._db.greatest}(rate_tat, ?) + ? - ? - ? <= ?")
+                where_params += [now, interval, rate.seconds, now, RATE_SLACK_S]
+            if quota is not None:
+                period, _ = quota_period(quota, now)
+                used = "(CASE WHEN quota_period = ? THEN quota_used ELSE 0 END)"
+                sets += [f"quota_used = {used} + 1", "quota_period = ?"]
+                set_params += [period, period]
+                conditions.append(f"{used} < ?")
+                where_params += [period, quota.count]
             rows = db.execute(
                 f"UPDATE keys SET {', '.join(sets)} WHERE {' AND '.join(conditions)} "
                 "RETURNING rate_tat, quota_used",
                 [*set_params, *where_params],
             )
-        return (float(rows[0][0]), int(rows[0][1])) if rows else None
+        return now, ((float(rows[0][0]), int(rows[0][1])) if rows else None)
 
     @staticmethod
     def _admitted(quota: Limit | None, rate: Limit | None, now: float, tat: float, used: int) -> Admission:
