@@ -268,28 +268,6 @@ def test_thumbnails_written_through_one_state_are_served_and_deleted_through_ano
         one.get("c", "b")
 
 
-# Catalogue
-
-
-def test_the_collection_catalogue_is_one_for_every_state_object(open_same: OpenState) -> None:
-    one, other = open_same().catalogue, open_same().catalogue
-    one.create("photos", "ViT-B-32/openai", 512)
-    one.create("art", "pixembed-tiny", 64)
-    assert [(e.name, e.model, e.dimensions) for e in other.list()] == [
-        ("art", "pixembed-tiny", 64),
-        ("photos", "ViT-B-32/openai", 512),
-    ]
-    with pytest.raises(Conflict):
-        other.create("photos", "other", 768)
-    with pytest.raises(InvalidRequest):
-        other.create("bad name!", "m", 3)
-    other.delete("photos")
-    with pytest.raises(NotFound):
-        one.get("photos")
-    with pytest.raises(NotFound):
-        one.delete("photos")
-
-
 # Replica settings and the factory
 
 

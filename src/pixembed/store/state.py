@@ -1,17 +1,17 @@
 """Everything a server keeps besides vectors, behind one interface per kind, opened from one state URI.
 
 With no state URI (the default) each kind lives in its own SQLite file, where it always has: keys in
-``keys.sqlite``, jobs and thumbnails beside the vector store, the catalogue likewise. ``postgresql://...``
-puts all of them in one PostgreSQL database, through one psycopg connection pool, so that several pixembed
-servers behind a load balancer share keys, revocations, quota and rate counters, jobs and their results,
-thumbnails and the collection catalogue, and agree on the model (``ReplicaSettings``).
+``keys.sqlite``, jobs and thumbnails beside the vector store. ``postgresql://...`` puts all of them in one
+PostgreSQL database, through one psycopg connection pool, so that several pixembed servers behind a load
+balancer share keys, revocations, quota and rate counters, jobs and their results and thumbnails, and agree
+on the model (``ReplicaSettings``).
 
 Each kind is one class written in SQL both databases speak (``pixembed.store.database``); the protocols here
 are what the rest of pixembed relies on, so another backend is one more implementation of each.
 
-The collection catalogue (``CollectionCatalogue``) is here for vector backends that keep their catalogue in
-the state; the ones that exist keep theirs beside their vectors (the embedded store's SQLite file, Qdrant's
-catalogue collection, pgvector's table), where one transaction changes both, so the server does not use it.
+The collection catalogue (each collection's name, model and dimensions) is not here: every vector backend
+keeps it beside its vectors (the embedded store's SQLite file, Qdrant's catalogue collection, pgvector's
+table), where one transaction changes both, so replicas sharing a vector backend share its catalogue.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from pixembed.store.database import Database, is_postgres, open_database, redact, unknown_state
 
 if TYPE_CHECKING:
-    from pixembed.store.collection_catalogue import CatalogueEntry
     from pixembed.store.job_records import JobRecord
     from pixembed.store.keys import Admission, KeyInfo
     from pixembed.store.thumbnails import Thumbnail, Vector
@@ -77,16 +76,6 @@ class ThumbnailState(Protocol):
     def close(self) -> None: ...
 
 
-class CatalogueState(Protocol):
-    """Collections' names, models and dimensions (``CollectionCatalogue``)."""
-
-    def create(self, name: str, model: str, dimensions: int) -> CatalogueEntry: ...
-    def get(self, name: str) -> CatalogueEntry: ...
-    def list(self) -> list[CatalogueEntry]: ...
-    def delete(self, name: str) -> None: ...
-    def close(self) -> None: ...
-
-
 class SettingsState(Protocol):
     """Settings every replica must share (``ReplicaSettings``)."""
 
@@ -102,7 +91,6 @@ class SqliteLocations:
     keys: str
     jobs: str
     thumbnails: str
-    catalogue: str
 
 
 class State:
@@ -160,13 +148,6 @@ class State:
 
         return self._open("thumbnails", ThumbnailStore)
 
-    @property
-    def catalogue(self) -> CatalogueState:
-        """The collection catalogue."""
-        from pixembed.store.collection_catalogue import CollectionCatalogue
-
-        return self._open("catalogue", CollectionCatalogue)
-
     def replica_settings(self) -> SettingsState | None:
         """The settings replicas must share; None on SQLite, which no other machine shares."""
         if self._database is None or not self._database.shared:
@@ -197,7 +178,6 @@ def open_state(uri: str | None, sqlite: SqliteLocations) -> State:
 def sqlite_locations(key_store: str | Path, beside: str, data_dir: Path) -> SqliteLocations:
     """The default SQLite files: keys at ``key_store``; the rest beside the vector store at ``beside``."""
     from pixembed.store.base import beside_store
-    from pixembed.store.collection_catalogue import CATALOGUE_FILENAME
     from pixembed.store.job_records import JOBS_FILENAME
     from pixembed.store.thumbnails import THUMBNAILS_FILENAME
 
@@ -205,5 +185,4 @@ def sqlite_locations(key_store: str | Path, beside: str, data_dir: Path) -> Sqli
         keys=str(key_store),
         jobs=beside_store(beside, data_dir, JOBS_FILENAME),
         thumbnails=beside_store(beside, data_dir, THUMBNAILS_FILENAME),
-        catalogue=beside_store(beside, data_dir, CATALOGUE_FILENAME),
     )
