@@ -142,12 +142,12 @@ def test_combined_mirrored_views_count_four_bits_farther() -> None:
 
 def test_combined_copies_are_safe_inside_the_margin_or_confirmed_by_dhash() -> None:
     # The margin is a quarter of the range: 9 of 33 bits (so 24 is inside) and cosine 0.8125. Item 1: 24
-    # bits, cosine 0.9: margin. 2: 25 bits, dHash 13 (past its own 12): borderline. 3: 33 bits, dHash 12:
-    # confirmed. 4: 24 bits but cosine 0.81: dHash 6 confirms it.
+    # bits, cosine 0.9: margin. 2: 25 bits, dHash 9 (one past its confirming 8): borderline. 3: 33 bits,
+    # dHash 8: confirmed. 4: 24 bits but cosine 0.81: dHash 6 confirms it.
     cat = catalogue(joint(0, 4), at_cosine([0.9, 0.9, 0.9, 0.81]), [300, 100, 100, 100, 100])
     set_bits(cat, 1, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
-    set_bits(cat, 2, {"phash": 0, "dhash": 13, "ahash": 6, "whash": 6})
-    set_bits(cat, 3, {"phash": 9, "dhash": 12, "ahash": 6, "whash": 6})
+    set_bits(cat, 2, {"phash": 4, "dhash": 9, "ahash": 6, "whash": 6})
+    set_bits(cat, 3, {"phash": 13, "dhash": 8, "ahash": 6, "whash": 6})
     set_bits(cat, 4, {"phash": 6, "dhash": 6, "ahash": 6, "whash": 6})
     result = find_duplicates(cat)
     (group,) = result.groups
@@ -155,7 +155,7 @@ def test_combined_copies_are_safe_inside_the_margin_or_confirmed_by_dhash() -> N
     assert reasons == {
         1: (24, "margin"),
         2: (25, "borderline"),
-        3: (33, "confirmed by dhash (12 bits)"),
+        3: (33, "confirmed by dhash (8 bits)"),
         4: (24, "confirmed by dhash (6 bits)"),
     }
     assert result.drop == [1, 3, 4] and result.borderline == [2]
@@ -188,9 +188,9 @@ def test_a_borderline_chain_never_becomes_one_group() -> None:
 
 def test_only_copies_inside_the_margin_or_confirmed_are_dropped() -> None:
     # pHash 14 (default): the margin is 4 bits, so 10 bits is safe and 11 is borderline, unless dHash
-    # (within its default, 12) confirms.
+    # (within its confirming 8 bits) confirms.
     phash = ["0" * 16, bits_apart(10), bits_apart(11), bits_apart(14), bits_apart(14)]
-    dhash = ["0" * 16, FAR, bits_apart(13), FAR, bits_apart(12)]
+    dhash = ["0" * 16, FAR, bits_apart(9), FAR, bits_apart(8)]
     cat = catalogue({"phash": phash, "dhash": dhash}, widths=[300, 100, 100, 100, 100])
     result = find_duplicates(cat, "phash")
     (group,) = result.groups
@@ -201,7 +201,7 @@ def test_only_copies_inside_the_margin_or_confirmed_are_dropped() -> None:
         1: (10, "margin"),
         2: (11, "borderline"),
         3: (14, "borderline"),
-        4: (14, "confirmed by dhash (12 bits)"),
+        4: (14, "confirmed by dhash (8 bits)"),
     }
 
 

@@ -18,7 +18,8 @@ group is a duplicate of the item kept, and a borderline pair between two copies 
 
 Safe drops: a copy is dropped (moved by the CLI) only when it is inside the threshold by a margin
 (``MARGIN`` of the threshold's range: 4 bits of pHash 14, 0.0125 of cosine 0.95) or its pair with the
-keeper is confirmed by a second method (dHash within its default threshold; pHash for the dHash method).
+keeper is confirmed by a second hash within its strict threshold (``CONFIRM_THRESHOLDS``: dHash 8 bits; pHash
+4 bits for the dHash method).
 Other members are ``borderline``: reported, never dropped.
 
 The defaults come from benchmarks/bench_dedup.py (docs/benchmarks.md, "Duplicates"): chosen on the
@@ -81,6 +82,10 @@ COMBINED_SIMILARITY_THRESHOLD = 0.75
 JOINT_BITS = len(HASH_METHODS) * HASH_BITS
 # A copy is safe to drop when it sits inside the threshold by this share of the threshold's range.
 MARGIN = 0.25
+# Or when a second hash confirms it within that hash's strict threshold: the largest at which its own pairs
+# held precision >= 0.98 on the real photographs (dHash 8: 0.998, pHash 4: 0.982; docs/benchmarks.md). The
+# hashes' default thresholds (dHash 12, pHash 14) group too loosely to vouch for a move.
+CONFIRM_THRESHOLDS = {"dhash": 8, "phash": 4}
 # The two rules in words, for reports and the API: what a group guarantees, and what a safe drop is.
 GROUP_RULE = (
     "star linkage: keepers are taken best-first by the keep rule, and each group holds only items within "
@@ -90,8 +95,9 @@ GROUP_RULE = (
 )
 SAFE_RULE = (
     f"a copy is dropped (moved) only when it is inside the threshold by {MARGIN:.0%} of the threshold's "
-    "range, or its pair with the keeper is confirmed by a second hash (dHash within its default; pHash "
-    "for the dHash method); other members are borderline: reported, never dropped"
+    f"range, or its pair with the keeper is confirmed by a second hash (dHash within "
+    f"{CONFIRM_THRESHOLDS['dhash']} bits; pHash within {CONFIRM_THRESHOLDS['phash']} for the dHash method); "
+    "other members are borderline: reported, never dropped"
 )
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[float], None]
@@ -368,7 +374,7 @@ def _copy(
         return Copy(member, pair.distance, pair.similarity, True, "margin")
     second = confirming_hash(method)
     confirm = _distance(cat, second, keeper, member)
-    if confirm is not None and confirm <= DEFAULT_HASH_THRESHOLDS[second]:
+    if confirm is not None and confirm <= CONFIRM_THRESHOLDS[second]:
         return Copy(member, pair.distance, pair.similarity, True, f"confirmed by {second} ({confirm} bits)")
     return Copy(member, pair.distance, pair.similarity, False, "borderline")
 
