@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, LiteralString
 
 import numpy as np
 import psycopg
@@ -135,14 +135,9 @@ class PgVectorStore(VectorStore):
             raise Unavailable(f"the PostgreSQL vector store is unreachable: {_first_line(exc)}") from exc
 
     def _entry(self, conn: psycopg.Connection[TupleRow], name: str) -> tuple[int, CollectionInfo]:
-        row = conn.execute(
-            sql.SQL("SELECT table_id, model, dimensions, item_count FROM {} WHERE name = %s").format(
-                sql.Identifier(CATALOGUE)
-            ),
-            [name],
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no collection named {name!r}")
+        row = _catalogue_row(
+            conn, "SELECT table_id, model, dimensions, item_count FROM {} WHERE name = %s", name
+        )
         return int(row[0]), CollectionInfo(name, str(row[1]), int(row[2]), int(row[3]))
 
     def _add_to_count(self, conn: psycopg.Connection[TupleRow], table_id: int, change: int) -> None:
@@ -210,14 +205,7 @@ class PgVectorStore(VectorStore):
             # goes, and later ones find no table (NotFound) rather than deadlocking with this.
             table_id, _ = self._entry(conn, name)
             conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_items(table_id)))
-            row = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE name = %s RETURNING table_id").format(
-                    sql.Identifier(CATALOGUE)
-                ),
-                [name],
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no collection named {name!r}")
+            row = _catalogue_row(conn, "DELETE FROM {} WHERE name = %s RETURNING table_id", name)
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_items(int(row[0]))))
 
     def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
@@ -347,3 +335,12 @@ def _record(row: TupleRow) -> Record:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _catalogue_row(conn: psycopg.Connection[TupleRow], statement: LiteralString, name: str) -> TupleRow:
+    """Run a catalogue ``statement`` (``{}`` stands for the table) on the row named ``name``; the row it
+    returns, or ``NotFound`` when there is no collection of that name."""
+    row = conn.execute(sql.SQL(statement).format(sql.Identifier(CATALOGUE)), [name]).fetchone()
+    if row is None:
+        raise NotFound(f"no collection named {name!r}")
+    return row
