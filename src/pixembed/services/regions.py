@@ -14,7 +14,7 @@ from pixembed.errors import ImageTooLarge, InvalidRequest, TooManyItems
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.services.compare import softmax_at_scale
-from pixembed.services.detection import DetectClass, detect_in_image
+from pixembed.services.detection import DetectClass, detections_at_server_threshold
 from pixembed.services.embedding import embed_texts
 from pixembed.services.inputs import ImageSource, load_image
 from pixembed.services.labelsets import Label, LabelSet
@@ -107,12 +107,10 @@ async def embed_detected_regions(
     """Find the regions with the detector, then embed them as ``embed_regions`` does; none found: []."""
     text_vectors = await embed_texts(model, texts, settings) if texts else None
     image = await load_image(source, settings)
-    found = await anyio.to_thread.run_sync(
-        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
-    )
-    if not found.detections:
+    detections = await detections_at_server_threshold(detector, image, classes, settings, top_k=top_k)
+    if not detections:
         return []
-    boxes = [d.box for d in found.detections]
+    boxes = [d.box for d in detections]
     return await embed_image_regions(model, image, boxes, settings, labels=labels, text_vectors=text_vectors)
 
 
