@@ -35,9 +35,10 @@ from pixembed.store.base import (
     Record,
     Vector,
     VectorStore,
-    check_collection_name,
+    check_new_collection,
+    check_query,
     check_records,
-    check_vectors,
+    check_top_k,
 )
 from pixembed.store.filters import Filter
 from pixembed.store.jsonb_filters import jsonb_where
@@ -152,9 +153,7 @@ class PgVectorStore(VectorStore):
 
     def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
         """Record the collection and create its table and HNSW index, in one transaction."""
-        check_collection_name(name)
-        if dimensions < 1:
-            raise InvalidRequest("dimensions must be positive")
+        check_new_collection(name, dimensions)
         with self._transaction() as conn:
             # ON CONFLICT DO NOTHING: a replica racing on the same name waits for the first's COMMIT and
             # then sees no row returned, a Conflict rather than a unique-violation error.
@@ -297,12 +296,11 @@ class PgVectorStore(VectorStore):
     def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
         """The nearest items by cosine through the HNSW index, filtered in SQL; exact when the index
         returns fewer than top_k (a filter that the graph walk could not satisfy)."""
-        if top_k < 1:
-            raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
+        check_top_k(top_k)
         condition, params = jsonb_where(where)
         with self._transaction() as conn:
             table_id, info = self._entry(conn, name)
-            query = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+            query = check_query(info, vector)
             statement = sql.SQL(
                 "SELECT id, 1 - (vector <=> %s) AS score, metadata FROM {} WHERE {} "
                 "ORDER BY vector <=> %s LIMIT %s"
