@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pixembed.api.auth import body_or_query_key
-from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.compat.shapes import compat_router, retry_headers, status_of
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, UnknownModel
@@ -133,12 +133,13 @@ def render_error(error: PixembedError) -> JSONResponse:
     return JSONResponse({"message": error.message}, status_code=status, headers=retry_headers(error))
 
 
-router = APIRouter(
+router = compat_router(
+    SERVICE,
+    render_error,
+    body_or_query_key(SERVICE, "api_key"),
+    RoboflowError,
+    (400, 401, 413, 415, 422, 429, 503),
     prefix="/clip",
-    tags=[SERVICE],
-    route_class=shaped_route(render_error),
-    dependencies=[Depends(body_or_query_key(SERVICE, "api_key"))],
-    responses={status: {"model": RoboflowError} for status in (400, 401, 413, 415, 422, 429, 503)},
 )
 
 
