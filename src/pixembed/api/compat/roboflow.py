@@ -7,6 +7,7 @@ errors as ``{"message": ...}``, which the SDK quotes in its exceptions.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import Depends
@@ -18,7 +19,7 @@ from pixembed.api.compat.shapes import compat_router, retry_headers, status_of
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, UnknownModel
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.embedding import embed_all_images, embed_texts
@@ -166,6 +167,16 @@ def _text(item: PromptItem, what: str) -> str:
     return item
 
 
+async def _timed_embeddings(
+    models: ModelPool, version: str | None, embed: Callable[[ClipModel], Awaitable[Vectors]]
+) -> RoboflowEmbeddingResponse:
+    """Roboflow's embedding answer: ``embed``'s vectors from the model ``version`` names, and the seconds
+    taken (model lookup included, as Roboflow's server counts them)."""
+    started = time.perf_counter()
+    vectors = await embed(await clip_model(models, version))
+    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+
+
 @router.post("/embed_image", response_model=RoboflowEmbeddingResponse)
 async def roboflow_embed_image(
     body: RoboflowEmbedImageRequest,
@@ -173,11 +184,11 @@ async def roboflow_embed_image(
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more images."""
-    started = time.perf_counter()
-    model = await clip_model(models, body.clip_version_id)
     images = body.image if isinstance(body.image, list) else [body.image]
-    vectors = await embed_all_images(model, [image.to_source() for image in images], settings)
-    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+    sources = [image.to_source() for image in images]
+    return await _timed_embeddings(
+        models, body.clip_version_id, lambda model: embed_all_images(model, sources, settings)
+    )
 
 
 @router.post("/embed_text", response_model=RoboflowEmbeddingResponse)
@@ -187,11 +198,10 @@ async def roboflow_embed_text(
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more strings."""
-    started = time.perf_counter()
-    model = await clip_model(models, body.clip_version_id)
     texts = [body.text] if isinstance(body.text, str) else body.text
-    vectors = await embed_texts(model, texts, settings)
-    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+    return await _timed_embeddings(
+        models, body.clip_version_id, lambda model: embed_texts(model, texts, settings)
+    )
 
 
 @router.post("/compare", response_model=RoboflowCompareResponse)
