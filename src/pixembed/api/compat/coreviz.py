@@ -85,7 +85,11 @@ def image_source(text: str) -> ImageSource:
 
 
 router = compat_router(
-    SERVICE, render_error, header_key(SERVICE, "x-api-key"), CoreVizError, (400, 401, 413, 422, 429, 503)
+    SERVICE,
+    render_error,
+    header_key(SERVICE, "x-api-key"),
+    CoreVizError,
+    statuses=(400, 401, 413, 422, 429, 503),
 )
 
 

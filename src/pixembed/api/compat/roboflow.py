@@ -135,12 +135,7 @@ def render_error(error: PixembedError) -> JSONResponse:
 
 
 router = compat_router(
-    SERVICE,
-    render_error,
-    body_or_query_key(SERVICE, "api_key"),
-    RoboflowError,
-    (400, 401, 413, 415, 422, 429, 503),
-    prefix="/clip",
+    SERVICE, render_error, body_or_query_key(SERVICE, "api_key"), RoboflowError, prefix="/clip"
 )
 
 

@@ -84,12 +84,7 @@ def render_error(error: PixembedError) -> JSONResponse:
 
 
 router = compat_router(
-    SERVICE,
-    render_error,
-    header_key(SERVICE, "key"),
-    SambaStudioError,
-    (400, 401, 413, 415, 422, 429, 503),
-    prefix="/api/predict",
+    SERVICE, render_error, header_key(SERVICE, "key"), SambaStudioError, prefix="/api/predict"
 )
 
 

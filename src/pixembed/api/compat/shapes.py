@@ -17,6 +17,8 @@ from pixembed.errors import InvalidRequest, PixembedError
 
 ErrorRenderer = Callable[[PixembedError], Response]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# The statuses pixembed's errors take on a compatibility route, documented with the service's error body.
+ERROR_STATUSES = (400, 401, 413, 415, 422, 429, 503)
 
 
 def shaped_route(render: ErrorRenderer) -> type[AuthFirstRoute]:
@@ -57,8 +59,8 @@ def compat_router(
     render: ErrorRenderer,
     check_key: Callable[..., Any],
     error_model: type[BaseModel],
-    statuses: Sequence[int],
     prefix: str = "",
+    statuses: Sequence[int] = ERROR_STATUSES,
 ) -> APIRouter:
     """A compatibility service's router: under its OpenAPI tag, keys checked by ``check_key``, failures
     rendered by ``render`` and documented as ``error_model`` bodies for each of ``statuses``."""
