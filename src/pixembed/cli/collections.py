@@ -31,7 +31,7 @@ from pixembed.cli.app import (
 from pixembed.config import DEFAULT_MODEL, Settings
 from pixembed.errors import InvalidRequest, NotFound
 from pixembed.services.collections import Query, create_collection, open_collections, search_collection
-from pixembed.services.indexing import IndexReport, find_images, index_paths
+from pixembed.services.indexing import IndexJob, IndexReport, find_images, index_paths
 from pixembed.services.inputs import ImageSource
 from pixembed.services.ray_indexing import import_ray, index_paths_with_ray
 from pixembed.services.thumbnails import open_thumbnails
@@ -149,14 +149,11 @@ def index(
             progress.update(task, completed=report.done, rate=report.indexed / elapsed)
 
         thumbnails = open_thumbnails(settings)
+        job = IndexJob(opened, loaded, collection, folder, paths, settings, thumbnails)
         if ray:
-            report = index_paths_with_ray(
-                opened, loaded, collection, folder, paths, settings, update, ray_address, thumbnails
-            )
+            report = index_paths_with_ray(job, update, ray_address)
         else:
-            report = anyio.run(
-                index_paths, opened, loaded, collection, folder, paths, settings, update, thumbnails
-            )
+            report = anyio.run(index_paths, job, update)
     thumbnails.close()
     opened.close()
     for path, reason in sorted(report.failed.items()):

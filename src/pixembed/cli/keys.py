@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -22,10 +23,11 @@ KeyStoreOpt = Annotated[
 ]
 
 
-def _open(data_dir: object, key_store: str | None, state: str | None) -> KeyStore:
+def _open(data_dir: object, key_store: str | None, state: str | None) -> closing[KeyStore]:
+    """The key store the options name, closed when the ``with`` block ends."""
     settings = make_settings(DEFAULT_MODEL, None, None, data_dir=data_dir, key_store=key_store, state=state)
     # A PostgreSQL state (--state, PIXEMBED_STATE) holds the keys every replica on it checks.
-    return KeyStore(settings.state or settings.key_store_path)
+    return closing(KeyStore(settings.state or settings.key_store_path))
 
 
 def _when(timestamp: float | None) -> str:
@@ -47,11 +49,8 @@ def keys_create(
     state: StateOpt = None,
 ) -> None:
     """Create a key and print it once: only its hash is stored, so it cannot be shown again."""
-    store = _open(data_dir, key_store, state)
-    try:
+    with _open(data_dir, key_store, state) as store:
         key, info = store.create(name, tuple(scopes.split(",")), quota, rate)
-    finally:
-        store.close()
     typer.echo(key)
     err.print(
         f"created key [bold]{info.name}[/] (id {info.id}, scopes {','.join(info.scopes)}, "
@@ -68,11 +67,8 @@ def keys_list(
     state: StateOpt = None,
 ) -> None:
     """Names, ids, scopes, limits and usage of the keys; never their secrets."""
-    store = _open(data_dir, key_store, state)
-    try:
+    with _open(data_dir, key_store, state) as store:
         every = store.list(include_revoked=True)
-    finally:
-        store.close()
     infos = every if include_revoked else [i for i in every if i.revoked_at is None]
     if as_json:
         for info in infos:
@@ -123,12 +119,9 @@ def keys_revoke(
     state: StateOpt = None,
 ) -> None:
     """Revoke a key; a running server refuses it from its next request on."""
-    store = _open(data_dir, key_store, state)
-    try:
+    with _open(data_dir, key_store, state) as store:
         info = store.revoke(key)
         admins_left = any("admin" in live.scopes for live in store.list())
-    finally:
-        store.close()
     err.print(f"revoked key [bold]{info.name}[/] (id {info.id})")
     if not admins_left:
         # Auth never falls open: the server stays closed; say how to get back in.

@@ -40,6 +40,25 @@ def _answer_or_job(
     return result
 
 
+def _run_on_collection(
+    collection: str,
+    body: dict[str, Any],
+    answer: type[AnswerT],
+    background: bool,
+    wait: bool,
+    on_progress: ProgressCallback | None,
+    timeout: float,
+) -> Operation[AnswerT | JobOut]:
+    """POST a dedup or cluster run of a collection (``background``: as a job) and take its answer."""
+    action = "dedup" if answer is DedupOut else "cluster"
+    reply = yield Call(
+        "POST",
+        f"/v1/collections/{segment(collection)}/{action}",
+        {**body, "background": True} if background else body,
+    )
+    return (yield from _answer_or_job(reply, answer, wait, on_progress, timeout))
+
+
 def _dedup_body(
     method: DedupMethod, hash_threshold: int | None, similarity_threshold: float | None, keep: str | None
 ) -> dict[str, Any]:
@@ -80,10 +99,7 @@ def dedup_collection(
 ) -> Operation[DedupOut | JobOut]:
     """Duplicate groups in a collection; a background job is waited for unless ``wait=False``."""
     body = _dedup_body(method, hash_threshold, similarity_threshold, keep)
-    if background:
-        body["background"] = True
-    reply = yield Call("POST", f"/v1/collections/{segment(collection)}/dedup", body)
-    return (yield from _answer_or_job(reply, DedupOut, wait, on_progress, timeout))
+    return (yield from _run_on_collection(collection, body, DedupOut, background, wait, on_progress, timeout))
 
 
 def _cluster_body(
@@ -140,10 +156,9 @@ def cluster_collection(
 ) -> Operation[ClusteringOut | JobOut]:
     """Cluster a collection; a background job is waited for unless ``wait=False``."""
     body = _cluster_body(method, k, threshold, labels, label_threshold, known_labels)
-    if background:
-        body["background"] = True
-    reply = yield Call("POST", f"/v1/collections/{segment(collection)}/cluster", body)
-    return (yield from _answer_or_job(reply, ClusteringOut, wait, on_progress, timeout))
+    return (
+        yield from _run_on_collection(collection, body, ClusteringOut, background, wait, on_progress, timeout)
+    )
 
 
 def check_duplicate(

@@ -10,7 +10,7 @@ import anyio
 import numpy as np
 
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, TooManyItems
+from pixembed.errors import InvalidRequest
 from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import FACTS_KEY, catalogue_from_images, source_size, stored_hash
 from pixembed.services.clustering import Clustering, ClusterMethod, cluster_vectors
@@ -24,7 +24,7 @@ from pixembed.services.dedup import (
 )
 from pixembed.services.embedding import embed_texts_blocking
 from pixembed.services.hashing import codes_from_hex, hamming_matches, image_hashes
-from pixembed.services.inputs import ImageSource, load_image, load_in_groups
+from pixembed.services.inputs import ImageSource, check_item_count, load_image, load_in_groups
 from pixembed.services.labelling import (
     Labelled,
     centroids,
@@ -66,13 +66,13 @@ async def catalogue_from_sources(
     model: ClipModel | None,
 ) -> Catalogue:
     """Load a posted set (all or nothing: a bad image fails the request, named by index) into a catalogue."""
-    if not sources:
-        raise InvalidRequest("no images given: send at least one image")
-    if len(sources) > settings.max_dataset_items:
-        raise TooManyItems(
-            f"{len(sources)} images in one request; the limit is {settings.max_dataset_items} "
-            "(PIXEMBED_MAX_DATASET_ITEMS): store them in a collection and run on it instead"
-        )
+    check_item_count(
+        len(sources),
+        settings.max_dataset_items,
+        "images",
+        "no images given: send at least one image",
+        " (PIXEMBED_MAX_DATASET_ITEMS): store them in a collection and run on it instead",
+    )
     names = [source.name for source in sources]
     sizes = [source_size(source) for source in sources]
     ages = [float(i) for i in range(len(sources))]  # posted order stands for age: the first sent is "oldest"

@@ -169,3 +169,19 @@ async def detect(
             detector, image, classes, top_k=top_k, threshold=threshold, annotate_image=annotate_image
         )
     )
+
+
+async def detections_at_server_threshold(
+    detector: Detector,
+    image: Image.Image,
+    classes: Sequence[DetectClass],
+    settings: Settings,
+    *,
+    top_k: int = 10,
+) -> list[Detection]:
+    """The detections in a decoded image at ``PIXEMBED_DETECT_THRESHOLD``, best first, found off the event
+    loop (the regions of an image a collection stores or a search embeds)."""
+    found = await anyio.to_thread.run_sync(
+        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
+    )
+    return found.detections

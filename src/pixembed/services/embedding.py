@@ -12,10 +12,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import InvalidRequest, NoTextTower, PixembedError, TooManyItems
+from pixembed.errors import InvalidRequest, NoTextTower, PixembedError
 from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.model import ClipModel, Vectors
-from pixembed.services.inputs import ImageSource, load_in_groups
+from pixembed.services.inputs import ImageSource, check_item_count, load_in_groups
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,8 @@ async def embed_image_sources(
     ``keep_images`` hands back a thumbnail-sized copy of each decoded image too, for callers that make
     thumbnails from it.
     """
-    if not sources:
-        raise InvalidRequest("no image given: send at least one image")
-    if len(sources) > settings.max_batch_items:
-        raise TooManyItems(
-            f"{len(sources)} images in one request; the limit is {settings.max_batch_items} "
-            "(PIXEMBED_MAX_BATCH_ITEMS)"
-        )
+    empty = "no image given: send at least one image"
+    check_item_count(len(sources), settings.max_batch_items, "images", empty, " (PIXEMBED_MAX_BATCH_ITEMS)")
     vectors: dict[int, npt.NDArray[np.float32]] = {}
     failures: dict[int, PixembedError] = {}
     facts: dict[int, dict[str, Any]] = {}
@@ -109,10 +104,8 @@ def draft_min_side(model: ClipModel) -> int:
 
 def check_texts(texts: Sequence[str], settings: Settings) -> None:
     """Refuse empty, too many or too long texts with a message that says which."""
-    if not texts:
-        raise InvalidRequest("no text given: send a string or a non-empty list of strings")
-    if len(texts) > settings.max_texts:
-        raise TooManyItems(f"{len(texts)} texts in one request; the limit is {settings.max_texts}")
+    empty = "no text given: send a string or a non-empty list of strings"
+    check_item_count(len(texts), settings.max_texts, "texts", empty)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise InvalidRequest(f"text {index} is not a string")

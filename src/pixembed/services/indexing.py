@@ -63,24 +63,33 @@ def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
         yield paths[start : start + size]
 
 
-async def index_paths(
-    store: VectorStore,
-    model: ClipModel,
-    name: str,
-    folder: Path,
-    paths: list[Path],
-    settings: Settings,
-    on_progress: Callable[[IndexReport], None] = lambda _: None,
-    thumbnails: ThumbnailStore | None = None,
-) -> IndexReport:
-    """Embed and store ``paths`` under ids relative to ``folder``, skipping files whose hash is stored.
+@dataclass(frozen=True)
+class IndexJob:
+    """What an indexing run writes, whichever engine runs it: the files ``paths`` under ``folder``, stored
+    in collection ``name`` of ``store`` under ids relative to ``folder``, embedded by ``model`` (with
+    ``settings``); with a ``thumbnails`` store, each indexed file also gets a small thumbnail."""
 
-    With a ``thumbnails`` store, each indexed file also gets a small thumbnail.
-    """
-    check_model(store.get_collection(name), model)
+    store: VectorStore
+    model: ClipModel
+    name: str
+    folder: Path
+    paths: list[Path]
+    settings: Settings
+    thumbnails: ThumbnailStore | None = None
+
+    def check_collection(self) -> None:
+        """Refuse a collection that does not exist or holds another model's vectors."""
+        check_model(self.store.get_collection(self.name), self.model)
+
+
+async def index_paths(
+    job: IndexJob, on_progress: Callable[[IndexReport], None] = lambda _: None
+) -> IndexReport:
+    """Embed and store the job's files, skipping files whose hash is stored."""
+    job.check_collection()
     report = IndexReport()
-    for batch in _batches(paths, settings.batch_size):
-        ids = [p.relative_to(folder).as_posix() for p in batch]
+    for batch in _batches(job.paths, job.settings.batch_size):
+        ids = [p.relative_to(job.folder).as_posix() for p in batch]
         contents: dict[str, bytes] = {}
         for item_id, path in zip(ids, batch, strict=True):
             try:
@@ -88,13 +97,13 @@ async def index_paths(
             except OSError as exc:
                 report.failed[item_id] = f"cannot read: {exc.strerror}"
         hashes = {item_id: hashlib.sha256(data).hexdigest() for item_id, data in contents.items()}
-        known = store.existing(name, list(hashes))
+        known = job.store.existing(job.name, list(hashes))
         todo = [i for i in hashes if not is_indexed(known.get(i), hashes[i])]
         report.unchanged += len(hashes) - len(todo)
         sources = [ImageSource("bytes", contents[i], i) for i in todo]
-        keep = thumbnails is not None
+        keep = job.thumbnails is not None
         results = (
-            await embed_image_sources(model, sources, settings, with_facts=True, keep_images=keep)
+            await embed_image_sources(job.model, sources, job.settings, with_facts=True, keep_images=keep)
             if sources
             else []
         )
@@ -108,13 +117,13 @@ async def index_paths(
             metadata = with_facts({"path": item_id, "sha256": hashes[item_id]}, result.facts)
             records.append(Record(item_id, result.vector, metadata))
         if records:
-            await anyio.to_thread.run_sync(store.upsert, name, records)
+            await anyio.to_thread.run_sync(job.store.upsert, job.name, records)
             decoded = {
                 i: (r.image, r.vector)
                 for i, r in zip(todo, results, strict=True)
                 if r.image is not None and r.vector is not None
             }
-            await save_thumbnails(thumbnails, name, decoded, items=store)
+            await save_thumbnails(job.thumbnails, job.name, decoded, items=job.store)
         report.indexed += len(records)
         on_progress(report)
     return report

@@ -10,12 +10,21 @@ import anyio
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import BudgetFull, PixembedError
+from pixembed.errors import BudgetFull, InvalidRequest, PixembedError, TooManyItems
 from pixembed.imaging import decode_base64_image, decode_image, fetch_url
 from pixembed.imaging.budget import DecodeBudget, current_budget
 from pixembed.imaging.decode import plan_decode
 
 SourceKind = Literal["bytes", "url", "base64"]
+
+
+def check_item_count(count: int, limit: int, noun: str, empty: str, after_limit: str = "") -> None:
+    """Refuse a request of no items (400 with ``empty``) or more than ``limit`` (413 naming the ``noun``,
+    the limit and ``after_limit``, such as the setting that raises it)."""
+    if not count:
+        raise InvalidRequest(empty)
+    if count > limit:
+        raise TooManyItems(f"{count} {noun} in one request; the limit is {limit}{after_limit}")
 
 
 @dataclass(frozen=True)

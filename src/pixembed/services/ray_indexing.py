@@ -23,10 +23,8 @@ from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError
 from pixembed.imaging import decode_image
 from pixembed.imaging.thumbnail import THUMBNAIL_MEDIA_TYPE, make_thumbnail
-from pixembed.runtime.model import ClipModel
 from pixembed.services.catalogue import image_facts, with_facts
-from pixembed.services.collections import check_model
-from pixembed.services.indexing import IndexReport, is_indexed
+from pixembed.services.indexing import IndexJob, IndexReport, is_indexed
 from pixembed.store import Record, VectorStore
 from pixembed.store.thumbnails import ThumbnailStore
 
@@ -145,27 +143,19 @@ def _start_ray(ray: ModuleType, address: str | None) -> bool:
 
 
 def index_paths_with_ray(
-    store: VectorStore,
-    model: ClipModel,
-    name: str,
-    folder: Path,
-    paths: list[Path],
-    settings: Settings,
-    on_progress: Callable[[IndexReport], None] = lambda _: None,
-    address: str | None = None,
-    thumbnails: ThumbnailStore | None = None,
+    job: IndexJob, on_progress: Callable[[IndexReport], None] = lambda _: None, address: str | None = None
 ) -> IndexReport:
     """Like ``index_paths``, with decoding and embedding in a Ray Data actor pool.
 
-    ``model`` only checks that the collection holds this model's vectors; each actor loads its own copy
-    from ``settings``. ``address`` names a running Ray cluster; without one a local Ray is started, and
-    whatever this call started it also shuts down.
+    The job's ``model`` only checks that the collection holds this model's vectors; each actor loads its
+    own copy from the job's ``settings``. ``address`` names a running Ray cluster; without one a local Ray
+    is started, and whatever this call started it also shuts down.
     """
-    check_model(store.get_collection(name), model)
+    job.check_collection()
     ray = import_ray()
     report = IndexReport()
-    hashes = _hash_files(folder, paths, report)
-    items = list(_new_items(store, name, folder, hashes, settings.batch_size))
+    hashes = _hash_files(job.folder, job.paths, report)
+    items = list(_new_items(job.store, job.name, job.folder, hashes, job.settings.batch_size))
     report.unchanged = len(hashes) - len(items)
     on_progress(report)
     if not items:
@@ -180,15 +170,15 @@ def index_paths_with_ray(
         per_actor = min(_CPUS_PER_ACTOR, cpus)
         results = ray.data.from_items(items).map_batches(
             EmbedFiles,
-            fn_constructor_kwargs={"settings": settings},
-            batch_size=settings.batch_size,
+            fn_constructor_kwargs={"settings": job.settings},
+            batch_size=job.settings.batch_size,
             batch_format="numpy",
             num_cpus=per_actor,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // per_actor)),
         )
         with _quiet_logger("ray.data"):
-            for batch in results.iter_batches(batch_size=settings.batch_size, batch_format="numpy"):
-                _store_batch(store, name, batch, report, thumbnails)
+            for batch in results.iter_batches(batch_size=job.settings.batch_size, batch_format="numpy"):
+                _store_batch(job.store, job.name, batch, report, job.thumbnails)
                 on_progress(report)
     finally:
         if started:

@@ -15,7 +15,7 @@ from pixembed.config import Settings
 from pixembed.imaging.thumbnail import thumbnail_copy
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
-from pixembed.services.detection import MAX_TOP_K, DetectClass, detect_in_image
+from pixembed.services.detection import MAX_TOP_K, DetectClass, detections_at_server_threshold
 from pixembed.services.inputs import ImageSource, load_image
 from pixembed.services.regions import check_boxes, embed_image_regions
 from pixembed.store import Record
@@ -54,12 +54,10 @@ async def region_items(
 ) -> list[RegionItem]:
     """An item per region found: the parent's metadata with ``parent_id``, ``box``, ``label``, ``score``."""
     image = await load_image(source, settings)
-    found = await anyio.to_thread.run_sync(
-        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
-    )
-    if not found.detections:
+    detections = await detections_at_server_threshold(detector, image, classes, settings, top_k=top_k)
+    if not detections:
         return []
-    boxes = [d.box for d in found.detections]
+    boxes = [d.box for d in detections]
     regions = await embed_image_regions(model, image, boxes, settings)
     # Each child keeps a thumbnail-sized crop only (for its thumbnail), made off the event loop.
     crops = await anyio.to_thread.run_sync(lambda: [thumbnail_copy(image.crop(r.box)) for r in regions])
@@ -78,7 +76,7 @@ async def region_items(
             ),
             crop,
         )
-        for index, (region, detection, crop) in enumerate(zip(regions, found.detections, crops, strict=True))
+        for index, (region, detection, crop) in enumerate(zip(regions, detections, crops, strict=True))
     ]
 
 

@@ -10,13 +10,13 @@ import numpy as np
 from PIL import Image
 
 from pixembed.config import Settings
-from pixembed.errors import ImageTooLarge, InvalidRequest, TooManyItems
+from pixembed.errors import ImageTooLarge, InvalidRequest
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.services.compare import softmax_at_scale
-from pixembed.services.detection import DetectClass, detect_in_image
+from pixembed.services.detection import DetectClass, detections_at_server_threshold
 from pixembed.services.embedding import embed_texts
-from pixembed.services.inputs import ImageSource, load_image
+from pixembed.services.inputs import ImageSource, check_item_count, load_image
 from pixembed.services.labelsets import Label, LabelSet
 
 Box = tuple[int, int, int, int]
@@ -82,10 +82,8 @@ async def embed_regions(
     texts: Sequence[str] = (),
 ) -> list[Region]:
     """Crop every box from the image and embed the crops in one batch; tag and score them on request."""
-    if not boxes:
-        raise InvalidRequest("no regions given: send at least one box [x1, y1, x2, y2]")
-    if len(boxes) > settings.max_batch_items:
-        raise TooManyItems(f"{len(boxes)} regions in one request; the limit is {settings.max_batch_items}")
+    empty = "no regions given: send at least one box [x1, y1, x2, y2]"
+    check_item_count(len(boxes), settings.max_batch_items, "regions", empty)
     check_region_pixels(boxes, settings)  # before anything is fetched or decoded
     # Texts first: a bad one is refused before any image is fetched or decoded.
     text_vectors = await embed_texts(model, texts, settings) if texts else None
@@ -107,12 +105,10 @@ async def embed_detected_regions(
     """Find the regions with the detector, then embed them as ``embed_regions`` does; none found: []."""
     text_vectors = await embed_texts(model, texts, settings) if texts else None
     image = await load_image(source, settings)
-    found = await anyio.to_thread.run_sync(
-        lambda: detect_in_image(detector, image, classes, top_k=top_k, threshold=settings.detect_threshold)
-    )
-    if not found.detections:
+    detections = await detections_at_server_threshold(detector, image, classes, settings, top_k=top_k)
+    if not detections:
         return []
-    boxes = [d.box for d in found.detections]
+    boxes = [d.box for d in detections]
     return await embed_image_regions(model, image, boxes, settings, labels=labels, text_vectors=text_vectors)
 
 

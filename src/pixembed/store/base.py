@@ -69,6 +69,13 @@ def check_collection_name(name: str) -> str:
     return name
 
 
+def check_new_collection(name: str, dimensions: int) -> None:
+    """What every backend checks before creating a collection: a valid name and a positive dimension."""
+    check_collection_name(name)
+    if dimensions < 1:
+        raise InvalidRequest("dimensions must be positive")
+
+
 def check_item_id(item_id: str) -> str:
     """Item ids are non-empty strings of at most 256 characters."""
     if not item_id or len(item_id) > ID_MAX_CHARS:
@@ -90,6 +97,18 @@ def check_vectors(info: CollectionInfo, vectors: Vector) -> Vector:
         raise InvalidRequest("a zero vector has no direction and cannot be searched")
     unit: Vector = (vectors / norms).astype(np.float32)
     return unit
+
+
+def check_query(info: CollectionInfo, vector: Vector) -> Vector:
+    """A search's query vector (any shape of one row) as a checked, L2-normalised float32 vector."""
+    query: Vector = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+    return query
+
+
+def check_top_k(top_k: int) -> None:
+    """A search asks for at least one match."""
+    if top_k < 1:
+        raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
 
 
 def check_records(info: CollectionInfo, records: Sequence[Record]) -> tuple[list[str], Vector]:

@@ -28,9 +28,10 @@ from pixembed.store.base import (
     Record,
     Vector,
     VectorStore,
-    check_collection_name,
+    check_new_collection,
+    check_query,
     check_records,
-    check_vectors,
+    check_top_k,
 )
 from pixembed.store.filters import Filter
 from pixembed.store.index import CollectionIndex
@@ -123,9 +124,7 @@ class EmbeddedStore(VectorStore):
 
     def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
         """Create an empty collection for vectors of ``model``."""
-        check_collection_name(name)
-        if dimensions < 1:
-            raise InvalidRequest("dimensions must be positive")
+        check_new_collection(name, dimensions)
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
                 raise Conflict(f"collection {name!r} already exists")
@@ -246,9 +245,8 @@ class EmbeddedStore(VectorStore):
     def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
         """Best ``top_k`` matches by cosine similarity, among the items that pass ``where``."""
         info = self.get_collection(name)
-        query = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
-        if top_k < 1:
-            raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
+        query = check_query(info, vector)
+        check_top_k(top_k)
         candidates = None
         if where is not None:
             sql, params = where_sql(where)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, LiteralString
 
 import numpy as np
 import psycopg
@@ -35,9 +35,10 @@ from pixembed.store.base import (
     Record,
     Vector,
     VectorStore,
-    check_collection_name,
+    check_new_collection,
+    check_query,
     check_records,
-    check_vectors,
+    check_top_k,
 )
 from pixembed.store.filters import Filter
 from pixembed.store.jsonb_filters import jsonb_where
@@ -135,14 +136,9 @@ class PgVectorStore(VectorStore):
             raise Unavailable(f"the PostgreSQL vector store is unreachable: {_first_line(exc)}") from exc
 
     def _entry(self, conn: psycopg.Connection[TupleRow], name: str) -> tuple[int, CollectionInfo]:
-        row = conn.execute(
-            sql.SQL("SELECT table_id, model, dimensions, item_count FROM {} WHERE name = %s").format(
-                sql.Identifier(CATALOGUE)
-            ),
-            [name],
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no collection named {name!r}")
+        row = _catalogue_row(
+            conn, "SELECT table_id, model, dimensions, item_count FROM {} WHERE name = %s", name
+        )
         return int(row[0]), CollectionInfo(name, str(row[1]), int(row[2]), int(row[3]))
 
     def _add_to_count(self, conn: psycopg.Connection[TupleRow], table_id: int, change: int) -> None:
@@ -157,9 +153,7 @@ class PgVectorStore(VectorStore):
 
     def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
         """Record the collection and create its table and HNSW index, in one transaction."""
-        check_collection_name(name)
-        if dimensions < 1:
-            raise InvalidRequest("dimensions must be positive")
+        check_new_collection(name, dimensions)
         with self._transaction() as conn:
             # ON CONFLICT DO NOTHING: a replica racing on the same name waits for the first's COMMIT and
             # then sees no row returned, a Conflict rather than a unique-violation error.
@@ -210,14 +204,7 @@ class PgVectorStore(VectorStore):
             # goes, and later ones find no table (NotFound) rather than deadlocking with this.
             table_id, _ = self._entry(conn, name)
             conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_items(table_id)))
-            row = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE name = %s RETURNING table_id").format(
-                    sql.Identifier(CATALOGUE)
-                ),
-                [name],
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no collection named {name!r}")
+            row = _catalogue_row(conn, "DELETE FROM {} WHERE name = %s RETURNING table_id", name)
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_items(int(row[0]))))
 
     def scan(self, name: str, batch_size: int = 1000) -> Iterator[list[Record]]:
@@ -309,12 +296,11 @@ class PgVectorStore(VectorStore):
     def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
         """The nearest items by cosine through the HNSW index, filtered in SQL; exact when the index
         returns fewer than top_k (a filter that the graph walk could not satisfy)."""
-        if top_k < 1:
-            raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
+        check_top_k(top_k)
         condition, params = jsonb_where(where)
         with self._transaction() as conn:
             table_id, info = self._entry(conn, name)
-            query = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+            query = check_query(info, vector)
             statement = sql.SQL(
                 "SELECT id, 1 - (vector <=> %s) AS score, metadata FROM {} WHERE {} "
                 "ORDER BY vector <=> %s LIMIT %s"
@@ -347,3 +333,12 @@ def _record(row: TupleRow) -> Record:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _catalogue_row(conn: psycopg.Connection[TupleRow], statement: LiteralString, name: str) -> TupleRow:
+    """Run a catalogue ``statement`` (``{}`` stands for the table) on the row named ``name``; the row it
+    returns, or ``NotFound`` when there is no collection of that name."""
+    row = conn.execute(sql.SQL(statement).format(sql.Identifier(CATALOGUE)), [name]).fetchone()
+    if row is None:
+        raise NotFound(f"no collection named {name!r}")
+    return row

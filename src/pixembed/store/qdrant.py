@@ -22,9 +22,10 @@ from pixembed.store.base import (
     Record,
     Vector,
     VectorStore,
-    check_collection_name,
+    check_new_collection,
+    check_query,
     check_records,
-    check_vectors,
+    check_top_k,
 )
 from pixembed.store.filters import Condition, Filter
 
@@ -64,9 +65,7 @@ class QdrantStore(VectorStore):
 
     def create_collection(self, name: str, model: str, dimensions: int) -> CollectionInfo:
         """Create a Qdrant collection and record its model."""
-        check_collection_name(name)
-        if dimensions < 1:
-            raise InvalidRequest("dimensions must be positive")
+        check_new_collection(name, dimensions)
         if self._catalogue_entry(name) is not None:
             raise Conflict(f"collection {name!r} already exists")
         self.client.create_collection(
@@ -165,9 +164,8 @@ class QdrantStore(VectorStore):
     def search(self, name: str, vector: Vector, top_k: int, where: Filter | None = None) -> list[Match]:
         """Qdrant's nearest points by cosine, filtered inside the engine so selective filters fill top_k."""
         info = self.get_collection(name)
-        query = check_vectors(info, np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
-        if top_k < 1:
-            raise InvalidRequest(f"top_k must be at least 1, got {top_k}")
+        query = check_query(info, vector)
+        check_top_k(top_k)
         result = self.client.query_points(
             name,
             query=query.tolist(),

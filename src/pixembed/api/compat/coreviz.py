@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixembed.api.auth import header_key
-from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.compat.shapes import compat_router, retry_headers, status_of
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import FetchFailed, InvalidRequest, PixembedError, UnsupportedMediaType
@@ -84,11 +84,12 @@ def image_source(text: str) -> ImageSource:
     )
 
 
-router = APIRouter(
-    tags=[SERVICE],
-    route_class=shaped_route(render_error),
-    dependencies=[Depends(header_key(SERVICE, "x-api-key"))],
-    responses={status: {"model": CoreVizError} for status in (400, 401, 413, 422, 429, 503)},
+router = compat_router(
+    SERVICE,
+    render_error,
+    header_key(SERVICE, "x-api-key"),
+    CoreVizError,
+    statuses=(400, 401, 413, 422, 429, 503),
 )
 
 

@@ -7,18 +7,19 @@ errors as ``{"message": ...}``, which the SDK quotes in its exceptions.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pixembed.api.auth import body_or_query_key
-from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.compat.shapes import compat_router, retry_headers, status_of
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
 from pixembed.errors import InvalidRequest, PixembedError, UnknownModel
-from pixembed.runtime.model import ClipModel
+from pixembed.runtime.model import ClipModel, Vectors
 from pixembed.runtime.pool import ModelPool
 from pixembed.services.compare import compare
 from pixembed.services.embedding import embed_all_images, embed_texts
@@ -133,12 +134,8 @@ def render_error(error: PixembedError) -> JSONResponse:
     return JSONResponse({"message": error.message}, status_code=status, headers=retry_headers(error))
 
 
-router = APIRouter(
-    prefix="/clip",
-    tags=[SERVICE],
-    route_class=shaped_route(render_error),
-    dependencies=[Depends(body_or_query_key(SERVICE, "api_key"))],
-    responses={status: {"model": RoboflowError} for status in (400, 401, 413, 415, 422, 429, 503)},
+router = compat_router(
+    SERVICE, render_error, body_or_query_key(SERVICE, "api_key"), RoboflowError, prefix="/clip"
 )
 
 
@@ -165,6 +162,16 @@ def _text(item: PromptItem, what: str) -> str:
     return item
 
 
+async def _timed_embeddings(
+    models: ModelPool, version: str | None, embed: Callable[[ClipModel], Awaitable[Vectors]]
+) -> RoboflowEmbeddingResponse:
+    """Roboflow's embedding answer: ``embed``'s vectors from the model ``version`` names, and the seconds
+    taken (model lookup included, as Roboflow's server counts them)."""
+    started = time.perf_counter()
+    vectors = await embed(await clip_model(models, version))
+    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+
+
 @router.post("/embed_image", response_model=RoboflowEmbeddingResponse)
 async def roboflow_embed_image(
     body: RoboflowEmbedImageRequest,
@@ -172,11 +179,11 @@ async def roboflow_embed_image(
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more images."""
-    started = time.perf_counter()
-    model = await clip_model(models, body.clip_version_id)
     images = body.image if isinstance(body.image, list) else [body.image]
-    vectors = await embed_all_images(model, [image.to_source() for image in images], settings)
-    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+    sources = [image.to_source() for image in images]
+    return await _timed_embeddings(
+        models, body.clip_version_id, lambda model: embed_all_images(model, sources, settings)
+    )
 
 
 @router.post("/embed_text", response_model=RoboflowEmbeddingResponse)
@@ -186,11 +193,10 @@ async def roboflow_embed_text(
     settings: Settings = Depends(get_settings),
 ) -> RoboflowEmbeddingResponse:
     """CLIP vectors for one or more strings."""
-    started = time.perf_counter()
-    model = await clip_model(models, body.clip_version_id)
     texts = [body.text] if isinstance(body.text, str) else body.text
-    vectors = await embed_texts(model, texts, settings)
-    return RoboflowEmbeddingResponse(time=time.perf_counter() - started, embeddings=vectors.tolist())
+    return await _timed_embeddings(
+        models, body.clip_version_id, lambda model: embed_texts(model, texts, settings)
+    )
 
 
 @router.post("/compare", response_model=RoboflowCompareResponse)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
 from pixembed.api.auth import header_key
-from pixembed.api.compat.shapes import retry_headers, shaped_route, status_of
+from pixembed.api.compat.shapes import compat_router, retry_headers, status_of
 from pixembed.api.inputs import MULTIPART, Decoded, Upload
 from pixembed.api.state import get_models, get_settings
 from pixembed.config import Settings
@@ -83,12 +83,8 @@ def render_error(error: PixembedError) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status, headers=retry_headers(error))
 
 
-router = APIRouter(
-    prefix="/api/predict",
-    tags=[SERVICE],
-    route_class=shaped_route(render_error),
-    dependencies=[Depends(header_key(SERVICE, "key"))],
-    responses={status: {"model": SambaStudioError} for status in (400, 401, 413, 415, 422, 429, 503)},
+router = compat_router(
+    SERVICE, render_error, header_key(SERVICE, "key"), SambaStudioError, prefix="/api/predict"
 )
 
 

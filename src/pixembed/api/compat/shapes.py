@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from pixembed.api.auth import AuthFirstRoute
@@ -16,6 +17,8 @@ from pixembed.errors import InvalidRequest, PixembedError
 
 ErrorRenderer = Callable[[PixembedError], Response]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# The statuses pixembed's errors take on a compatibility route, documented with the service's error body.
+ERROR_STATUSES = (400, 401, 413, 415, 422, 429, 503)
 
 
 def shaped_route(render: ErrorRenderer) -> type[AuthFirstRoute]:
@@ -49,6 +52,25 @@ def shaped_route(render: ErrorRenderer) -> type[AuthFirstRoute]:
             return shaped
 
     return ShapedRoute
+
+
+def compat_router(
+    service: str,
+    render: ErrorRenderer,
+    check_key: Callable[..., Any],
+    error_model: type[BaseModel],
+    prefix: str = "",
+    statuses: Sequence[int] = ERROR_STATUSES,
+) -> APIRouter:
+    """A compatibility service's router: under its OpenAPI tag, keys checked by ``check_key``, failures
+    rendered by ``render`` and documented as ``error_model`` bodies for each of ``statuses``."""
+    return APIRouter(
+        prefix=prefix,
+        tags=[service],
+        route_class=shaped_route(render),
+        dependencies=[Depends(check_key)],
+        responses={status: {"model": error_model} for status in statuses},
+    )
 
 
 def validation_message(exc: RequestValidationError) -> str:
