@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pixembed.config import Settings
-from pixembed.errors import Conflict, InvalidRequest, PixembedError, TooManyItems
+from pixembed.errors import Conflict, InvalidRequest, PixembedError
 from pixembed.runtime.detection import Detector
 from pixembed.runtime.model import ClipModel
 from pixembed.runtime.pool import ModelPool
@@ -24,7 +24,7 @@ from pixembed.services.catalogue import with_facts
 from pixembed.services.compare import embed_subject
 from pixembed.services.detection import DetectClass
 from pixembed.services.embedding import ItemResult, embed_image_sources
-from pixembed.services.inputs import ImageSource
+from pixembed.services.inputs import ImageSource, check_item_count
 from pixembed.services.metadata import check_metadata
 from pixembed.services.region_items import RegionItem, embed_query_region, region_items, stale_child_ids
 from pixembed.services.thumbnails import save_thumbnails
@@ -147,10 +147,9 @@ async def add_items(
     """
     name = info.name
     check_model(info, model)
-    if not items:
-        raise InvalidRequest("no items given: send at least one image or vector")
-    if len(items) > settings.max_batch_items:
-        raise TooManyItems(f"{len(items)} items in one request; the limit is {settings.max_batch_items}")
+    check_item_count(
+        len(items), settings.max_batch_items, "items", "no items given: send at least one image or vector"
+    )
     for index, item in enumerate(items):
         check_metadata(item.metadata, settings, f"item {index}")
     images = [(i, item.image) for i, item in enumerate(items) if item.image is not None]
