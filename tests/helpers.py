@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from typing import Any
 
 from PIL import Image
 
@@ -29,3 +30,13 @@ def png_declaring(width: int, height: int) -> bytes:
         + png_chunk(b"IDAT", zlib.compress(b"\x00" * 256))
         + png_chunk(b"IEND", b"")
     )
+
+
+def is_native_operation(path: str, operation: dict[str, Any]) -> bool:
+    """A native route's operation in /openapi.json: under /v1 (or a probe), with a tag of its own beside any
+    compatibility service's (mSightFlow's /v1/embed is native and tagged both ways; its
+    /v1/detect/zero-shot answers in mSightFlow's shape and carries only mSightFlow's tag)."""
+    from pixembed.api.compat import apiclaw, coreviz, msightflow, roboflow, sambastudio
+
+    services = {m.SERVICE for m in (apiclaw, coreviz, msightflow, roboflow, sambastudio)}
+    return path.startswith(("/v1/", "/healthz", "/readyz")) and not set(operation.get("tags", [])) <= services

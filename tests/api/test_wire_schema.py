@@ -8,9 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from pixembed import wire
+from tests.helpers import is_native_operation
 
-# Compatibility routes answer their own services' shapes; mSightFlow's two are the native /v1 routes.
-NATIVE_PREFIXES = ("/v1/", "/healthz", "/readyz")
 # A schema with any of these keys says something about its values (a bare {} or a lone title does not).
 TYPED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const", "properties", "items")
 
@@ -50,9 +49,9 @@ def _native_answers(document: dict[str, Any]) -> dict[tuple[str, str, str], dict
     """(method, path, status) -> JSON schema of every 2xx JSON answer of a native route."""
     answers = {}
     for path, operations in document["paths"].items():
-        if not path.startswith(NATIVE_PREFIXES):
-            continue
         for method, operation in operations.items():
+            if not is_native_operation(path, operation):
+                continue
             for status, response in operation["responses"].items():
                 if status.startswith("2") and "application/json" in response.get("content", {}):
                     answers[method.upper(), path, status] = response["content"]["application/json"]["schema"]

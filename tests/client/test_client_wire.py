@@ -22,6 +22,7 @@ from pixembed.client.protocol import Call, Operation
 from pixembed.client.transport import reply_of, request_kwargs
 from pixembed.wire import ClusteringOut, DedupOut, JobOut, WireModel
 from tests.contract_images import near_copy
+from tests.helpers import is_native_operation
 
 T = TypeVar("T")
 RED, BLUE = "a red circle", "a blue square"
@@ -50,9 +51,9 @@ class Driver:
         self.json_answers = {
             (method.upper(), path)
             for path, operations in document["paths"].items()
-            if path.startswith(("/v1/", "/healthz", "/readyz"))
             for method, operation in operations.items()
-            if any(
+            if is_native_operation(path, operation)
+            and any(
                 status.startswith("2") and "application/json" in response.get("content", {})
                 for status, response in operation["responses"].items()
             )
