@@ -1,4 +1,4 @@
-"""Stored data the API tests share: a collection of the shape pictures, added through the API."""
+"""Data the API tests share: a collection of the shape pictures, added through the API, and photographs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+
+from tests.helpers import encode
 
 SHAPES = "shapes"
 
@@ -27,3 +30,14 @@ def shapes_collection(client: TestClient, shape_images: dict[str, list[bytes]]) 
     assert added.status_code == 200, added.text
     assert added.json()["written"] == len(files)
     return SHAPES
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    """Three of scikit-image's photographs, and a cropped, shrunk copy of the cat, as JPEGs."""
+    data = pytest.importorskip("skimage.data")
+    images = {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in ("chelsea", "coffee")}
+    images["rocket"] = Image.fromarray(data.rocket())
+    cat = images["chelsea"]
+    images["chelsea-copy"] = cat.crop((20, 10, cat.width - 30, cat.height - 15)).resize((220, 165))
+    return {name: encode(image, "JPEG") for name, image in images.items()}

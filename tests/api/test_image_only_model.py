@@ -14,13 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
-from skimage import data
 
 from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-from tests.helpers import encode
 
 NO_TEXT = "model efficientnet-lite0 has no text tower; use a CLIP model for text"
 
@@ -30,16 +27,6 @@ def photo_client(photo_model: ClipModel, tmp_path: Path) -> Iterator[TestClient]
     settings = Settings(model="efficientnet-lite0", data_dir=tmp_path / "data")
     with TestClient(create_app(settings, photo_model)) as test_client:
         yield test_client
-
-
-@pytest.fixture(scope="module")
-def photos() -> dict[str, bytes]:
-    """Three of scikit-image's photographs, and a cropped, shrunk copy of the cat, as JPEGs."""
-    images = {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in ("chelsea", "coffee")}
-    images["rocket"] = Image.fromarray(data.rocket())
-    cat = images["chelsea"]
-    images["chelsea-copy"] = cat.crop((20, 10, cat.width - 30, cat.height - 15)).resize((220, 165))
-    return {name: encode(image, "JPEG") for name, image in images.items()}
 
 
 def _assert_no_text_tower(response: object) -> None:

@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
-from skimage import data
 
 from pixembed.api import create_app
 from pixembed.config import Settings
 from pixembed.runtime.model import ClipModel
-from tests.helpers import encode
 
 TINY, PHOTO = "pixembed-tiny", "efficientnet-lite0"
 AVAILABLE = f"available: {TINY}, {PHOTO}"
@@ -67,16 +64,6 @@ def from_file(photo_model: ClipModel, photo_model_data_dir: Path, tmp_path: Path
     path.write_text(MODELS_FILE)
     with TestClient(create_app(_settings(photo_model_data_dir, tmp_path, models_file=path))) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def photos() -> dict[str, bytes]:
-    """Three of scikit-image's photographs, and a cropped, shrunk copy of the cat, as JPEGs."""
-    images = {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in ("chelsea", "coffee")}
-    images["rocket"] = Image.fromarray(data.rocket())
-    cat = images["chelsea"]
-    images["chelsea-copy"] = cat.crop((20, 10, cat.width - 30, cat.height - 15)).resize((220, 165))
-    return {name: encode(image, "JPEG") for name, image in images.items()}
 
 
 def b64(jpeg: bytes) -> str:
