@@ -27,6 +27,13 @@ JSON_ROUTES = [
     "/v1/dedup",
     "/v1/cluster",
     "/v1/detect",
+    "/v1/embed/regions",
+    "/v1/collections/c/duplicates/check",
+    # mSightFlow's FAQ and page paths.
+    "/embedding/",
+    "/embedding/search/",
+    "/v1/detect/zero-shot",
+    "/cv_tools/perceptual_dedup",
 ]
 
 
