@@ -58,10 +58,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        given = state.models.peek(None)  # a model given to create_app was agreed in AppState.open
         await anyio.to_thread.run_sync(state.models.load_at_start)
         default = state.models.peek(None)
-        # The default model, once loaded, is recorded on (or checked against) a shared state's replicas.
-        if default is not None:
+        # The default model, once loaded here, is recorded on (or checked against) a shared state's replicas.
+        if default is not None and default is not given:
             await anyio.to_thread.run_sync(agree_with_replicas, state.services.state, default.info)
         if state.detector is None and settings.detector != "clip-regions":
             try:
